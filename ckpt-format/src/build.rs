@@ -1,0 +1,1379 @@
+//! The image builder: realistic images of any revision and architecture, deterministic
+//! from a seed.
+//!
+//! Records are made from the schema like everything else: a record is its struct, laid
+//! out for the architecture, with named fields set (a field that the revision does not
+//! have is left out), and the records that follow it as payload are the ones the schema's
+//! `payload` rule names, checked here. The record order follows the schema's grammar
+//! (grammar.md and `schemas/grammar-research.md`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use crate::arch::Arch;
+use crate::error::{Error, ErrorKind, Position, Result};
+use crate::format::{Format, MAGIC_HEAD, MAGIC_TAIL};
+use crate::layout::TypeLayout;
+use crate::limits::PAGE_SIZE;
+use crate::prng::SplitMix64;
+use crate::schema::RecordBody;
+use crate::value::{Value, apply_fields, decode_struct, put_uint};
+use crate::write::Writer;
+
+/// Kinds of objects the builder can leave out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Omit {
+    /// Files other than the executable (fds, pipes, sockets, ...).
+    pub files: bool,
+    /// Sockets.
+    pub sockets: bool,
+    /// SysV IPC objects.
+    pub ipc: bool,
+    /// Pending signals and signal handlers' non-default actions.
+    pub signals: bool,
+    /// Zombie tasks.
+    pub zombies: bool,
+    /// Threads (tasks sharing a thread group).
+    pub threads: bool,
+    /// The terminal.
+    pub tty: bool,
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Number of tasks (at least 1).
+    pub tasks: u32,
+    /// Total bytes of page contents (rounded up to whole pages).
+    pub memory: u64,
+    /// Seed of the generator.
+    pub seed: u64,
+    /// Kinds of objects to leave out.
+    pub omit: Omit,
+    /// End the image with an ERROR record (a failed checkpoint) after this many tasks.
+    pub error_after_tasks: Option<u32>,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            tasks: 3,
+            memory: 64 * 1024,
+            seed: 1,
+            omit: Omit::default(),
+            error_after_tasks: None,
+        }
+    }
+}
+
+/// What the builder made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildSummary {
+    /// Records written.
+    pub records: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Pages of memory written.
+    pub pages: u64,
+    /// Records whose content no source describes (opaque arch records, written with a
+    /// declared placeholder length).
+    pub synthetic: Vec<String>,
+}
+
+/// A payload the builder supplies for a record's `payload` rule.
+enum Payload {
+    Bytes(Vec<u8>),
+    Pages { addrs: Vec<u64>, seed: u64 },
+}
+
+fn u(v: u64) -> Value {
+    Value::Uint(v)
+}
+fn i(v: i64) -> Value {
+    Value::Int(v)
+}
+
+/// Fields to set, by path.
+type Fields = Vec<(&'static str, Value)>;
+
+struct Emitter<'f, W: Write> {
+    f: &'f Format,
+    w: Writer<W>,
+    next_tag: i64,
+    summary: BuildSummary,
+}
+
+impl<W: Write> Emitter<'_, W> {
+    fn err(&self, msg: String) -> Error {
+        Error::new(
+            ErrorKind::Encode(format!("builder ({} on {}): {msg}", self.f.schema.id, self.f.arch)),
+            Position {
+                offset: self.w.offset(),
+                record: Some(self.w.records()),
+                rtype: None,
+            },
+        )
+    }
+
+    fn has(&self, record: &str) -> bool {
+        self.f.record_type(record).is_some()
+    }
+
+    fn tag(&mut self) -> i64 {
+        let t = self.next_tag;
+        self.next_tag += 1;
+        t
+    }
+
+    fn objref(&mut self, obj: &str) -> Result<i64> {
+        let t = self.tag();
+        let objtype = self
+            .f
+            .schema
+            .enum_value("obj", obj, self.f.arch)
+            .ok_or_else(|| self.err(format!("no object type {obj}")))?;
+        self.rec("OBJREF", vec![("objtype", u(objtype as u64)), ("objref", i(t))], &[], vec![])?;
+        Ok(t)
+    }
+
+    /// Makes the bytes of record `name` with `fields` set (those the revision has).
+    fn make(&self, name: &str, fields: &[(&'static str, Value)], tail: &[u8]) -> Result<Vec<u8>> {
+        let rtype = self.f.record_type(name).ok_or_else(|| self.err(format!("no record type {name}")))?;
+        let def = self
+            .f
+            .schema
+            .record_def(name, self.f.arch)
+            .ok_or_else(|| self.err(format!("no layout for {name}")))?;
+        let endian = self.f.endian();
+        let (layout, at) = match &def.body {
+            RecordBody::Bytes | RecordBody::String => (None, None),
+            RecordBody::Struct { name: st, tail: t } => {
+                let l = self.f.layout(st).map_err(|e| self.err(e.to_string()))?;
+                let at = t.as_ref().and_then(|t| t.at.as_ref()).and_then(|m| l.offset_of(m));
+                (Some(l), at)
+            }
+            RecordBody::Select { common, selector, cases } => {
+                let sel = fields
+                    .iter()
+                    .find(|(p, _)| p == selector)
+                    .and_then(|(_, v)| v.as_int())
+                    .unwrap_or(0);
+                let case = self.f.schema.enum_name("file", sel as i64, self.f.arch).unwrap_or("");
+                let st = cases.iter().find(|(c, _)| c == case).map_or(common, |(_, s)| s);
+                (Some(self.f.layout(st).map_err(|e| self.err(e.to_string()))?), None)
+            }
+        };
+        let mut bytes = match &layout {
+            Some(l) => {
+                let mut b = vec![0u8; l.size as usize + tail.len()];
+                let start = at.unwrap_or(l.size) as usize;
+                b[start..start + tail.len()].copy_from_slice(tail);
+                b
+            }
+            None => {
+                let mut b = vec![0u8; 8 + tail.len()];
+                b[8..].copy_from_slice(tail);
+                b
+            }
+        };
+        let len = bytes.len() as u64;
+        put_uint(&mut bytes[..4], rtype as u64, endian);
+        put_uint(&mut bytes[4..8], len, endian);
+        if let Some(l) = &layout {
+            let paths: Vec<String> = l.fields().into_iter().map(|f| f.path).collect();
+            let known: Vec<(String, Value)> = fields
+                .iter()
+                .filter(|(p, _)| paths.iter().any(|x| x == p))
+                .map(|(p, v)| (p.to_string(), v.clone()))
+                .collect();
+            apply_fields(l, &mut bytes, endian, &known).map_err(|e| self.err(format!("{name}: {e}")))?;
+        }
+        Ok(bytes)
+    }
+
+    /// Writes record `name` and the payload records its schema rule calls for.
+    fn rec(&mut self, name: &str, fields: Fields, tail: &[u8], payloads: Vec<Payload>) -> Result<()> {
+        let bytes = self.make(name, &fields, tail)?;
+        self.w.write_record_bytes(&bytes)?;
+        let Some(def) = self.f.schema.payload_def(name, self.f.arch) else {
+            if !payloads.is_empty() {
+                return Err(self.err(format!("{name} has no payload rule, {} payloads given", payloads.len())));
+            }
+            return Ok(());
+        };
+        let decoded = match self.f.schema.record_def(name, self.f.arch).map(|d| &d.body) {
+            Some(RecordBody::Struct { name: st, .. }) => {
+                let l = self.f.layout(st).map_err(|e| self.err(e.to_string()))?;
+                decode_struct(&l, &bytes, self.f.endian())
+            }
+            _ => vec![],
+        };
+        let mut payloads = payloads.into_iter();
+        for item in &def.items {
+            if let Some(c) = &item.condition
+                && decoded.iter().find(|(p, _)| p == c).and_then(|(_, v)| v.as_int()).unwrap_or(0) == 0
+            {
+                continue;
+            }
+            let p = payloads
+                .next()
+                .ok_or_else(|| self.err(format!("{name}: no payload given for {}", item.name)))?;
+            let kind = self.f.record_type(&item.kind).ok_or_else(|| self.err(format!("no record {}", item.kind)))?;
+            match p {
+                Payload::Bytes(b) => self.w.write_record(kind, &b)?,
+                Payload::Pages { addrs, seed } => {
+                    let word = self.f.arch.word_size() as usize;
+                    let n = addrs.len() as u64;
+                    self.w.begin_record(kind, n * (word as u64 + PAGE_SIZE as u64))?;
+                    let mut abuf = vec![0u8; addrs.len() * word];
+                    for (k, a) in addrs.iter().enumerate() {
+                        put_uint(&mut abuf[k * word..(k + 1) * word], *a, self.f.endian());
+                    }
+                    self.w.write_payload(&abuf)?;
+                    let mut rng = SplitMix64::new(seed);
+                    let mut page = vec![0u8; PAGE_SIZE as usize];
+                    for k in 0..n {
+                        fill_page(&mut page, &mut rng, k);
+                        self.w.write_payload(&page)?;
+                    }
+                    self.summary.pages += n;
+                }
+            }
+        }
+        if payloads.next().is_some() {
+            return Err(self.err(format!("{name}: more payloads given than its rule has")));
+        }
+        Ok(())
+    }
+
+
+    /// Bytes of one element struct `ty` with `fields` set.
+    fn element(&self, ty: &str, fields: &[(&'static str, Value)]) -> Result<Vec<u8>> {
+        let l = self.f.layout(ty).map_err(|e| self.err(e.to_string()))?;
+        let mut b = vec![0u8; l.size as usize];
+        let paths: Vec<String> = l.fields().into_iter().map(|f| f.path).collect();
+        let known: Vec<(String, Value)> = fields
+            .iter()
+            .filter(|(p, _)| paths.iter().any(|x| x == p))
+            .map(|(p, v)| (p.to_string(), v.clone()))
+            .collect();
+        apply_fields(&l, &mut b, self.f.endian(), &known).map_err(|e| self.err(e))?;
+        Ok(b)
+    }
+}
+
+/// Page contents: mostly zero words with random words, like real memory (and cheap).
+fn fill_page(page: &mut [u8], rng: &mut SplitMix64, k: u64) {
+    page.fill(0);
+    let words = 16 + (k % 32) as usize;
+    for _ in 0..words {
+        let at = (rng.below(PAGE_SIZE as u64 / 8) * 8) as usize;
+        page[at..at + 8].copy_from_slice(&rng.next_u64().to_le_bytes());
+    }
+}
+
+/// One task of the tree being built.
+#[derive(Debug, Clone)]
+struct Task {
+    pid: i64,
+    ppid: i64,
+    tgid: i64,
+    pgid: i64,
+    sid: i64,
+    comm: String,
+    zombie: bool,
+    leader: usize,
+    uid: u64,
+}
+
+fn plan_tree(opts: &BuildOptions, rng: &mut SplitMix64) -> Vec<Task> {
+    let n = opts.tasks.max(1) as usize;
+    let names = ["init", "sshd", "bash", "worker", "cron", "python3", "nginx", "db"];
+    let mut tasks: Vec<Task> = Vec::with_capacity(n);
+    tasks.push(Task {
+        pid: 1,
+        ppid: 0,
+        tgid: 1,
+        pgid: 1,
+        sid: 1,
+        comm: "init".into(),
+        zombie: false,
+        leader: 0,
+        uid: 0,
+    });
+    for k in 1..n {
+        let pid = k as i64 + 1;
+        let live: Vec<usize> = (0..k).filter(|&j| !tasks[j].zombie && tasks[j].leader == j).collect();
+        let parent = live[rng.below(live.len() as u64) as usize];
+        let p = tasks[parent].clone();
+        let thread = !opts.omit.threads && k >= 2 && rng.chance(25);
+        let zombie = !thread && !opts.omit.zombies && k + 1 == n && n >= 3;
+        let new_session = !thread && rng.chance(30);
+        let new_group = !thread && !new_session && rng.chance(30);
+        tasks.push(Task {
+            pid,
+            ppid: if thread { p.ppid } else { p.pid },
+            tgid: if thread { p.tgid } else { pid },
+            pgid: if new_session || new_group { pid } else { p.pgid },
+            sid: if new_session { pid } else { p.sid },
+            comm: if thread { p.comm.clone() } else { names[k % names.len()].to_string() },
+            zombie,
+            leader: if thread { parent } else { k },
+            uid: if rng.chance(50) { 0 } else { 1000 },
+        });
+    }
+    tasks
+}
+
+/// AT_VECTOR_SIZE (entries) of a kernel on an arch (kernel-consts.md §3).
+fn at_vector_entries(arch: Arch, kernel: (u16, u16, u16)) -> u64 {
+    match arch {
+        Arch::X86_32 if kernel < (2, 6, 33) => 42,
+        Arch::X86_32 | Arch::X86_64 => 44,
+        Arch::S390x | Arch::Arm => 40,
+        Arch::Ppc | Arch::Ppc64 => 52,
+    }
+}
+
+/// The kernel version a revision's images carry by default: its most likely kernel.
+pub fn default_kernel(format: &Format) -> (u16, u16, u16) {
+    let v = format.schema.kernels.first().map(|k| k.value.as_str()).unwrap_or("2.6.32");
+    let mut it = v
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<u16>().unwrap_or(0));
+    (it.next().unwrap_or(2), it.next().unwrap_or(6), it.next().unwrap_or(0))
+}
+
+fn padded(s: &str, n: usize) -> Vec<u8> {
+    let mut b = s.as_bytes().to_vec();
+    b.resize(n, 0);
+    b
+}
+
+/// Builds an image of `format` into `out`.
+pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<BuildSummary> {
+    let mut rng = SplitMix64::new(opts.seed);
+    let mut e = Emitter {
+        f: format,
+        w: Writer::new(out, format.endian()),
+        next_tag: 1,
+        summary: BuildSummary::default(),
+    };
+    let arch = format.arch;
+    let tasks = plan_tree(opts, &mut rng);
+    let kernel = default_kernel(format);
+    let header_layout = format.layout("ckpt_hdr_header").map_err(|x| e.err(x.to_string()))?;
+    let const_names: Vec<String> = header_layout
+        .fields()
+        .into_iter()
+        .filter_map(|f| f.path.strip_prefix("constants.").map(str::to_string))
+        .collect();
+    let entries = at_vector_entries(arch, kernel);
+    let auxv_bytes_in_header = const_names.iter().any(|n| n == "mm_saved_auxv_len");
+    let mut consts: Fields = vec![
+        ("constants.task_comm_len", u(16)),
+        ("constants.signal_nsig", u(64)),
+        ("constants.uts_sysname_len", u(65)),
+        ("constants.uts_nodename_len", u(65)),
+        ("constants.uts_release_len", u(65)),
+        ("constants.uts_version_len", u(65)),
+        ("constants.uts_machine_len", u(65)),
+        ("constants.uts_domainname_len", u(65)),
+        ("constants.rlimit_nlimits", u(16)),
+        ("constants.n_tty_buf_size", u(4096)),
+    ];
+    if auxv_bytes_in_header {
+        consts.push(("constants.mm_saved_auxv_len", u(entries * arch.word_size() as u64)));
+    } else {
+        consts.push(("constants.at_vector_size", u(entries)));
+    }
+    let ncc = format.schema.constant("CKPT_TTY_NCC", arch).unwrap_or(8) as u64;
+    consts.push(("constants.tty_termios_ncc", u(ncc)));
+    consts.push(("constants.tty_termios_nccs", u(19)));
+    // uflags: never dump the net namespace (bit 0x2 means "do not dump" until b0d8304).
+    let uflags = if format.schema.constant("CHECKPOINT_NONETNS", arch).is_some() { 2 } else { 0 };
+    let mut hf: Fields = vec![
+        ("magic", u(MAGIC_HEAD)),
+        ("major", u(kernel.0 as u64)),
+        ("minor", u(kernel.1 as u64)),
+        ("patch", u(kernel.2 as u64)),
+        ("rev", u(format.schema.checkpoint_version as u64)),
+        ("time", u(1_300_000_000 + opts.seed % 100_000_000)),
+        ("uflags", u(uflags)),
+    ];
+    hf.extend(consts);
+    let arch_id = format.schema.arch_id(arch).ok_or_else(|| e.err("arch not in revision".into()))?;
+    let mut header = e.make("HEADER", &hf, &[])?;
+    let off = header_layout.offset_of("arch_id").unwrap_or(16) as usize;
+    header[off..off + 2].copy_from_slice(&arch_id.to_le_bytes()); // cpu_to_le16 on every arch
+    e.w.write_record_bytes(&header)?;
+    let machine = match arch {
+        Arch::X86_32 => "i686",
+        Arch::X86_64 => "x86_64",
+        Arch::S390x => "s390x",
+        Arch::Arm => "armv7l",
+        Arch::Ppc => "ppc",
+        Arch::Ppc64 => "ppc64",
+    };
+    let buffer = e.f.record_type("BUFFER").unwrap();
+    e.w.write_record(buffer, &padded(&format!("{}.{}.{}-ckpt", kernel.0, kernel.1, kernel.2), 65))?;
+    e.w.write_record(buffer, &padded("#1 SMP ckpt sample", 65))?;
+    e.w.write_record(buffer, &padded(machine, 65))?;
+    // Arch header.
+    let synthetic_cpu = format.schema.opaque_arches.contains(&arch);
+    match arch {
+        Arch::X86_32 | Arch::X86_64 => e.rec(
+            "HEADER_ARCH",
+            vec![("has_fxsr", u(1)), ("has_xsave", u(0)), ("xstate_size", u(512))],
+            &[],
+            vec![],
+        )?,
+        Arch::Arm => e.rec(
+            "HEADER_ARCH",
+            vec![("cpu_architecture", u(7)), ("mmu", u(1)), ("aeabi", u(1)), ("oabi_compat", u(0))],
+            &[],
+            vec![],
+        )?,
+        Arch::Ppc | Arch::Ppc64 => e.rec("HEADER_ARCH", vec![("what", u(0xdeadbeef))], &[], vec![])?,
+        Arch::S390x => e.rec("HEADER_ARCH", vec![], &[], vec![])?,
+    }
+    // Container section.
+    let container_payloads = if e.f.schema.payload_def("CONTAINER", arch).is_some() {
+        vec![Payload::Bytes(padded("default", 11)), Payload::Bytes(b"dummy".to_vec())]
+    } else {
+        vec![]
+    };
+    e.rec("CONTAINER", vec![], &[], container_payloads)?;
+    // Process tree.
+    write_tree(&mut e, &tasks)?;
+    // Objects shared by every task.
+    let mut shared = Shared::default();
+    let ntasks = tasks.len();
+    let pages_total = opts.memory.div_ceil(PAGE_SIZE as u64);
+    let leaders = tasks.iter().enumerate().filter(|(k, t)| t.leader == *k && !t.zombie).count() as u64;
+    for (k, t) in tasks.iter().enumerate() {
+        if let Some(n) = opts.error_after_tasks
+            && k as u32 == n
+        {
+            let error = e.f.record_type("ERROR").unwrap();
+            let string = e.f.record_type("STRING").unwrap();
+            e.w.write_record(error, &[])?;
+            e.w.write_record(string, b"\0checkpoint failed: task is not frozen (-16)\0")?;
+            let w = e.w.finish()?;
+            drop(w);
+            return Ok(BuildSummary {
+                records: 0,
+                ..e.summary
+            });
+        }
+        let leader_share = if t.leader == k && !t.zombie {
+            pages_total / leaders.max(1) + if (k as u64) < pages_total % leaders.max(1) { 1 } else { 0 }
+        } else {
+            0
+        };
+        write_task(&mut e, &tasks, k, opts, &mut rng, &mut shared, leader_share, synthetic_cpu)?;
+    }
+    let _ = ntasks;
+    e.rec("TAIL", vec![("magic", u(MAGIC_TAIL))], &[], vec![])?;
+    let records = e.w.records();
+    let bytes = e.w.offset();
+    e.w.finish()?;
+    let mut s = e.summary;
+    s.records = records;
+    s.bytes = bytes;
+    if synthetic_cpu {
+        s.synthetic.push(format!("CPU on {arch}: no source describes it; written as a 256-byte placeholder"));
+    }
+    Ok(s)
+}
+
+fn write_tree<W: Write>(e: &mut Emitter<'_, W>, tasks: &[Task]) -> Result<()> {
+    let n = tasks.len() as u64;
+    if e.has("PIDS") {
+        // Pid objects, registered per task in the order pid, tgid, pgid, sid.
+        let mut tags: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut order = Vec::new();
+        for t in tasks {
+            for p in [t.pid, t.tgid, t.pgid, t.sid] {
+                if let std::collections::btree_map::Entry::Vacant(v) = tags.entry(p) {
+                    v.insert(e.tag());
+                    order.push(p);
+                }
+            }
+        }
+        let mut buf = Vec::new();
+        for p in &order {
+            let mut entry = vec![0u8; 8];
+            put_uint(&mut entry[..4], 0, e.f.endian());
+            put_uint(&mut entry[4..8], *p as u64, e.f.endian());
+            buf.extend_from_slice(&entry);
+        }
+        // offset: the tag of the first pid (v23-rc2) or one less (v23-rc1.pids).
+        let first = tags[&order[0]];
+        let offset = if e.f.schema.ordinal >= 16 { first } else { first - 1 };
+        e.rec(
+            "PIDS",
+            vec![("nr_pids", u(order.len() as u64)), ("nr_vpids", u(0)), ("offset", u(offset as u64))],
+            &[],
+            vec![Payload::Bytes(buf)],
+        )?;
+        let mut arr = Vec::new();
+        for t in tasks {
+            let tag = |p: i64| i(tags[&p]);
+            let vppid = if t.ppid == 0 { i(0) } else { tag(t.ppid) };
+            arr.extend(e.element(
+                "ckpt_task_pids",
+                &[
+                    ("vpid", tag(t.pid)),
+                    ("vppid", vppid),
+                    ("vtgid", tag(t.tgid)),
+                    ("vpgid", tag(t.pgid)),
+                    ("vsid", tag(t.sid)),
+                    ("depth", u(0)),
+                ],
+            )?);
+        }
+        return e.rec("TREE", vec![("nr_tasks", u(n))], &[], vec![Payload::Bytes(arr)]);
+    }
+    let mut arr = Vec::new();
+    for t in tasks {
+        arr.extend(e.element(
+            "ckpt_pids",
+            &[
+                ("vpid", i(t.pid)),
+                ("vppid", i(t.ppid)),
+                ("vtgid", i(t.tgid)),
+                ("vpgid", i(t.pgid)),
+                ("vsid", i(t.sid)),
+                ("rsid", i(t.sid)),
+                ("depth", u(0)),
+            ],
+        )?);
+    }
+    let mut payloads = vec![Payload::Bytes(arr)];
+    let vpids = e.f.schema.payload_def("TREE", e.f.arch).is_some_and(|p| p.items.len() > 1);
+    if vpids {
+        payloads.push(Payload::Bytes({
+            // A VPIDS record body: {nr_vpids} = 0, no vpids buffer.
+            let l = e.f.layout("ckpt_hdr_vpids").map_err(|x| e.err(x.to_string()))?;
+            vec![0u8; l.size as usize - 8]
+        }));
+    }
+    e.rec("TREE", vec![("nr_tasks", u(n))], &[], payloads)
+}
+
+/// Tags of objects that several tasks share.
+#[derive(Debug, Default)]
+struct Shared {
+    user_ns: Option<i64>,
+    users: BTreeMap<u64, i64>,
+    groupinfo: Option<i64>,
+    creds: BTreeMap<u64, i64>,
+    ns: Option<i64>,
+    /// Per thread-group leader: (files, mm, fs, sighand, signal).
+    groups: BTreeMap<usize, [i64; 5]>,
+}
+
+fn write_creds<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, uid: u64) -> Result<i64> {
+    if let Some(&c) = sh.creds.get(&uid) {
+        return Ok(c);
+    }
+    let cred = e.objref("CRED")?;
+    let gi = match sh.groupinfo {
+        Some(g) => g,
+        None => {
+            let g = e.objref("GROUPINFO")?;
+            let groups: Vec<u8> = [0u64, 4, 27, 100]
+                .iter()
+                .flat_map(|v| {
+                    let mut b = [0u8; 4];
+                    put_uint(&mut b, *v, e.f.endian());
+                    b
+                })
+                .collect();
+            e.rec("GROUPINFO", vec![("ngroups", u(4))], &groups, vec![])?;
+            sh.groupinfo = Some(g);
+            g
+        }
+    };
+    let user = match sh.users.get(&uid) {
+        Some(&x) => x,
+        None => {
+            let x = e.objref("USER")?;
+            let ns = match sh.user_ns {
+                Some(n) => n,
+                None => {
+                    let n = e.objref("USER_NS")?;
+                    e.rec("USER_NS", vec![("creator_ref", i(0))], &[], vec![])?;
+                    sh.user_ns = Some(n);
+                    n
+                }
+            };
+            e.rec("USER", vec![("uid", u(uid)), ("userns_ref", i(ns))], &[], vec![])?;
+            sh.users.insert(uid, x);
+            x
+        }
+    };
+    let caps = if uid == 0 { 0xffff_ffff } else { 0 };
+    e.rec(
+        "CRED",
+        vec![
+            ("uid", u(uid)),
+            ("suid", u(uid)),
+            ("euid", u(uid)),
+            ("fsuid", u(uid)),
+            ("gid", u(uid)),
+            ("sgid", u(uid)),
+            ("egid", u(uid)),
+            ("fsgid", u(uid)),
+            ("user_ref", i(user)),
+            ("groupinfo_ref", i(gi)),
+            ("sec_ref", i(0)),
+            ("cap_s.cap_p_0", u(caps)),
+            ("cap_s.cap_e_0", u(caps)),
+            ("cap_s.cap_b_0", u(0xffff_ffff)),
+            ("cap_s.cap_b_1", u(0xffff_ffff)),
+        ],
+        &[],
+        vec![],
+    )?;
+    sh.creds.insert(uid, cred);
+    Ok(cred)
+}
+
+fn write_ns<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, opts: &BuildOptions, rng: &mut SplitMix64) -> Result<i64> {
+    if let Some(n) = sh.ns {
+        return Ok(n);
+    }
+    let ns = e.objref("NS")?;
+    let uts = e.objref("UTS_NS")?;
+    e.rec(
+        "UTS_NS",
+        vec![
+            ("sysname", Value::Text("Linux".into())),
+            ("nodename", Value::Text("ckpt-sample".into())),
+            ("release", Value::Text("2.6-ckpt".into())),
+            ("version", Value::Text("#1 SMP".into())),
+            ("machine", Value::Text(e.f.arch.name().into())),
+            ("domainname", Value::Text("(none)".into())),
+        ],
+        &[],
+        vec![],
+    )?;
+    let ipc = e.objref("IPC_NS")?;
+    e.rec(
+        "IPC_NS",
+        vec![
+            ("shm_ctlmax", u(33_554_432)),
+            ("shm_ctlall", u(2_097_152)),
+            ("shm_ctlmni", i(4096)),
+            ("msg_ctlmax", i(8192)),
+            ("msg_ctlmnb", i(16384)),
+            ("msg_ctlmni", i(16)),
+            ("sem_ctl_msl", i(250)),
+            ("sem_ctl_mns", i(32000)),
+            ("sem_ctl_opm", i(32)),
+            ("sem_ctl_mni", i(128)),
+        ],
+        &[],
+        vec![],
+    )?;
+    write_ipc(e, opts, rng)?;
+    e.rec(
+        "NS",
+        vec![("uts_objref", i(uts)), ("ipc_objref", i(ipc)), ("net_objref", i(0))],
+        &[],
+        vec![],
+    )?;
+    sh.ns = Some(ns);
+    Ok(ns)
+}
+
+fn write_ipc<W: Write>(e: &mut Emitter<'_, W>, opts: &BuildOptions, rng: &mut SplitMix64) -> Result<()> {
+    let with = !opts.omit.ipc;
+    let n = if with { 1 } else { 0 };
+    let t = |e: &Emitter<'_, W>, r: &str| e.f.record_type(r).unwrap_or(0) as u64;
+    // shm: one segment, its pages as page indices.
+    e.rec("IPC", vec![("ipc_type", u(t(e, "IPC_SHM"))), ("ipc_count", u(n))], &[], vec![])?;
+    if with {
+        let perms = ipc_perms(0x1234, 1, 0o600);
+        let inode = e.tag();
+        let mut f = vec![
+            ("shm_segsz", u(2 * PAGE_SIZE as u64)),
+            ("shm_atim", u(1_300_000_000)),
+            ("shm_cprid", i(1)),
+            ("shm_lprid", i(1)),
+            ("objref", u(inode as u64)),
+        ];
+        f.extend(perms);
+        e.rec("IPC_SHM", f, &[], vec![])?;
+        let seed = rng.next_u64();
+        e.rec("PGARR", vec![("nr_pages", u(2))], &[], vec![Payload::Pages { addrs: vec![0, 1], seed }])?;
+        e.rec("PGARR", vec![("nr_pages", u(0))], &[], vec![])?;
+    }
+    // msg: one queue, no messages.
+    e.rec("IPC", vec![("ipc_type", u(t(e, "IPC_MSG"))), ("ipc_count", u(n))], &[], vec![])?;
+    if with {
+        let mut f = vec![("q_ctime", u(1_300_000_000)), ("q_qbytes", u(16384)), ("q_qnum", u(0))];
+        f.extend(ipc_perms(0x2345, 2, 0o644));
+        e.rec("IPC_MSG", f, &[], vec![])?;
+    }
+    // sem: one set of 3 semaphores, {semval, sempid} pairs.
+    e.rec("IPC", vec![("ipc_type", u(t(e, "IPC_SEM"))), ("ipc_count", u(n))], &[], vec![])?;
+    if with {
+        let mut f = vec![("sem_ctime", u(1_300_000_000)), ("sem_nsems", u(3))];
+        f.extend(ipc_perms(0x3456, 3, 0o666));
+        let mut sems = Vec::new();
+        for k in 0..3u64 {
+            let mut b = [0u8; 8];
+            put_uint(&mut b[..4], k + 1, e.f.endian());
+            put_uint(&mut b[4..], 1, e.f.endian());
+            sems.extend_from_slice(&b);
+        }
+        e.rec("IPC_SEM", f, &[], vec![Payload::Bytes(sems)])?;
+    }
+    Ok(())
+}
+
+fn ipc_perms(key: u64, id: i64, mode: u64) -> Fields {
+    vec![
+        ("perms.id", i(id)),
+        ("perms.key", u(key)),
+        ("perms.uid", u(0)),
+        ("perms.gid", u(0)),
+        ("perms.cuid", u(0)),
+        ("perms.cgid", u(0)),
+        ("perms.mode", u(mode)),
+        ("perms.seq", u(id as u64)),
+    ]
+}
+
+fn file_name(s: &str) -> Vec<u8> {
+    let mut b = s.as_bytes().to_vec();
+    b.push(0);
+    b
+}
+
+/// Writes a FILE object (OBJREF FILE, its records) and returns its tag.
+fn file_common(cred: i64, f_type: &str, e: &Emitter<'_, impl Write>, mode: u64, flags: u64) -> Fields {
+    let t = e.f.schema.enum_value("file", f_type, e.f.arch).unwrap_or(1);
+    vec![
+        ("common.f_type", u(t as u64)),
+        ("f_type", u(t as u64)),
+        ("common.f_mode", u(mode)),
+        ("f_mode", u(mode)),
+        ("common.f_flags", u(flags)),
+        ("f_flags", u(flags)),
+        ("common.f_credref", i(cred)),
+        ("f_credref", i(cred)),
+        ("common.f_pos", u(0)),
+        ("common.f_secref", i(0)),
+    ]
+}
+
+fn generic_file<W: Write>(e: &mut Emitter<'_, W>, cred: i64, path: &str, pos: u64) -> Result<i64> {
+    let tag = e.objref("FILE")?;
+    let mut f = file_common(cred, "GENERIC", e, 0x1d, 0o100002);
+    f.push(("common.f_pos", u(pos)));
+    f.push(("f_pos", u(pos)));
+    e.rec("FILE", f, &[], vec![])?;
+    let fname = e.f.record_type("FILE_NAME").unwrap();
+    e.w.write_record(fname, &file_name(path))?;
+    Ok(tag)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_files<W: Write>(
+    e: &mut Emitter<'_, W>,
+    k: usize,
+    cred: i64,
+    opts: &BuildOptions,
+    rng: &mut SplitMix64,
+) -> Result<i64> {
+    let table = e.objref("FILE_TABLE")?;
+    let mut fds: Vec<(i64, i64)> = Vec::new(); // (fd, file tag)
+    let mut deferred: Vec<Deferred> = Vec::new();
+    if !opts.omit.files {
+        let tty = !opts.omit.tty && k == 0 && e.has("TTY");
+        if tty {
+            let t = write_tty_file(e, cred)?;
+            for fd in 0..3 {
+                fds.push((fd, t));
+            }
+        } else {
+            let t = generic_file(e, cred, "/dev/null", 0)?;
+            for fd in 0..3 {
+                fds.push((fd, t));
+            }
+        }
+        let log = generic_file(e, cred, &format!("/var/log/task{k}.log"), rng.below(1 << 20))?;
+        fds.push((3, log));
+        // A pipe with data buffered in it: both ends.
+        let inode = e.tag();
+        let data: Vec<u8> = format!("pipe data of task {k}\n").into_bytes();
+        for (fd, mode) in [(4, 0x1d), (5, 0x1e)] {
+            let tag = e.objref("FILE")?;
+            let mut f = file_common(cred, "PIPE", e, mode, 0);
+            f.push(("pipe_objref", i(inode)));
+            e.rec("FILE", f, &[], vec![])?;
+            if fd == 4 {
+                let pb = e.f.record_type("PIPE_BUF").unwrap();
+                e.w.write_record(pb, &data)?;
+            }
+            fds.push((fd, tag));
+        }
+        // A fifo.
+        let fifo_inode = e.tag();
+        let tag = e.objref("FILE")?;
+        let mut f = file_common(cred, "FIFO", e, 0x1d, 0o4000);
+        f.push(("pipe_objref", i(fifo_inode)));
+        e.rec("FILE", f, &[], vec![])?;
+        let fname = e.f.record_type("FILE_NAME").unwrap();
+        e.w.write_record(fname, &file_name(&format!("/run/fifo{k}")))?;
+        let pb = e.f.record_type("PIPE_BUF").unwrap();
+        e.w.write_record(pb, &[])?;
+        fds.push((6, tag));
+        let mut next_fd = 7;
+        if !opts.omit.sockets {
+            // A connected unix socket pair, and an inet listener.
+            let (a, b, sa, sb) = write_unix_pair(e, cred)?;
+            fds.push((next_fd, a));
+            fds.push((next_fd + 1, b));
+            next_fd += 2;
+            deferred.push(Deferred::Queues(sa));
+            deferred.push(Deferred::Queues(sb));
+            let l = write_inet_listener(e, cred, 8000 + k as u64)?;
+            fds.push((next_fd, l));
+            next_fd += 1;
+        }
+        if e.f.schema.enum_value("file", "EVENTFD", e.f.arch).is_some() {
+            let tag = e.objref("FILE")?;
+            let mut f = file_common(cred, "EVENTFD", e, 0x1f, 0o2000);
+            f.push(("count", u(rng.below(10))));
+            f.push(("flags", u(0o2000)));
+            e.rec("FILE", f, &[], vec![])?;
+            fds.push((next_fd, tag));
+            let efd = next_fd;
+            next_fd += 1;
+            let tag = e.objref("FILE")?;
+            let f = file_common(cred, "EPOLL", e, 0x1f, 0);
+            e.rec("FILE", f, &[], vec![])?;
+            fds.push((next_fd, tag));
+            deferred.push(Deferred::Epoll { ep: tag, fd: efd, file: fds[fds.len() - 2].1 });
+        }
+    }
+    e.rec("FILE_TABLE", vec![("fdt_nfds", i(fds.len() as i64))], &[], vec![])?;
+    for (fd, tag) in &fds {
+        e.rec(
+            "FILE_DESC",
+            vec![("fd_objref", i(*tag)), ("fd_descriptor", i(*fd)), ("fd_close_on_exec", u((*fd > 2) as u64))],
+            &[],
+            vec![],
+        )?;
+    }
+    for d in deferred {
+        match d {
+            Deferred::Queues(_sock) => {
+                for _ in 0..2 {
+                    e.rec("SOCKET_QUEUE", vec![("skb_count", u(0)), ("total_bytes", u(0))], &[], vec![])?;
+                }
+            }
+            Deferred::Epoll { ep, fd, file } => {
+                if e.has("EPOLL_ITEMS") {
+                    let item = e.element(
+                        "ckpt_eventpoll_item",
+                        &[("data", u(fd as u64)), ("fd", u(fd as u64)), ("file_objref", i(file)), ("events", u(1))],
+                    )?;
+                    e.rec(
+                        "EPOLL_ITEMS",
+                        vec![("epfile_objref", i(ep)), ("num_items", u(1))],
+                        &[],
+                        vec![Payload::Bytes(item)],
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(table)
+}
+
+enum Deferred {
+    Queues(i64),
+    Epoll { ep: i64, fd: i64, file: i64 },
+}
+
+fn write_tty_file<W: Write>(e: &mut Emitter<'_, W>, cred: i64) -> Result<i64> {
+    let file = e.objref("FILE")?;
+    // The pty master is written before the slave; a hung-up tty has no ldisc record.
+    let master = e.objref("TTY")?;
+    let slave_tag = master + 1;
+    let tty = |driver_sub: u64, link: i64, idx: u64| -> Fields {
+        vec![
+            ("driver_type", u(4)),
+            ("driver_subtype", u(driver_sub)),
+            ("link_objref", i(link)),
+            ("file_objref", i(0)),
+            ("index", u(idx)),
+            ("ldisc", u(0)),
+            ("flags", u(0)),
+            ("termios.c_iflag", u(0o2400)),
+            ("termios.c_oflag", u(0o5)),
+            ("termios.c_cflag", u(0o277)),
+            ("termios.c_lflag", u(0o105073)),
+            ("winsize.ws_row", u(24)),
+            ("winsize.ws_col", u(80)),
+        ]
+    };
+    e.rec("TTY", tty(1, slave_tag, 0), &[], vec![])?;
+    let slave = e.objref("TTY")?;
+    debug_assert_eq!(slave, slave_tag);
+    e.rec("TTY", tty(2, master, 0), &[], vec![])?;
+    let mut f = file_common(cred, "TTY", e, 0x1f, 0o2);
+    f.push(("tty_objref", i(slave)));
+    e.rec("FILE", f, &[], vec![])?;
+    Ok(file)
+}
+
+fn write_unix_pair<W: Write>(e: &mut Emitter<'_, W>, cred: i64) -> Result<(i64, i64, i64, i64)> {
+    let sock = |state: u64| -> Fields {
+        vec![
+            ("has_buffers", u(0)),
+            ("socket.flags", u(0)),
+            ("socket.state", u(3)),
+            ("sock_common.family", u(1)),
+            ("sock_common.state", u(state)),
+            ("sock.type", u(1)),
+            ("sock.state", u(state)),
+            ("sock.rcvbuf", i(212_992)),
+            ("sock.sndbuf", i(212_992)),
+            ("sock.rcvtimeo", i(i64::MAX)),
+            ("sock.sndtimeo", i(i64::MAX)),
+        ]
+    };
+    let unix = |this: i64, peer: i64| -> Fields {
+        vec![
+            ("this", i(this)),
+            ("peer", i(peer)),
+            ("peercred", i(cred)),
+            ("peercred_uid", u(0)),
+            ("peercred_gid", u(0)),
+            ("flags", u(0)),
+            ("laddr_len", u(2)),
+            ("raddr_len", u(2)),
+            ("laddr.sun_family", u(1)),
+            ("raddr.sun_family", u(1)),
+        ]
+    };
+    let fa = e.objref("FILE")?;
+    let sa = e.objref("SOCK")?;
+    e.rec("SOCKET", sock(1), &[], vec![])?;
+    // The peer is written inside this socket's object, before SOCKET_UNIX.
+    let sb = e.objref("SOCK")?;
+    e.rec("SOCKET", sock(1), &[], vec![])?;
+    e.rec("SOCKET_UNIX", unix(sb, sa), &[], vec![])?;
+    e.rec("SOCKET_UNIX", unix(sa, sb), &[], vec![])?;
+    let mut f = file_common(cred, "SOCKET", e, 0x1f, 0o2);
+    f.push(("sock_objref", i(sa)));
+    e.rec("FILE", f, &[], vec![])?;
+    let fb = e.objref("FILE")?;
+    let mut f = file_common(cred, "SOCKET", e, 0x1f, 0o2);
+    f.push(("sock_objref", i(sb)));
+    e.rec("FILE", f, &[], vec![])?;
+    Ok((fa, fb, sa, sb))
+}
+
+fn write_inet_listener<W: Write>(e: &mut Emitter<'_, W>, cred: i64, port: u64) -> Result<i64> {
+    let file = e.objref("FILE")?;
+    let s = e.objref("SOCK")?;
+    e.rec(
+        "SOCKET",
+        vec![
+            ("socket.state", u(1)),
+            ("sock_common.family", u(2)),
+            ("sock_common.state", u(10)),
+            ("sock.type", u(1)),
+            ("sock.state", u(10)),
+            ("sock.backlog", i(128)),
+            ("sock.rcvbuf", i(87380)),
+            ("sock.sndbuf", i(16384)),
+        ],
+        &[],
+        vec![],
+    )?;
+    e.rec(
+        "SOCKET_INET",
+        vec![
+            ("num", u(port)),
+            ("sport", u(port.swap_bytes() >> 48)),
+            ("laddr_len", u(16)),
+            ("laddr.sin_family", u(2)),
+            ("laddr.sin_port", u(port.swap_bytes() >> 48)),
+        ],
+        &[],
+        vec![],
+    )?;
+    let mut f = file_common(cred, "SOCKET", e, 0x1f, 0o2);
+    f.push(("sock_objref", i(s)));
+    e.rec("FILE", f, &[], vec![])?;
+    Ok(file)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_mm<W: Write>(
+    e: &mut Emitter<'_, W>,
+    k: usize,
+    cred: i64,
+    pages: u64,
+    rng: &mut SplitMix64,
+) -> Result<i64> {
+    let arch = e.f.arch;
+    let word = arch.word_size() as u64;
+    let mm = e.objref("MM")?;
+    let exe = generic_file(e, cred, &format!("/usr/bin/task{k}"), 0)?;
+    let base: u64 = if word == 4 { 0x0804_8000 } else { 0x0040_0000 };
+    let heap = base + 0x0100_0000;
+    let stack_top: u64 = if word == 4 { 0xbf80_0000 } else { 0x7fff_f000_0000 };
+    let heap_pages = pages / 2;
+    let stack_pages = pages - heap_pages;
+    let vdso: u64 = if word == 4 { 0xb7ff_f000 } else { 0x7fff_ffff_e000 };
+    let vmas: Vec<(&str, i64, u64, u64, u64, u64)> = vec![
+        ("FILE", exe, base, base + 0x1000 * 4, 0x5, 1),
+        ("ANON", 0, heap, heap + 0x1000 * heap_pages.max(1), 0x3, heap_pages),
+        ("ANON", 0, stack_top - 0x1000 * stack_pages.max(1), stack_top, 0x3, stack_pages),
+        ("VDSO", 0, vdso, vdso + 0x1000, 0x5, 0),
+    ];
+    e.rec(
+        "MM",
+        vec![
+            ("map_count", u(vmas.len() as u64)),
+            ("exe_objref", i(exe)),
+            ("start_code", u(base)),
+            ("end_code", u(base + 0x4000)),
+            ("start_data", u(base + 0x4000)),
+            ("end_data", u(base + 0x5000)),
+            ("start_brk", u(heap)),
+            ("brk", u(heap + 0x1000 * heap_pages.max(1))),
+            ("start_stack", u(stack_top - 0x100)),
+            ("arg_start", u(stack_top - 0x80)),
+            ("arg_end", u(stack_top - 0x40)),
+            ("env_start", u(stack_top - 0x40)),
+            ("env_end", u(stack_top - 0x8)),
+        ],
+        &[],
+        vec![Payload::Bytes(saved_auxv(e))],
+    )?;
+    let chunk = (PAGE_SIZE as u64 / word).max(1);
+    for (ty, objref, start, end, prot, npages) in vmas {
+        let vt = e.f.schema.enum_value("vma", ty, arch).unwrap_or(2) as u64;
+        e.rec(
+            "VMA",
+            vec![
+                ("vma_type", u(vt)),
+                ("vma_objref", i(objref)),
+                ("vm_start", u(start)),
+                ("vm_end", u(end)),
+                ("vm_page_prot", u(if prot & 2 != 0 { 0x8000_0000_0000_0067 & mask(word) } else { 0x25 })),
+                ("vm_flags", u(0x0010_0070 | prot)),
+                ("vm_pgoff", u(if ty == "FILE" { 0 } else { start >> 12 })),
+            ],
+            &[],
+            vec![],
+        )?;
+        let mut left = npages;
+        let mut addr = start;
+        while left > 0 {
+            let n = left.min(chunk);
+            let addrs: Vec<u64> = (0..n).map(|j| addr + j * PAGE_SIZE as u64).collect();
+            let seed = rng.next_u64();
+            e.rec("PGARR", vec![("nr_pages", u(n))], &[], vec![Payload::Pages { addrs, seed }])?;
+            addr += n * PAGE_SIZE as u64;
+            left -= n;
+        }
+        e.rec("PGARR", vec![("nr_pages", u(0))], &[], vec![])?;
+    }
+    match arch {
+        Arch::X86_32 | Arch::X86_64 => e.rec(
+            "MM_CONTEXT",
+            vec![("vdso", u(vdso)), ("ldt_entry_size", u(8)), ("nldt", u(0))],
+            &[],
+            vec![Payload::Bytes(vec![])],
+        )?,
+        Arch::S390x => e.rec(
+            "MM_CONTEXT",
+            vec![("vdso_base", u(0)), ("asce_bits", u(0xc)), ("asce_limit", u(1 << 42))],
+            &[],
+            vec![],
+        )?,
+        Arch::Arm => e.rec("MM_CONTEXT", vec![("end_brk", u(heap + 0x1000 * heap_pages.max(1)))], &[], vec![])?,
+        // powerpc has no MM_CONTEXT record (v20 powerpc patch).
+        Arch::Ppc | Arch::Ppc64 => {}
+    }
+    Ok(mm)
+}
+
+fn mask(word: u64) -> u64 {
+    if word == 4 { 0xffff_ffff } else { u64::MAX }
+}
+
+fn saved_auxv<W: Write>(e: &Emitter<'_, W>) -> Vec<u8> {
+    let arch = e.f.arch;
+    let kernel = default_kernel(e.f);
+    let entries = at_vector_entries(arch, kernel) as usize;
+    // Up to c97c03d the kernel saved native longs (bytes in the header); from v19 u64s.
+    let auxv_in_bytes = e
+        .f
+        .layout("ckpt_hdr_header")
+        .ok()
+        .and_then(|l| l.offset_of("constants.mm_saved_auxv_len"))
+        .is_some();
+    let word = if auxv_in_bytes { arch.word_size() as usize } else { 8 };
+    let pairs: [(u64, u64); 6] = [(6, 4096), (17, 100), (3, 0x400040), (4, 56), (5, 9), (0, 0)];
+    let mut out = vec![0u8; entries * word];
+    for (k, (t, v)) in pairs.iter().enumerate() {
+        if (2 * k + 1) * word < out.len() {
+            put_uint(&mut out[2 * k * word..(2 * k + 1) * word], *t, e.f.endian());
+            put_uint(&mut out[(2 * k + 1) * word..(2 * k + 2) * word], *v, e.f.endian());
+        }
+    }
+    out
+}
+
+fn write_cpu<W: Write>(e: &mut Emitter<'_, W>, rng: &mut SplitMix64, synthetic: bool) -> Result<()> {
+    let arch = e.f.arch;
+    // THREAD (absent on powerpc and on s390x before v19).
+    let has_thread_struct = e.f.schema.struct_def("ckpt_hdr_thread", arch).is_some();
+    if has_thread_struct {
+        match arch {
+            Arch::X86_32 | Arch::X86_64 => {
+                let mut tls = vec![0u8; 24];
+                rng.fill(&mut tls[..8]);
+                e.rec(
+                    "THREAD",
+                    vec![
+                        ("thread_info_flags", u(0)),
+                        ("gdt_entry_tls_entries", u(3)),
+                        ("sizeof_tls_array", u(24)),
+                        ("sysenter_return", u(0)),
+                    ],
+                    &tls,
+                    vec![],
+                )?
+            }
+            Arch::Arm => e.rec("THREAD", vec![("syscall", u(162)), ("tp_value", u(0x4001_0000))], &[], vec![])?,
+            _ => e.rec("THREAD", vec![("thread_info_flags", u(0))], &[], vec![])?,
+        }
+    }
+    e.rec("RESTART_BLOCK", vec![("function_type", u(1))], &[], vec![])?;
+    if synthetic {
+        let cpu = e.f.record_type("CPU").unwrap();
+        e.w.write_record(cpu, &vec![0u8; 256])?;
+        return Ok(());
+    }
+    match arch {
+        Arch::X86_32 | Arch::X86_64 => {
+            let x64 = arch == Arch::X86_64;
+            let mut f: Fields = ["r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di"]
+                .into_iter()
+                .map(|r| (r, u(if x64 { rng.next_u64() } else { rng.next_u64() & 0xffff_ffff })))
+                .collect();
+            f.extend([
+                ("orig_ax", u(if x64 { 0 } else { 162 })),
+                ("ip", u(if x64 { 0x0040_1234 } else { 0x0804_9234 })),
+                ("sp", u(if x64 { 0x7fff_efff_ff00 } else { 0xbf7f_ff00 })),
+                ("flags", u(0x246)),
+                ("cs", u(if x64 { 3 } else { 1 })),
+                ("ss", u(if x64 { 4 } else { 2 })),
+                ("ds", u(if x64 { 0 } else { 2 })),
+                ("es", u(if x64 { 0 } else { 2 })),
+                ("used_math", u(1)),
+            ]);
+            let mut fpu = vec![0u8; 512];
+            fpu[0] = 0x7f;
+            fpu[1] = 0x03; // fcw
+            fpu[24] = 0x80;
+            fpu[25] = 0x1f; // mxcsr
+            e.rec("CPU", f, &[], vec![Payload::Bytes(fpu)])
+        }
+        Arch::S390x => {
+            let mut f: Fields = vec![("psw_t_mask", u(0x0705_0001_8000_0000)), ("psw_t_addr", u(0x8000_1234))];
+            f.push(("gprs", Value::List((0..16).map(|_| u(rng.next_u64())).collect())));
+            e.rec("CPU", f, &[], vec![])
+        }
+        Arch::Arm => {
+            let regs = Value::List((0..18).map(|k| u(if k == 16 { 0x10 } else { rng.next_u64() & 0xffff_ffff })).collect());
+            e.rec("CPU", vec![("uregs", regs)], &[], vec![])
+        }
+        Arch::Ppc | Arch::Ppc64 => Ok(()),
+    }
+}
+
+fn sigset(bits: u64) -> Value {
+    Value::List((0..8).map(|k| u((bits >> (8 * k)) & 0xff)).collect())
+}
+
+fn write_sighand<W: Write>(e: &mut Emitter<'_, W>, opts: &BuildOptions) -> Result<i64> {
+    let sh = e.objref("SIGHAND")?;
+    let nsig = e.f.schema.constant("CKPT_ARCH_NSIG", e.f.arch).unwrap_or(64) as usize;
+    let mut tail = Vec::new();
+    for s in 0..nsig {
+        let handler = if opts.omit.signals {
+            0
+        } else {
+            match s + 1 {
+                1 | 15 => 0x0040_2000 + s as u64 * 16,
+                13 => 1, // SIG_IGN
+                _ => 0,
+            }
+        };
+        tail.extend(e.element(
+            "ckpt_sigaction",
+            &[("_sa_handler", u(handler)), ("sa_flags", u(if handler > 1 { 0x0400_0000 } else { 0 }))],
+        )?);
+    }
+    e.rec("SIGHAND", vec![], &tail, vec![])?;
+    Ok(sh)
+}
+
+fn write_sigpending<W: Write>(e: &mut Emitter<'_, W>, pending: &[(u64, i64)]) -> Result<()> {
+    let mut tail = Vec::new();
+    let mut bits = 0u64;
+    for &(sig, pid) in pending {
+        bits |= 1 << (sig - 1);
+        tail.extend(e.element(
+            "ckpt_siginfo",
+            &[
+                ("csi_signo", u(sig)),
+                ("csi_code", i(0)),
+                ("csi_pid", u(pid as u64)),
+                ("csi_uid", u(0)),
+                ("signo", u(sig)),
+                ("code", i(0)),
+                ("pid", u(pid as u64)),
+            ],
+        )?);
+    }
+    e.rec(
+        "SIGPENDING",
+        vec![("nr_pending", u(pending.len() as u64)), ("signal.sigset", sigset(bits))],
+        &tail,
+        vec![],
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_task<W: Write>(
+    e: &mut Emitter<'_, W>,
+    tasks: &[Task],
+    k: usize,
+    opts: &BuildOptions,
+    rng: &mut SplitMix64,
+    sh: &mut Shared,
+    pages: u64,
+    synthetic_cpu: bool,
+) -> Result<()> {
+    let t = &tasks[k];
+    let zombie_state = if t.zombie { 16 } else { 0 };
+    e.rec(
+        "TASK",
+        vec![
+            ("flags", u(0)),
+            ("state", u(if t.zombie { 0x40 } else { 1 })),
+            ("exit_state", u(zombie_state)),
+            ("exit_code", u(0)),
+            ("exit_signal", i(if t.leader == k { 17 } else { -1 })),
+            ("pdeath_signal", u(0)),
+            ("set_child_tid", u(0)),
+            ("clear_child_tid", u(if t.leader == k { 0 } else { 0x7f00_0000_09d0 & mask(e.f.arch.word_size() as u64) })),
+        ],
+        &[],
+        vec![Payload::Bytes(padded(&t.comm, 16))],
+    )?;
+    if t.zombie {
+        return Ok(());
+    }
+    // Before v19-rc1 (ordinals 1-3) the task objects come before THREAD/CPU (v18 order).
+    let v18_order = e.f.schema.ordinal <= 3;
+    if !v18_order {
+        write_cpu(e, rng, synthetic_cpu)?;
+    }
+    let cred = write_creds(e, sh, t.uid)?;
+    e.rec("TASK_CREDS", vec![("cred_ref", i(cred)), ("ecred_ref", i(cred))], &[], vec![])?;
+    let ns = write_ns(e, sh, opts, rng)?;
+    e.rec("TASK_NS", vec![("ns_objref", i(ns))], &[], vec![])?;
+    let first_of_group = !sh.groups.contains_key(&t.leader);
+    let objs = if first_of_group {
+        let files = write_files(e, k, cred, opts, rng)?;
+        let mm = write_mm(e, k, cred, pages, rng)?;
+        let fs = if e.has("FS") {
+            let fs = e.objref("FS")?;
+            let fname = |s: &str| Payload::Bytes(file_name(s));
+            e.rec("FS", vec![("umask", u(0o022))], &[], vec![fname("/srv/app"), fname("/")])?;
+            fs
+        } else {
+            0
+        };
+        let sighand = write_sighand(e, opts)?;
+        let signal = e.tag(); // the signal struct takes a tag but has no OBJREF
+        let o = [files, mm, fs, sighand, signal];
+        sh.groups.insert(t.leader, o);
+        o
+    } else {
+        sh.groups[&t.leader]
+    };
+    e.rec(
+        "TASK_OBJS",
+        vec![
+            ("files_objref", i(objs[0])),
+            ("mm_objref", i(objs[1])),
+            ("fs_objref", i(objs[2])),
+            ("sem_undo_objref", i(0)),
+            ("sighand_objref", i(objs[3])),
+            ("signal_objref", i(objs[4])),
+        ],
+        &[],
+        vec![],
+    )?;
+    if first_of_group {
+        let inf = u(u64::MAX & mask(8));
+        let mut f: Fields = Vec::new();
+        let rl: [(&str, &str); 16] = [
+            ("rlim[0].rlim_cur", "rlim[0].rlim_max"),
+            ("rlim[1].rlim_cur", "rlim[1].rlim_max"),
+            ("rlim[2].rlim_cur", "rlim[2].rlim_max"),
+            ("rlim[3].rlim_cur", "rlim[3].rlim_max"),
+            ("rlim[4].rlim_cur", "rlim[4].rlim_max"),
+            ("rlim[5].rlim_cur", "rlim[5].rlim_max"),
+            ("rlim[6].rlim_cur", "rlim[6].rlim_max"),
+            ("rlim[7].rlim_cur", "rlim[7].rlim_max"),
+            ("rlim[8].rlim_cur", "rlim[8].rlim_max"),
+            ("rlim[9].rlim_cur", "rlim[9].rlim_max"),
+            ("rlim[10].rlim_cur", "rlim[10].rlim_max"),
+            ("rlim[11].rlim_cur", "rlim[11].rlim_max"),
+            ("rlim[12].rlim_cur", "rlim[12].rlim_max"),
+            ("rlim[13].rlim_cur", "rlim[13].rlim_max"),
+            ("rlim[14].rlim_cur", "rlim[14].rlim_max"),
+            ("rlim[15].rlim_cur", "rlim[15].rlim_max"),
+        ];
+        for (n, (c, m)) in rl.iter().enumerate() {
+            let cur = match n {
+                3 => u(8 << 20),
+                7 => u(1024),
+                _ => inf.clone(),
+            };
+            f.push((c, cur));
+            f.push((m, if n == 7 { u(4096) } else { inf.clone() }));
+        }
+        f.extend([("tty_objref", i(0)), ("tty_pgrp", i(0)), ("tty_old_pgrp", i(0))]);
+        e.rec("SIGNAL", f, &[], vec![])?;
+        let shared_pending: Vec<(u64, i64)> = if opts.omit.signals { vec![] } else { vec![(10, 1)] };
+        write_sigpending(e, &shared_pending)?;
+    }
+    if v18_order {
+        write_cpu(e, rng, synthetic_cpu)?;
+    }
+    let private: Vec<(u64, i64)> = if opts.omit.signals || k % 2 == 1 { vec![] } else { vec![(12, t.ppid.max(1))] };
+    write_sigpending(e, &private)?;
+    e.rec("SIGNAL_TASK", vec![("blocked.sigset", sigset(if opts.omit.signals { 0 } else { 1 << 12 }))], &[], vec![])?;
+    Ok(())
+}

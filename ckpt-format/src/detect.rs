@@ -1,0 +1,386 @@
+//! Revision detection: which of the known revisions an image is.
+//!
+//! The HEADER gives the byte order (from the magic), the arch id, `rev` and the kernel
+//! constants; the records give their type numbers and lengths. Every revision whose
+//! numbering and layouts fit all of that is a candidate. Candidates that are identical in
+//! layout *and* meaning for the records present are merged (the newest is picked, and the
+//! others are named); candidates that differ make detection fail with the reasons, so
+//! that the user can say `--rev`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io;
+
+use crate::arch::Arch;
+use crate::error::{Error, ErrorKind, Position, Result};
+use crate::format::{Format, HDR_SIZE, LengthRule};
+use crate::input::Input;
+use crate::limits;
+use crate::read::{HeaderPeek, Reader, read_up_to};
+use crate::schema::{Registry, RecordBody, Schema};
+use crate::value::get_uint;
+
+/// Record types whose number is the same in every revision and whose length is free:
+/// they carry no evidence (BUFFER, STRING, FILE_NAME).
+const NO_EVIDENCE: [u32; 3] = [4, 5, 303];
+
+/// What a scan of an image saw: the header and every distinct (type, length, selector).
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    /// The HEADER's fields.
+    pub header: HeaderPeek,
+    /// Distinct (type, length, first body word) seen, with a count and the first offset.
+    pub seen: BTreeMap<(u32, u32, u32), (u64, u64)>,
+    /// True when the scan reached the TAIL or the end of the image.
+    pub complete: bool,
+    /// Records scanned.
+    pub records: u64,
+}
+
+impl Evidence {
+    fn new(header: HeaderPeek) -> Evidence {
+        Evidence {
+            header,
+            seen: BTreeMap::new(),
+            complete: false,
+            records: 0,
+        }
+    }
+
+    fn note(&mut self, rtype: u32, len: u32, word: u32, offset: u64) {
+        self.records += 1;
+        if NO_EVIDENCE.contains(&rtype) || self.seen.len() >= 10_000 {
+            return;
+        }
+        let e = self.seen.entry((rtype, len, word)).or_insert((0, offset));
+        e.0 += 1;
+    }
+
+    /// Whether a record of type `rtype` was seen.
+    pub fn has_type(&self, rtype: u32) -> bool {
+        self.seen.keys().any(|k| k.0 == rtype)
+    }
+
+    /// Scans a whole image from `src`, skipping payloads (seeks on files), up to
+    /// [`limits::DETECT_SCAN_RECORDS`] records.
+    pub fn scan<R: Input>(src: &mut R) -> Result<Evidence> {
+        let head = read_up_to(src, 72).map_err(|e| Error::new(e.into(), Position::default()))?;
+        let header = HeaderPeek::parse(&head).map_err(|k| Error::new(k, Position::default()))?;
+        let mut ev = Evidence::new(header.clone());
+        ev.note(1, 72, 0, 0);
+        let mut offset = 72u64;
+        let mut hdr = [0u8; 12];
+        while ev.records < limits::DETECT_SCAN_RECORDS {
+            let got = read_up_to(src, 8).map_err(|e| Error::new(e.into(), Position { offset, ..Default::default() }))?;
+            if got.is_empty() {
+                ev.complete = true;
+                break;
+            }
+            if got.len() < 8 {
+                break;
+            }
+            hdr[..8].copy_from_slice(&got);
+            let rtype = get_uint(&hdr[..4], header.endian) as u32;
+            let len = get_uint(&hdr[4..8], header.endian) as u32;
+            if len < HDR_SIZE {
+                break;
+            }
+            let mut word = 0;
+            let mut skip = (len - HDR_SIZE) as u64;
+            if skip >= 4 {
+                let w = read_up_to(src, 4).map_err(|e| Error::new(e.into(), Position { offset, ..Default::default() }))?;
+                if w.len() < 4 {
+                    break;
+                }
+                word = get_uint(&w, header.endian) as u32;
+                skip -= 4;
+            }
+            ev.note(rtype, len, word, offset);
+            if rtype == 704 && len == 16 {
+                // SOCKET_FRAG (from v19-rc2) is followed by a raw page without pre-header.
+                skip += limits::PAGE_SIZE as u64;
+            }
+            if src.skip(skip).is_err() {
+                break;
+            }
+            offset += len as u64 + if rtype == 704 && len == 16 { limits::PAGE_SIZE as u64 } else { 0 };
+            if rtype == 9001 {
+                ev.complete = true;
+                break;
+            }
+        }
+        Ok(ev)
+    }
+
+    /// Scans the records that lie entirely inside `bytes` (the start of an image read
+    /// from a pipe).
+    pub fn from_window(bytes: &[u8]) -> std::result::Result<Evidence, ErrorKind> {
+        let header = HeaderPeek::parse(bytes)?;
+        let mut ev = Evidence::new(header.clone());
+        ev.note(1, 72, 0, 0);
+        let mut off = 72usize;
+        while off + 8 <= bytes.len() {
+            let rtype = get_uint(&bytes[off..off + 4], header.endian) as u32;
+            let len = get_uint(&bytes[off + 4..off + 8], header.endian) as u32;
+            if len < HDR_SIZE {
+                break;
+            }
+            let word = if len >= 12 && off + 12 <= bytes.len() {
+                get_uint(&bytes[off + 8..off + 12], header.endian) as u32
+            } else {
+                0
+            };
+            ev.note(rtype, len, word, off as u64);
+            off += len as usize + if rtype == 704 && len == 16 { limits::PAGE_SIZE as usize } else { 0 };
+            if rtype == 9001 {
+                ev.complete = true;
+                break;
+            }
+        }
+        if off == bytes.len() {
+            ev.complete = true;
+        }
+        Ok(ev)
+    }
+}
+
+/// The outcome of detection.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    /// The revision chosen.
+    pub schema: &'static Schema,
+    /// The architecture.
+    pub arch: Arch,
+    /// Other revisions that fit and are identical in layout and meaning for the records
+    /// present (the newest was chosen).
+    pub also: Vec<&'static Schema>,
+    /// Why: one line per fact used.
+    pub reasons: Vec<String>,
+    /// True when the user named the revision.
+    pub forced: bool,
+}
+
+/// Why a revision does not fit an image.
+fn misfit(schema: &'static Schema, ev: &Evidence) -> std::result::Result<Arch, String> {
+    let h = &ev.header;
+    let arch = schema
+        .arch_by_id(h.arch_id)
+        .ok_or_else(|| format!("has no architecture with id {}", h.arch_id))?;
+    if arch.endian() != h.endian {
+        return Err(format!("its arch id {} is {arch}, which is not {:?}-endian", h.arch_id, h.endian));
+    }
+    if schema.checkpoint_version != h.rev {
+        return Err(format!("writes rev {}, the image says {}", schema.checkpoint_version, h.rev));
+    }
+    let format = Format::new(schema, arch);
+    let consts = format.layout("ckpt_hdr_header").map_err(|e| e.to_string())?;
+    let names: Vec<String> = consts
+        .fields()
+        .iter()
+        .filter_map(|f| f.path.strip_prefix("constants.").map(str::to_string))
+        .collect();
+    // Semantics of the two slots whose meaning changed (kernel-consts.md).
+    if names.iter().any(|n| n == "mm_saved_auxv_len") && h.constants[1] != 0 && h.constants[1] < 100 {
+        return Err(format!("stores saved_auxv in bytes; {} is an entry count", h.constants[1]));
+    }
+    if names.iter().any(|n| n == "at_vector_size") && h.constants[1] >= 100 {
+        return Err(format!("stores AT_VECTOR_SIZE in entries; {} is a byte count", h.constants[1]));
+    }
+    if names.iter().any(|n| n == "tty_termios_nccs") && h.constants[11] != 0 && h.constants[11] < 16 {
+        return Err(format!("stores NCCS in the last constant; {} is NCC", h.constants[11]));
+    }
+    if names.iter().any(|n| n == "tty_termios_ncc") && h.constants[11] >= 16 {
+        return Err(format!("stores NCC in the last constant; {} is NCCS", h.constants[11]));
+    }
+    for (&(rtype, len, word), &(_, off)) in &ev.seen {
+        let name = format
+            .record_name(rtype)
+            .ok_or_else(|| format!("has no record type {rtype} (seen at offset {off:#x})"))?;
+        let rule = format
+            .length_rule(name)
+            .ok_or_else(|| format!("has no layout for {name}"))?;
+        let fits = match rule {
+            LengthRule::Exact(n) => len == n,
+            LengthRule::Multiple { min, step } => len >= min && (len - min) % step == 0,
+        };
+        if !fits {
+            return Err(format!("{name} (type {rtype}) is {rule:?} long, the image has {len} at offset {off:#x}"));
+        }
+        if let Some(def) = schema.record_def(name, arch)
+            && let RecordBody::Select { cases, .. } = &def.body
+        {
+            let case = schema
+                .enum_name("file", word as i64, arch)
+                .ok_or_else(|| format!("has no file type {word} (FILE at offset {off:#x})"))?;
+            if let Some((_, st)) = cases.iter().find(|(c, _)| c == case) {
+                let size = format.layout(st).map_err(|e| e.to_string())?.size;
+                if size != len && case != "EPOLL" {
+                    return Err(format!("FILE of type {case} is {size} long, the image has {len} at offset {off:#x}"));
+                }
+            }
+        }
+    }
+    // The meaning of uflags bit 0x2 (grammar.md §5): NONETNS until b0d8304, NETNS after.
+    let bit = h.uflags & 2 != 0;
+    if let Some(netns_type) = format.record_type("NET_NS") {
+        let present = ev.has_type(netns_type);
+        let dumps = if schema.constant("CHECKPOINT_NETNS", arch).is_some() {
+            Some(bit)
+        } else if schema.constant("CHECKPOINT_NONETNS", arch).is_some() {
+            Some(!bit)
+        } else {
+            None
+        };
+        if let Some(dumps) = dumps
+            && (present || ev.complete)
+            && dumps != present
+        {
+            return Err(format!(
+                "reads uflags bit 0x2 as {} the net namespace, but the image {} NET_NS records",
+                if bit == dumps { "dump" } else { "do not dump" },
+                if present { "has" } else { "has no" }
+            ));
+        }
+    } else if bit && schema.constant("CHECKPOINT_NETNS", arch).is_none() && schema.constant("CHECKPOINT_NONETNS", arch).is_none() {
+        return Err("does not define uflags bit 0x2".into());
+    }
+    Ok(arch)
+}
+
+/// Whether two candidates mean the same thing for the records seen.
+fn same_for_records(a: &'static Schema, b: &'static Schema, arch: Arch, ev: &Evidence) -> Option<String> {
+    let fa = Format::new(a, arch);
+    let fb = Format::new(b, arch);
+    let types: Vec<u32> = ev.seen.keys().map(|k| k.0).chain([4, 5, 303]).collect();
+    for t in types {
+        let (Some(na), Some(nb)) = (fa.record_name(t), fb.record_name(t)) else {
+            continue;
+        };
+        if na != nb {
+            return Some(format!("type {t} is {na} in {} and {nb} in {}", a.id, b.id));
+        }
+        let body = |f: &Format, s: &Schema| -> String {
+            match s.record_def(na, arch).map(|d| &d.body) {
+                Some(RecordBody::Struct { name, .. }) => match f.layout(name) {
+                    Ok(l) => format!("{:?}", l.fields().iter().map(|x| (&x.path, x.offset, x.prim, x.count)).collect::<Vec<_>>()),
+                    Err(e) => e.to_string(),
+                },
+                other => format!("{other:?}"),
+            }
+        };
+        if body(&fa, a) != body(&fb, b) {
+            return Some(format!("{na} has different layouts in {} and {}", a.id, b.id));
+        }
+        let pa = a.payload_def(na, arch).map(|p| &p.items);
+        let pb = b.payload_def(na, arch).map(|p| &p.items);
+        if pa != pb {
+            return Some(format!("{na} has different payloads in {} and {}", a.id, b.id));
+        }
+    }
+    let flags = |s: &Schema| {
+        (
+            s.constant("CHECKPOINT_NETNS", arch),
+            s.constant("CHECKPOINT_NONETNS", arch),
+        )
+    };
+    if flags(a) != flags(b) && ev.header.uflags & 2 != 0 {
+        return Some(format!("uflags bit 0x2 means opposite things in {} and {}", a.id, b.id));
+    }
+    None
+}
+
+/// Detects the revision from `ev`, or uses `forced` (a revision name) when given.
+pub fn detect(ev: &Evidence, forced: Option<&str>) -> std::result::Result<Detection, ErrorKind> {
+    let reg = Registry::get();
+    let h = &ev.header;
+    if let Some(name) = forced {
+        let schema = reg.find(name).map_err(|e| ErrorKind::Detect(e.to_string()))?;
+        let arch = schema.arch_by_id(h.arch_id).ok_or_else(|| {
+            ErrorKind::Detect(format!(
+                "revision {} has no architecture with id {} (it has {})",
+                schema.id,
+                h.arch_id,
+                schema.arches.iter().map(|(a, i)| format!("{a}={i}")).collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        return Ok(Detection {
+            schema,
+            arch,
+            also: vec![],
+            reasons: vec![format!("revision given: {}", schema.id)],
+            forced: true,
+        });
+    }
+    let mut fits = Vec::new();
+    let mut rejected = Vec::new();
+    for s in reg.all() {
+        match misfit(s, ev) {
+            Ok(arch) => fits.push((s, arch)),
+            Err(why) => rejected.push(format!("{} ({}): {why}", s.id, s.short_commit())),
+        }
+    }
+    let Some(&(newest, arch)) = fits.last() else {
+        let mut msg = format!(
+            "no known revision fits this image (arch id {}, rev {}, kernel {}.{}.{}):",
+            h.arch_id, h.rev, h.kernel.0, h.kernel.1, h.kernel.2
+        );
+        for r in &rejected {
+            let _ = write!(msg, "\n  {r}");
+        }
+        return Err(ErrorKind::Detect(msg));
+    };
+    let mut differ = Vec::new();
+    for &(s, a) in &fits[..fits.len() - 1] {
+        if a != arch {
+            differ.push(format!("{}: arch id {} is {a} there", s.id, h.arch_id));
+        } else if let Some(why) = same_for_records(s, newest, arch, ev) {
+            differ.push(why);
+        }
+    }
+    if !differ.is_empty() {
+        let mut msg = format!(
+            "the image fits several revisions that differ{}; say which with --rev:\n  candidates: {}",
+            if ev.complete { "" } else { " in records not seen yet" },
+            fits.iter().map(|(s, _)| format!("{} ({})", s.id, s.short_commit())).collect::<Vec<_>>().join(", ")
+        );
+        for d in &differ {
+            let _ = write!(msg, "\n  {d}");
+        }
+        return Err(ErrorKind::Detect(msg));
+    }
+    let mut reasons = vec![
+        format!("byte order {:?}, arch id {} = {arch}, rev {}", h.endian, h.arch_id, h.rev),
+        format!(
+            "{} distinct record kinds checked against the layouts{}",
+            ev.seen.len(),
+            if ev.complete { " (whole image)" } else { " (start of the image)" }
+        ),
+    ];
+    if fits.len() > 1 {
+        reasons.push(format!(
+            "identical in layout and meaning for these records: {}; the newest is used",
+            fits.iter().map(|(s, _)| s.id.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(Detection {
+        schema: newest,
+        arch,
+        also: fits[..fits.len() - 1].iter().map(|(s, _)| *s).collect(),
+        reasons,
+        forced: false,
+    })
+}
+
+/// Opens an image for reading: detects its revision (or uses `rev`) from the first
+/// [`limits::DETECT_WINDOW`] bytes, or from `evidence` of a full pre-scan when the
+/// caller made one (seekable files), and returns a reader positioned at the start.
+pub fn open<R: Input>(mut src: R, rev: Option<&str>, evidence: Option<Evidence>) -> Result<(Reader<R>, Detection)> {
+    let prefix = read_up_to(&mut src, limits::DETECT_WINDOW).map_err(|e: io::Error| Error::new(e.into(), Position::default()))?;
+    let ev = match evidence {
+        Some(ev) => ev,
+        None => Evidence::from_window(&prefix).map_err(|k| Error::new(k, Position::default()))?,
+    };
+    let det = detect(&ev, rev).map_err(|k| Error::new(k, Position::default()))?;
+    let format = Format::new(det.schema, det.arch);
+    Ok((Reader::with_prefix(src, format, prefix), det))
+}

@@ -1,0 +1,866 @@
+//! The streaming reader: records one at a time from any [`Input`], in memory bounded by
+//! [`crate::limits`], with page contents streamed through or skipped, never collected.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+
+use crate::arch::Endian;
+use crate::error::{Error, ErrorKind, Position, Result};
+use crate::format::{Format, HDR_SIZE, LengthRule, MAGIC_HEAD};
+use crate::input::Input;
+use crate::layout::TypeLayout;
+use crate::limits;
+use crate::schema::{Expr, RecordBody};
+use crate::value::{Value, decode_field, decode_struct, get_uint};
+
+/// Name given to the headerless raw page that follows a SOCKET_FRAG record.
+pub const RAW_PAGE: &str = "RAW_PAGE";
+
+/// One record of an image, as the reader found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordInfo {
+    /// Index in the image (0 = HEADER).
+    pub index: u64,
+    /// Byte offset of the record's first byte.
+    pub offset: u64,
+    /// Type number (0 for a headerless raw page).
+    pub rtype: u32,
+    /// Total length, pre-header included (for a raw page: its size).
+    pub len: u32,
+    /// Type name in the revision (`TASK`), or [`RAW_PAGE`].
+    pub name: &'static str,
+    /// When the record is the payload of another: the owner's type name and the
+    /// payload's name (`("HEADER", "uts_release")`, `("PGARR", "pages")`).
+    pub payload_of: Option<(&'static str, &'static str)>,
+    /// True when the body was read into memory (see [`Reader::record_bytes`]); false when
+    /// it is streamed (page contents, bodies above [`limits::MAX_INLINE_BODY`]).
+    pub inline: bool,
+    /// True for bytes that have no pre-header of their own (raw socket pages).
+    pub headerless: bool,
+}
+
+impl RecordInfo {
+    /// Length of the body (the record without its pre-header).
+    pub fn body_len(&self) -> u32 {
+        if self.headerless { self.len } else { self.len - HDR_SIZE }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Expected {
+    owner: &'static str,
+    kind: &'static str,
+    name: &'static str,
+    length: Option<u64>,
+    element: Option<(&'static str, u64)>,
+}
+
+/// The decoded fields of a record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    /// The struct the record holds (`ckpt_hdr_task`), if any.
+    pub struct_name: Option<String>,
+    /// Every field, by dotted path, in layout order; tail elements as `NAME[i]...`.
+    pub fields: Vec<(String, Value)>,
+    /// For STRING-like records: the text up to the first NUL.
+    pub text: Option<String>,
+}
+
+impl Decoded {
+    /// The value of field `path`.
+    pub fn get(&self, path: &str) -> Option<&Value> {
+        self.fields.iter().find(|(p, _)| p == path).map(|(_, v)| v)
+    }
+    /// The integer value of field `path`.
+    pub fn int(&self, path: &str) -> Option<i128> {
+        self.get(path).and_then(Value::as_int)
+    }
+}
+
+/// Reads the records of an image of a known [`Format`], one at a time.
+///
+/// ```no_run
+/// # use ckpt_format::{read::Reader, format::Format, Registry, Arch};
+/// let schema = Registry::get().find("v23-rc2").unwrap();
+/// let file = std::fs::File::open("image.ckpt").unwrap();
+/// let mut reader = Reader::new(file, Format::new(schema, Arch::X86_64));
+/// while let Some(rec) = reader.next_record().unwrap() {
+///     println!("{:#x} {} {}", rec.offset, rec.name, rec.len);
+/// }
+/// ```
+pub struct Reader<R> {
+    src: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    src_eof: bool,
+    offset: u64,
+    index: u64,
+    format: Format,
+    record: Vec<u8>,
+    current: Option<RecordInfo>,
+    pending: u64,
+    expect: VecDeque<Expected>,
+    raw_due: u32,
+    header_consts: HashMap<String, i128>,
+    finished: bool,
+    failed: bool,
+}
+
+impl<R: Input> Reader<R> {
+    /// A reader of `src`, an image of `format`, positioned at its first byte.
+    pub fn new(src: R, format: Format) -> Reader<R> {
+        Reader::with_prefix(src, format, Vec::new())
+    }
+
+    /// Like [`Reader::new`] when the first bytes of the image were already read from
+    /// `src` (detection on a pipe): `prefix` is read first.
+    pub fn with_prefix(src: R, format: Format, prefix: Vec<u8>) -> Reader<R> {
+        let end = prefix.len();
+        let mut buf = prefix;
+        buf.resize(buf.len().max(limits::READ_BUFFER), 0);
+        Reader {
+            src,
+            buf,
+            start: 0,
+            end,
+            src_eof: false,
+            offset: 0,
+            index: 0,
+            format,
+            record: Vec::new(),
+            current: None,
+            pending: 0,
+            expect: VecDeque::new(),
+            raw_due: 0,
+            header_consts: HashMap::new(),
+            finished: false,
+            failed: false,
+        }
+    }
+
+    /// The format being read.
+    pub fn format(&self) -> &Format {
+        &self.format
+    }
+
+    /// Byte offset of the next unread byte.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// True once TAIL (or a failed checkpoint's ERROR and message) was read.
+    pub fn finished(&self) -> bool {
+        self.finished
+    }
+
+    fn pos(&self) -> Position {
+        match &self.current {
+            Some(r) => Position {
+                offset: r.offset,
+                record: Some(r.index),
+                rtype: Some((r.rtype, Some(r.name))),
+            },
+            None => Position {
+                offset: self.offset,
+                record: Some(self.index),
+                rtype: None,
+            },
+        }
+    }
+
+    fn fail(&mut self, kind: ErrorKind, pos: Position) -> Error {
+        self.failed = true;
+        Error::new(kind, pos)
+    }
+
+    /// Ensures `n` bytes are buffered (fewer only at the end of the source).
+    fn fill(&mut self, n: usize) -> io::Result<usize> {
+        if self.end - self.start >= n {
+            return Ok(n);
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.buf.len() < n {
+            self.buf.resize(n, 0);
+        }
+        while self.end < n && !self.src_eof {
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.src_eof = true,
+                Ok(k) => self.end += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.end - self.start)
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.offset += n as u64;
+    }
+
+    /// Reads exactly `n` bytes into `self.record` (appending).
+    fn take_into_record(&mut self, n: usize, what: &str) -> Result<()> {
+        let mut left = n;
+        while left > 0 {
+            let want = left.min(self.buf.len().max(limits::READ_BUFFER));
+            let got = self.fill(want.min(limits::READ_BUFFER)).map_err(|e| {
+                let p = self.pos();
+                self.fail(e.into(), p)
+            })?;
+            if got == 0 {
+                let p = self.pos();
+                return Err(self.fail(
+                    ErrorKind::Truncated(format!("{what}: {} of {n} bytes present", n - left)),
+                    p,
+                ));
+            }
+            let k = got.min(left);
+            self.record.extend_from_slice(&self.buf[self.start..self.start + k]);
+            self.consume(k);
+            left -= k;
+        }
+        Ok(())
+    }
+
+    /// Skips the rest of a streamed body.
+    fn skip_pending(&mut self) -> Result<()> {
+        let buffered = (self.end - self.start) as u64;
+        let k = buffered.min(self.pending);
+        self.consume(k as usize);
+        self.pending -= k;
+        if self.pending > 0 {
+            let n = self.pending;
+            self.src.skip(n).map_err(|e| {
+                let p = self.pos();
+                if e.kind() == io::ErrorKind::UnexpectedEof {
+                    self.fail(ErrorKind::Truncated("the record's body is cut short".into()), p)
+                } else {
+                    self.fail(e.into(), p)
+                }
+            })?;
+            self.offset += n;
+            self.pending = 0;
+        }
+        Ok(())
+    }
+
+    /// Reads up to `out.len()` bytes of the current streamed body; 0 at its end.
+    pub fn read_payload(&mut self, out: &mut [u8]) -> Result<usize> {
+        if self.pending == 0 || out.is_empty() {
+            return Ok(0);
+        }
+        let want = (out.len() as u64).min(self.pending) as usize;
+        let k = if self.end > self.start {
+            want.min(self.end - self.start)
+        } else if want >= limits::READ_BUFFER {
+            // Large reads bypass the buffer.
+            let k = loop {
+                match self.src.read(&mut out[..want]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => break other,
+                }
+            }
+            .map_err(|e| {
+                let p = self.pos();
+                self.fail(e.into(), p)
+            })?;
+            if k == 0 {
+                let p = self.pos();
+                return Err(self.fail(ErrorKind::Truncated("the record's body is cut short".into()), p));
+            }
+            self.offset += k as u64;
+            self.pending -= k as u64;
+            return Ok(k);
+        } else {
+            let got = self.fill(want).map_err(|e| {
+                let p = self.pos();
+                self.fail(e.into(), p)
+            })?;
+            if got == 0 {
+                let p = self.pos();
+                return Err(self.fail(ErrorKind::Truncated("the record's body is cut short".into()), p));
+            }
+            want.min(got)
+        };
+        out[..k].copy_from_slice(&self.buf[self.start..self.start + k]);
+        self.consume(k);
+        self.pending -= k as u64;
+        Ok(k)
+    }
+
+    /// Copies the rest of the current streamed body to `w`; returns the bytes copied.
+    pub fn copy_payload<W: Write + ?Sized>(&mut self, w: &mut W) -> Result<u64> {
+        let mut chunk = vec![0u8; limits::READ_BUFFER];
+        let mut total = 0;
+        loop {
+            let k = self.read_payload(&mut chunk)?;
+            if k == 0 {
+                return Ok(total);
+            }
+            w.write_all(&chunk[..k]).map_err(|e| {
+                let p = self.pos();
+                Error::new(e.into(), p)
+            })?;
+            total += k as u64;
+        }
+    }
+
+    /// Bytes of the current streamed body not read yet.
+    pub fn payload_left(&self) -> u64 {
+        self.pending
+    }
+
+    /// The whole current record (pre-header included), when it is inline.
+    pub fn record_bytes(&self) -> &[u8] {
+        &self.record
+    }
+
+    /// Reads the next record. `Ok(None)` after TAIL (or after a failed checkpoint's
+    /// error message); an error for anything that is not a valid record at that point.
+    pub fn next_record(&mut self) -> Result<Option<RecordInfo>> {
+        if self.failed {
+            return Ok(None);
+        }
+        self.skip_pending()?;
+        self.record.clear();
+        self.current = None;
+        if self.raw_due > 0 {
+            return self.raw_page().map(Some);
+        }
+        let have = self.fill(HDR_SIZE as usize).map_err(|e| {
+            let p = self.pos();
+            self.fail(e.into(), p)
+        })?;
+        if have == 0 {
+            if self.finished {
+                return Ok(None);
+            }
+            let p = self.pos();
+            return Err(self.fail(
+                ErrorKind::Truncated(if let Some(e) = self.expect.front() {
+                    format!("expected {} ({}) after {}", e.kind, e.name, e.owner)
+                } else {
+                    "the image ends before its TAIL record".into()
+                }),
+                p,
+            ));
+        }
+        if self.finished {
+            let p = self.pos();
+            return Err(self.fail(ErrorKind::Grammar("data after the TAIL record".into()), p));
+        }
+        if have < HDR_SIZE as usize {
+            let p = self.pos();
+            return Err(self.fail(
+                ErrorKind::Truncated(format!("record pre-header: {have} of 8 bytes present")),
+                p,
+            ));
+        }
+        let endian = self.format.endian();
+        let hdr = &self.buf[self.start..self.start + 8];
+        let rtype = get_uint(&hdr[..4], endian) as u32;
+        let len = get_uint(&hdr[4..], endian) as u32;
+        let offset = self.offset;
+        let index = self.index;
+        let mut pos = Position {
+            offset,
+            record: Some(index),
+            rtype: Some((rtype, None)),
+        };
+        let Some(name) = self.format.record_name(rtype) else {
+            return Err(self.fail(
+                ErrorKind::UnknownRecord {
+                    rtype,
+                    revision: self.format.schema.id.clone(),
+                },
+                pos,
+            ));
+        };
+        pos.rtype = Some((rtype, Some(name)));
+        if len < HDR_SIZE {
+            return Err(self.fail(
+                ErrorKind::BadLength {
+                    expected: ">= 8".into(),
+                    found: len,
+                },
+                pos,
+            ));
+        }
+        if index == 0 && name != "HEADER" {
+            return Err(self.fail(ErrorKind::Grammar(format!("the image starts with {name}, not HEADER")), pos));
+        }
+        // Payload bookkeeping: is this record the payload that the grammar expects?
+        let mut payload_of = None;
+        let mut element = None;
+        if let Some(e) = self.expect.front().cloned() {
+            if e.kind != name {
+                return Err(self.fail(
+                    ErrorKind::Grammar(format!(
+                        "expected {} ({}) after {}, found {name}",
+                        e.kind, e.name, e.owner
+                    )),
+                    pos,
+                ));
+            }
+            self.expect.pop_front();
+            if let Some(l) = e.length
+                && l + HDR_SIZE as u64 != len as u64
+            {
+                return Err(self.fail(
+                    ErrorKind::BadLength {
+                        expected: format!("{} ({} of {}, {l} bytes of payload)", l + 8, e.name, e.owner),
+                        found: len,
+                    },
+                    pos,
+                ));
+            }
+            payload_of = Some((e.owner, e.name));
+            element = e.element;
+        }
+        let body_len = len - HDR_SIZE;
+        let streamed = element.is_some_and(|(t, _)| t == "pgarr_chunk") || body_len > limits::MAX_INLINE_BODY;
+        let info = RecordInfo {
+            index,
+            offset,
+            rtype,
+            len,
+            name,
+            payload_of,
+            inline: !streamed,
+            headerless: false,
+        };
+        self.current = Some(info.clone());
+        self.index += 1;
+        if streamed {
+            self.consume(HDR_SIZE as usize);
+            self.pending = body_len as u64;
+            return Ok(Some(info));
+        }
+        self.take_into_record(len as usize, name)?;
+        self.check_length(name, len, &pos)?;
+        self.after_record(name, &pos)?;
+        if payload_of.is_some_and(|(owner, _)| owner == "ERROR") {
+            // A failed checkpoint ends with ERROR and its message, without TAIL.
+            self.finished = true;
+        }
+        Ok(Some(info))
+    }
+
+    fn raw_page(&mut self) -> Result<RecordInfo> {
+        self.raw_due -= 1;
+        let info = RecordInfo {
+            index: self.index,
+            offset: self.offset,
+            rtype: 0,
+            len: limits::PAGE_SIZE,
+            name: RAW_PAGE,
+            payload_of: Some(("SOCKET_FRAG", "page")),
+            inline: true,
+            headerless: true,
+        };
+        self.current = Some(info.clone());
+        self.index += 1;
+        self.take_into_record(limits::PAGE_SIZE as usize, RAW_PAGE)?;
+        Ok(info)
+    }
+
+    fn check_length(&mut self, name: &'static str, len: u32, pos: &Position) -> Result<()> {
+        let Some(rule) = self.format.length_rule(name) else {
+            return Err(self.fail(
+                ErrorKind::Grammar(format!(
+                    "record {name} has no layout in revision {} on {}",
+                    self.format.schema.id, self.format.arch
+                )),
+                pos.clone(),
+            ));
+        };
+        let ok = match &rule {
+            LengthRule::Exact(n) => len == *n,
+            LengthRule::Multiple { min, step } => len >= *min && (len - min) % step == 0,
+        };
+        if !ok {
+            let expected = match rule {
+                LengthRule::Exact(n) => n.to_string(),
+                LengthRule::Multiple { min, step: 1 } => format!(">= {min}"),
+                LengthRule::Multiple { min, step } => format!("{min} + a multiple of {step}"),
+            };
+            return Err(self.fail(ErrorKind::BadLength { expected, found: len }, pos.clone()));
+        }
+        // Counted tails: the exact length follows from the count member.
+        if let Some(def) = self.format.schema.record_def(name, self.format.arch)
+            && let RecordBody::Struct {
+                name: st,
+                tail: Some(tail),
+            } = &def.body
+            && let Some(count) = &tail.count
+        {
+            let layout = self.format.layout(st).map_err(|e| self.fail(e.into(), pos.clone()))?;
+            let fields = decode_struct(&layout, &self.record, self.format.endian());
+            let n = self.format.layouts.eval_with(count, &|n| {
+                fields.iter().find(|(p, _)| p == n).and_then(|(_, v)| v.as_int())
+            });
+            let n = n.map_err(|e| self.fail(e.into(), pos.clone()))?;
+            let elem = match self.format.layouts.type_layout(&tail.elem) {
+                Ok(TypeLayout::Prim(p)) => p.size as i128,
+                Ok(TypeLayout::Struct(s)) => s.size as i128,
+                Err(e) => return Err(self.fail(e.into(), pos.clone())),
+            };
+            let want = layout.size as i128 + n * elem;
+            if n < 0 || want != len as i128 {
+                return Err(self.fail(
+                    ErrorKind::BadLength {
+                        expected: format!("{want} ({n} elements)"),
+                        found: len,
+                    },
+                    pos.clone(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// After an inline record: header bookkeeping and the payloads it announces.
+    fn after_record(&mut self, name: &'static str, pos: &Position) -> Result<()> {
+        let endian = self.format.endian();
+        match name {
+            "HEADER" => {
+                let magic = get_uint(&self.record[8..16], endian);
+                if magic != MAGIC_HEAD {
+                    return Err(self.fail(
+                        ErrorKind::BadMagic {
+                            found: magic,
+                            expected: MAGIC_HEAD,
+                        },
+                        pos.clone(),
+                    ));
+                }
+                let layout = self
+                    .format
+                    .layout("ckpt_hdr_header")
+                    .map_err(|e| self.fail(e.into(), pos.clone()))?;
+                self.header_consts = decode_struct(&layout, &self.record, endian)
+                    .into_iter()
+                    .filter_map(|(p, v)| Some((p.strip_prefix("constants.")?.to_string(), v.as_int()?)))
+                    .collect();
+            }
+            "TAIL" => {
+                self.finished = true;
+                let magic = get_uint(&self.record[8..16], endian);
+                if magic != crate::format::MAGIC_TAIL {
+                    return Err(self.fail(
+                        ErrorKind::BadMagic {
+                            found: magic,
+                            expected: crate::format::MAGIC_TAIL,
+                        },
+                        pos.clone(),
+                    ));
+                }
+            }
+            "SOCKET_FRAG" => self.raw_due += 1,
+            _ => {}
+        }
+        let Some(def) = self.format.schema.payload_def(name, self.format.arch) else {
+            return Ok(());
+        };
+        let decoded = self.decode_current().map_err(|e| self.fail(e, pos.clone()))?;
+        let consts = self.header_consts.clone();
+        for item in &def.items {
+            if let Some(c) = &item.condition
+                && decoded.int(c).unwrap_or(0) == 0
+            {
+                continue;
+            }
+            let lookup = |n: &str| decoded.int(n).or_else(|| consts.get(n).copied());
+            let length = match &item.length {
+                Some(e) => Some(self.eval_len(e, &lookup, pos)?),
+                None => None,
+            };
+            let element = match &item.elements {
+                Some((ty, count)) => {
+                    let n = self.eval_len(count, &lookup, pos)?;
+                    Some((ty.as_str(), n))
+                }
+                None => None,
+            };
+            let length = length.or(match element {
+                Some(("pgarr_chunk", n)) => {
+                    if n > limits::MAX_PAGES_PER_CHUNK {
+                        return Err(self.fail(
+                            ErrorKind::Limit {
+                                what: "pages in a chunk",
+                                value: n,
+                                limit: limits::MAX_PAGES_PER_CHUNK,
+                            },
+                            pos.clone(),
+                        ));
+                    }
+                    Some(n * (self.format.arch.word_size() as u64 + limits::PAGE_SIZE as u64))
+                }
+                Some(("pids_entry", _)) | None => None,
+                Some((ty, n)) => {
+                    let size = match self.format.layouts.named_type(ty) {
+                        Ok(TypeLayout::Prim(p)) => p.size as u64,
+                        Ok(TypeLayout::Struct(s)) => s.size as u64,
+                        Err(e) => return Err(self.fail(e.into(), pos.clone())),
+                    };
+                    Some(n.saturating_mul(size))
+                }
+            });
+            if item.kind == "RAW" {
+                self.raw_due += 1;
+                continue;
+            }
+            let kind = self.format.schema.enum_values("hdr", self.format.arch).find(|(n, _)| *n == item.kind);
+            let Some((kind, _)) = kind else {
+                return Err(self.fail(
+                    ErrorKind::Grammar(format!("schema: payload kind {} is not a record type", item.kind)),
+                    pos.clone(),
+                ));
+            };
+            self.expect.push_back(Expected {
+                owner: name,
+                kind,
+                name: item.name.as_str(),
+                length,
+                element,
+            });
+        }
+        Ok(())
+    }
+
+    fn eval_len(&mut self, e: &Expr, lookup: &dyn Fn(&str) -> Option<i128>, pos: &Position) -> Result<u64> {
+        let v = self
+            .format
+            .layouts
+            .eval_with(e, lookup)
+            .map_err(|e| self.fail(e.into(), pos.clone()))?;
+        u64::try_from(v).map_err(|_| {
+            self.fail(
+                ErrorKind::Grammar(format!("negative payload count or length {v}")),
+                pos.clone(),
+            )
+        })
+    }
+
+    fn decode_current(&self) -> std::result::Result<Decoded, ErrorKind> {
+        let info = self.current.as_ref().expect("a current record");
+        decode_record(&self.format, info, &self.record)
+    }
+
+    /// Decodes the current inline record into named fields.
+    pub fn decode(&self) -> Result<Decoded> {
+        self.decode_current().map_err(|k| Error::new(k, self.pos()))
+    }
+}
+
+/// Decodes the bytes of an inline record (pre-header included) of `format`.
+pub fn decode_record(format: &Format, info: &RecordInfo, bytes: &[u8]) -> std::result::Result<Decoded, ErrorKind> {
+    let endian: Endian = format.endian();
+    let body = if info.headerless { bytes } else { &bytes[HDR_SIZE as usize..] };
+    // Payload buffers with typed elements.
+    if let Some((owner, pname)) = info.payload_of
+        && let Some(def) = format.schema.payload_def(owner, format.arch)
+        && let Some(item) = def.items.iter().find(|i| i.name == pname)
+        && let Some((ty, _)) = &item.elements
+    {
+        let mut fields = Vec::new();
+        match ty.as_str() {
+            "pgarr_chunk" | "pids_entry" => {}
+            ty => {
+                if let Ok(TypeLayout::Struct(s)) = format.layouts.named_type(ty) {
+                    for (i, chunk) in body.chunks_exact(s.size.max(1) as usize).enumerate() {
+                        for (p, v) in decode_struct(&s, chunk, endian) {
+                            fields.push((format!("{pname}[{i}].{p}"), v));
+                        }
+                    }
+                } else if let Ok(TypeLayout::Prim(p)) = format.layouts.named_type(ty) {
+                    let f = crate::layout::Field {
+                        path: String::new(),
+                        offset: 0,
+                        prim: p,
+                        count: 1,
+                    };
+                    for (i, chunk) in body.chunks_exact(p.size as usize).enumerate() {
+                        if let Some(v) = decode_field(&f, chunk, endian) {
+                            fields.push((format!("{pname}[{i}]"), v));
+                        }
+                    }
+                }
+            }
+        }
+        return Ok(Decoded {
+            struct_name: Some(ty.clone()),
+            fields,
+            text: None,
+        });
+    }
+    let def = format.schema.record_def(info.name, format.arch);
+    let text = |b: &[u8]| Some(String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or(&[])).into_owned());
+    match def.map(|d| &d.body) {
+        None | Some(RecordBody::Bytes) => Ok(Decoded {
+            struct_name: None,
+            fields: vec![],
+            text: None,
+        }),
+        Some(RecordBody::String) => Ok(Decoded {
+            struct_name: None,
+            fields: vec![],
+            // An error message starts with a NUL: show what follows it.
+            text: text(if info.name == "STRING" && body.first() == Some(&0) && body.len() > 1 {
+                &body[1..]
+            } else {
+                body
+            }),
+        }),
+        Some(RecordBody::Struct { name, tail }) => {
+            let layout = format.layout(name)?;
+            let mut fields = decode_struct(&layout, bytes, endian);
+            if let Some(t) = tail {
+                let start = match &t.at {
+                    Some(m) => layout.offset_of(m).unwrap_or(layout.size),
+                    None => layout.size,
+                } as usize;
+                let count = match &t.count {
+                    Some(c) => {
+                        let n = format.layouts.eval_with(c, &|n| {
+                            fields.iter().find(|(p, _)| p == n).and_then(|(_, v)| v.as_int())
+                        })?;
+                        Some(n.max(0) as usize)
+                    }
+                    None => None,
+                };
+                let tail_bytes = bytes.get(start..).unwrap_or(&[]);
+                let tname = t.at.clone().unwrap_or_else(|| "tail".to_string());
+                match format.layouts.type_layout(&t.elem)? {
+                    TypeLayout::Prim(p) => {
+                        let n = count.unwrap_or(tail_bytes.len() / p.size as usize);
+                        let f = crate::layout::Field {
+                            path: tname.clone(),
+                            offset: 0,
+                            prim: p,
+                            count: n as u32,
+                        };
+                        if n > 0
+                            && let Some(v) = decode_field(&f, tail_bytes, endian)
+                        {
+                            fields.retain(|(p, _)| p != &tname);
+                            fields.push((tname, v));
+                        }
+                    }
+                    TypeLayout::Struct(s) => {
+                        let n = count.unwrap_or(tail_bytes.len() / s.size.max(1) as usize);
+                        for (i, chunk) in tail_bytes.chunks_exact(s.size.max(1) as usize).take(n).enumerate() {
+                            for (p, v) in decode_struct(&s, chunk, endian) {
+                                fields.push((format!("{tname}[{i}].{p}"), v));
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(Decoded {
+                struct_name: Some(name.clone()),
+                fields,
+                text: None,
+            })
+        }
+        Some(RecordBody::Select {
+            common,
+            selector,
+            cases,
+        }) => {
+            let clayout = format.layout(common)?;
+            let sel = decode_struct(&clayout, bytes, endian)
+                .into_iter()
+                .find(|(p, _)| p.rsplit('.').next() == Some(selector.as_str()))
+                .and_then(|(_, v)| v.as_int());
+            let case = sel.and_then(|v| format.schema.enum_name("file", v as i64, format.arch));
+            let chosen = cases
+                .iter()
+                .find(|(c, _)| Some(c.as_str()) == case)
+                .map(|(_, s)| s.clone())
+                .unwrap_or_else(|| common.clone());
+            let layout = format.layout(&chosen)?;
+            Ok(Decoded {
+                struct_name: Some(chosen),
+                fields: decode_struct(&layout, bytes, endian),
+                text: None,
+            })
+        }
+    }
+}
+
+/// Reads an image's first record pre-header and HEADER fields without knowing the
+/// revision: byte order (from the magic), arch id, kernel version and rev.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderPeek {
+    /// Byte order of the image.
+    pub endian: Endian,
+    /// `arch_id` (always little-endian in the image).
+    pub arch_id: u16,
+    /// Kernel version `major.minor.patch` of the checkpointing kernel.
+    pub kernel: (u16, u16, u16),
+    /// `rev` (CHECKPOINT_VERSION).
+    pub rev: u16,
+    /// The 12 `ckpt_const` values in struct order.
+    pub constants: [u16; 12],
+    /// Checkpoint time (seconds).
+    pub time: u64,
+    /// `uflags`.
+    pub uflags: u64,
+}
+
+impl HeaderPeek {
+    /// Reads the fields from the first 72 bytes of an image.
+    pub fn parse(bytes: &[u8]) -> std::result::Result<HeaderPeek, ErrorKind> {
+        if bytes.len() < 72 {
+            return Err(ErrorKind::Truncated(format!(
+                "HEADER record: {} of 72 bytes present",
+                bytes.len()
+            )));
+        }
+        let magic_le = get_uint(&bytes[8..16], Endian::Little);
+        let endian = if magic_le == MAGIC_HEAD {
+            Endian::Little
+        } else if get_uint(&bytes[8..16], Endian::Big) == MAGIC_HEAD {
+            Endian::Big
+        } else {
+            return Err(ErrorKind::BadMagic {
+                found: magic_le,
+                expected: MAGIC_HEAD,
+            });
+        };
+        let t = get_uint(&bytes[0..4], endian);
+        let len = get_uint(&bytes[4..8], endian);
+        if t != 1 || len != 72 {
+            return Err(ErrorKind::Grammar(format!(
+                "the first record is type {t}, length {len}; a HEADER is type 1, length 72"
+            )));
+        }
+        let u16at = |o: usize| get_uint(&bytes[o..o + 2], endian) as u16;
+        let mut constants = [0u16; 12];
+        for (i, c) in constants.iter_mut().enumerate() {
+            *c = u16at(32 + 2 * i);
+        }
+        Ok(HeaderPeek {
+            endian,
+            arch_id: get_uint(&bytes[16..18], Endian::Little) as u16,
+            kernel: (u16at(18), u16at(20), u16at(22)),
+            rev: u16at(24),
+            constants,
+            time: get_uint(&bytes[56..64], endian),
+            uflags: get_uint(&bytes[64..72], endian),
+        })
+    }
+}
+
+/// Reads from `src` until `buf` holds `want` bytes or the source ends.
+pub fn read_up_to<R: Read + ?Sized>(src: &mut R, want: usize) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(want.min(limits::DETECT_WINDOW));
+    src.take(want as u64).read_to_end(&mut buf)?;
+    Ok(buf)
+}
