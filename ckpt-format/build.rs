@@ -11,13 +11,22 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|e| e == "schema"))
         .collect();
     files.sort();
-    let mut out = String::from("/// Embedded schema files: (file name, text), in ordinal order.\npub(crate) static SCHEMA_FILES: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// Embedded schema files: (file name, text), in ordinal order.\npub(crate) static SCHEMA_FILES: &[(&str, &str)] = &[\n",
+    );
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
         let name = f.file_name().unwrap().to_str().unwrap();
         let abs = fs::canonicalize(f).unwrap();
-        out.push_str(&format!("    ({name:?}, include_str!({:?})),\n", abs.display().to_string()));
+        out.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            abs.display().to_string()
+        ));
     }
     out.push_str("];\n");
-    fs::write(PathBuf::from(env::var("OUT_DIR").unwrap()).join("schema_files.rs"), out).unwrap();
+    fs::write(
+        PathBuf::from(env::var("OUT_DIR").unwrap()).join("schema_files.rs"),
+        out,
+    )
+    .unwrap();
 }

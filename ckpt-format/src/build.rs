@@ -13,7 +13,6 @@ use std::io::Write;
 use crate::arch::Arch;
 use crate::error::{Error, ErrorKind, Position, Result};
 use crate::format::{Format, MAGIC_HEAD, MAGIC_TAIL};
-use crate::layout::TypeLayout;
 use crate::limits::PAGE_SIZE;
 use crate::prng::SplitMix64;
 use crate::schema::RecordBody;
@@ -106,7 +105,10 @@ struct Emitter<'f, W: Write> {
 impl<W: Write> Emitter<'_, W> {
     fn err(&self, msg: String) -> Error {
         Error::new(
-            ErrorKind::Encode(format!("builder ({} on {}): {msg}", self.f.schema.id, self.f.arch)),
+            ErrorKind::Encode(format!(
+                "builder ({} on {}): {msg}",
+                self.f.schema.id, self.f.arch
+            )),
             Position {
                 offset: self.w.offset(),
                 record: Some(self.w.records()),
@@ -132,13 +134,21 @@ impl<W: Write> Emitter<'_, W> {
             .schema
             .enum_value("obj", obj, self.f.arch)
             .ok_or_else(|| self.err(format!("no object type {obj}")))?;
-        self.rec("OBJREF", vec![("objtype", u(objtype as u64)), ("objref", i(t))], &[], vec![])?;
+        self.rec(
+            "OBJREF",
+            vec![("objtype", u(objtype as u64)), ("objref", i(t))],
+            &[],
+            vec![],
+        )?;
         Ok(t)
     }
 
     /// Makes the bytes of record `name` with `fields` set (those the revision has).
     fn make(&self, name: &str, fields: &[(&'static str, Value)], tail: &[u8]) -> Result<Vec<u8>> {
-        let rtype = self.f.record_type(name).ok_or_else(|| self.err(format!("no record type {name}")))?;
+        let rtype = self
+            .f
+            .record_type(name)
+            .ok_or_else(|| self.err(format!("no record type {name}")))?;
         let def = self
             .f
             .schema
@@ -149,18 +159,35 @@ impl<W: Write> Emitter<'_, W> {
             RecordBody::Bytes | RecordBody::String => (None, None),
             RecordBody::Struct { name: st, tail: t } => {
                 let l = self.f.layout(st).map_err(|e| self.err(e.to_string()))?;
-                let at = t.as_ref().and_then(|t| t.at.as_ref()).and_then(|m| l.offset_of(m));
+                let at = t
+                    .as_ref()
+                    .and_then(|t| t.at.as_ref())
+                    .and_then(|m| l.offset_of(m));
                 (Some(l), at)
             }
-            RecordBody::Select { common, selector, cases } => {
+            RecordBody::Select {
+                common,
+                selector,
+                cases,
+            } => {
                 let sel = fields
                     .iter()
                     .find(|(p, _)| p == selector)
                     .and_then(|(_, v)| v.as_int())
                     .unwrap_or(0);
-                let case = self.f.schema.enum_name("file", sel as i64, self.f.arch).unwrap_or("");
-                let st = cases.iter().find(|(c, _)| c == case).map_or(common, |(_, s)| s);
-                (Some(self.f.layout(st).map_err(|e| self.err(e.to_string()))?), None)
+                let case = self
+                    .f
+                    .schema
+                    .enum_name("file", sel as i64, self.f.arch)
+                    .unwrap_or("");
+                let st = cases
+                    .iter()
+                    .find(|(c, _)| c == case)
+                    .map_or(common, |(_, s)| s);
+                (
+                    Some(self.f.layout(st).map_err(|e| self.err(e.to_string()))?),
+                    None,
+                )
             }
         };
         let mut bytes = match &layout {
@@ -186,18 +213,28 @@ impl<W: Write> Emitter<'_, W> {
                 .filter(|(p, _)| paths.iter().any(|x| x == p))
                 .map(|(p, v)| (p.to_string(), v.clone()))
                 .collect();
-            apply_fields(l, &mut bytes, endian, &known).map_err(|e| self.err(format!("{name}: {e}")))?;
+            apply_fields(l, &mut bytes, endian, &known)
+                .map_err(|e| self.err(format!("{name}: {e}")))?;
         }
         Ok(bytes)
     }
 
     /// Writes record `name` and the payload records its schema rule calls for.
-    fn rec(&mut self, name: &str, fields: Fields, tail: &[u8], payloads: Vec<Payload>) -> Result<()> {
+    fn rec(
+        &mut self,
+        name: &str,
+        fields: Fields,
+        tail: &[u8],
+        payloads: Vec<Payload>,
+    ) -> Result<()> {
         let bytes = self.make(name, &fields, tail)?;
         self.w.write_record_bytes(&bytes)?;
         let Some(def) = self.f.schema.payload_def(name, self.f.arch) else {
             if !payloads.is_empty() {
-                return Err(self.err(format!("{name} has no payload rule, {} payloads given", payloads.len())));
+                return Err(self.err(format!(
+                    "{name} has no payload rule, {} payloads given",
+                    payloads.len()
+                )));
             }
             return Ok(());
         };
@@ -211,20 +248,29 @@ impl<W: Write> Emitter<'_, W> {
         let mut payloads = payloads.into_iter();
         for item in &def.items {
             if let Some(c) = &item.condition
-                && decoded.iter().find(|(p, _)| p == c).and_then(|(_, v)| v.as_int()).unwrap_or(0) == 0
+                && decoded
+                    .iter()
+                    .find(|(p, _)| p == c)
+                    .and_then(|(_, v)| v.as_int())
+                    .unwrap_or(0)
+                    == 0
             {
                 continue;
             }
             let p = payloads
                 .next()
                 .ok_or_else(|| self.err(format!("{name}: no payload given for {}", item.name)))?;
-            let kind = self.f.record_type(&item.kind).ok_or_else(|| self.err(format!("no record {}", item.kind)))?;
+            let kind = self
+                .f
+                .record_type(&item.kind)
+                .ok_or_else(|| self.err(format!("no record {}", item.kind)))?;
             match p {
                 Payload::Bytes(b) => self.w.write_record(kind, &b)?,
                 Payload::Pages { addrs, seed } => {
                     let word = self.f.arch.word_size() as usize;
                     let n = addrs.len() as u64;
-                    self.w.begin_record(kind, n * (word as u64 + PAGE_SIZE as u64))?;
+                    self.w
+                        .begin_record(kind, n * (word as u64 + PAGE_SIZE as u64))?;
                     let mut abuf = vec![0u8; addrs.len() * word];
                     for (k, a) in addrs.iter().enumerate() {
                         put_uint(&mut abuf[k * word..(k + 1) * word], *a, self.f.endian());
@@ -245,7 +291,6 @@ impl<W: Write> Emitter<'_, W> {
         }
         Ok(())
     }
-
 
     /// Bytes of one element struct `ty` with `fields` set.
     fn element(&self, ty: &str, fields: &[(&'static str, Value)]) -> Result<Vec<u8>> {
@@ -288,7 +333,9 @@ struct Task {
 
 fn plan_tree(opts: &BuildOptions, rng: &mut SplitMix64) -> Vec<Task> {
     let n = opts.tasks.max(1) as usize;
-    let names = ["init", "sshd", "bash", "worker", "cron", "python3", "nginx", "db"];
+    let names = [
+        "init", "sshd", "bash", "worker", "cron", "python3", "nginx", "db",
+    ];
     let mut tasks: Vec<Task> = Vec::with_capacity(n);
     tasks.push(Task {
         pid: 1,
@@ -303,7 +350,9 @@ fn plan_tree(opts: &BuildOptions, rng: &mut SplitMix64) -> Vec<Task> {
     });
     for k in 1..n {
         let pid = k as i64 + 1;
-        let live: Vec<usize> = (0..k).filter(|&j| !tasks[j].zombie && tasks[j].leader == j).collect();
+        let live: Vec<usize> = (0..k)
+            .filter(|&j| !tasks[j].zombie && tasks[j].leader == j)
+            .collect();
         let parent = live[rng.below(live.len() as u64) as usize];
         let p = tasks[parent].clone();
         let thread = !opts.omit.threads && k >= 2 && rng.chance(25);
@@ -314,9 +363,17 @@ fn plan_tree(opts: &BuildOptions, rng: &mut SplitMix64) -> Vec<Task> {
             pid,
             ppid: if thread { p.ppid } else { p.pid },
             tgid: if thread { p.tgid } else { pid },
-            pgid: if new_session || new_group { pid } else { p.pgid },
+            pgid: if new_session || new_group {
+                pid
+            } else {
+                p.pgid
+            },
             sid: if new_session { pid } else { p.sid },
-            comm: if thread { p.comm.clone() } else { names[k % names.len()].to_string() },
+            comm: if thread {
+                p.comm.clone()
+            } else {
+                names[k % names.len()].to_string()
+            },
             zombie,
             leader: if thread { parent } else { k },
             uid: if rng.chance(50) { 0 } else { 1000 },
@@ -337,12 +394,21 @@ fn at_vector_entries(arch: Arch, kernel: (u16, u16, u16)) -> u64 {
 
 /// The kernel version a revision's images carry by default: its most likely kernel.
 pub fn default_kernel(format: &Format) -> (u16, u16, u16) {
-    let v = format.schema.kernels.first().map(|k| k.value.as_str()).unwrap_or("2.6.32");
+    let v = format
+        .schema
+        .kernels
+        .first()
+        .map(|k| k.value.as_str())
+        .unwrap_or("2.6.32");
     let mut it = v
         .split(|c: char| !c.is_ascii_digit())
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<u16>().unwrap_or(0));
-    (it.next().unwrap_or(2), it.next().unwrap_or(6), it.next().unwrap_or(0))
+    (
+        it.next().unwrap_or(2),
+        it.next().unwrap_or(6),
+        it.next().unwrap_or(0),
+    )
 }
 
 fn padded(s: &str, n: usize) -> Vec<u8> {
@@ -363,7 +429,9 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
     let arch = format.arch;
     let tasks = plan_tree(opts, &mut rng);
     let kernel = default_kernel(format);
-    let header_layout = format.layout("ckpt_hdr_header").map_err(|x| e.err(x.to_string()))?;
+    let header_layout = format
+        .layout("ckpt_hdr_header")
+        .map_err(|x| e.err(x.to_string()))?;
     let const_names: Vec<String> = header_layout
         .fields()
         .into_iter()
@@ -384,7 +452,10 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
         ("constants.n_tty_buf_size", u(4096)),
     ];
     if auxv_bytes_in_header {
-        consts.push(("constants.mm_saved_auxv_len", u(entries * arch.word_size() as u64)));
+        consts.push((
+            "constants.mm_saved_auxv_len",
+            u(entries * arch.word_size() as u64),
+        ));
     } else {
         consts.push(("constants.at_vector_size", u(entries)));
     }
@@ -392,7 +463,11 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
     consts.push(("constants.tty_termios_ncc", u(ncc)));
     consts.push(("constants.tty_termios_nccs", u(19)));
     // uflags: never dump the net namespace (bit 0x2 means "do not dump" until b0d8304).
-    let uflags = if format.schema.constant("CHECKPOINT_NONETNS", arch).is_some() { 2 } else { 0 };
+    let uflags = if format.schema.constant("CHECKPOINT_NONETNS", arch).is_some() {
+        2
+    } else {
+        0
+    };
     let mut hf: Fields = vec![
         ("magic", u(MAGIC_HEAD)),
         ("major", u(kernel.0 as u64)),
@@ -403,7 +478,10 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
         ("uflags", u(uflags)),
     ];
     hf.extend(consts);
-    let arch_id = format.schema.arch_id(arch).ok_or_else(|| e.err("arch not in revision".into()))?;
+    let arch_id = format
+        .schema
+        .arch_id(arch)
+        .ok_or_else(|| e.err("arch not in revision".into()))?;
     let mut header = e.make("HEADER", &hf, &[])?;
     let off = header_layout.offset_of("arch_id").unwrap_or(16) as usize;
     header[off..off + 2].copy_from_slice(&arch_id.to_le_bytes()); // cpu_to_le16 on every arch
@@ -417,7 +495,10 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
         Arch::Ppc64 => "ppc64",
     };
     let buffer = e.f.record_type("BUFFER").unwrap();
-    e.w.write_record(buffer, &padded(&format!("{}.{}.{}-ckpt", kernel.0, kernel.1, kernel.2), 65))?;
+    e.w.write_record(
+        buffer,
+        &padded(&format!("{}.{}.{}-ckpt", kernel.0, kernel.1, kernel.2), 65),
+    )?;
     e.w.write_record(buffer, &padded("#1 SMP ckpt sample", 65))?;
     e.w.write_record(buffer, &padded(machine, 65))?;
     // Arch header.
@@ -425,22 +506,36 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
     match arch {
         Arch::X86_32 | Arch::X86_64 => e.rec(
             "HEADER_ARCH",
-            vec![("has_fxsr", u(1)), ("has_xsave", u(0)), ("xstate_size", u(512))],
+            vec![
+                ("has_fxsr", u(1)),
+                ("has_xsave", u(0)),
+                ("xstate_size", u(512)),
+            ],
             &[],
             vec![],
         )?,
         Arch::Arm => e.rec(
             "HEADER_ARCH",
-            vec![("cpu_architecture", u(7)), ("mmu", u(1)), ("aeabi", u(1)), ("oabi_compat", u(0))],
+            vec![
+                ("cpu_architecture", u(7)),
+                ("mmu", u(1)),
+                ("aeabi", u(1)),
+                ("oabi_compat", u(0)),
+            ],
             &[],
             vec![],
         )?,
-        Arch::Ppc | Arch::Ppc64 => e.rec("HEADER_ARCH", vec![("what", u(0xdeadbeef))], &[], vec![])?,
+        Arch::Ppc | Arch::Ppc64 => {
+            e.rec("HEADER_ARCH", vec![("what", u(0xdeadbeef))], &[], vec![])?
+        }
         Arch::S390x => e.rec("HEADER_ARCH", vec![], &[], vec![])?,
     }
     // Container section.
     let container_payloads = if e.f.schema.payload_def("CONTAINER", arch).is_some() {
-        vec![Payload::Bytes(padded("default", 11)), Payload::Bytes(b"dummy".to_vec())]
+        vec![
+            Payload::Bytes(padded("default", 11)),
+            Payload::Bytes(b"dummy".to_vec()),
+        ]
     } else {
         vec![]
     };
@@ -451,7 +546,11 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
     let mut shared = Shared::default();
     let ntasks = tasks.len();
     let pages_total = opts.memory.div_ceil(PAGE_SIZE as u64);
-    let leaders = tasks.iter().enumerate().filter(|(k, t)| t.leader == *k && !t.zombie).count() as u64;
+    let leaders = tasks
+        .iter()
+        .enumerate()
+        .filter(|(k, t)| t.leader == *k && !t.zombie)
+        .count() as u64;
     for (k, t) in tasks.iter().enumerate() {
         if let Some(n) = opts.error_after_tasks
             && k as u32 == n
@@ -468,11 +567,25 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
             });
         }
         let leader_share = if t.leader == k && !t.zombie {
-            pages_total / leaders.max(1) + if (k as u64) < pages_total % leaders.max(1) { 1 } else { 0 }
+            pages_total / leaders.max(1)
+                + if (k as u64) < pages_total % leaders.max(1) {
+                    1
+                } else {
+                    0
+                }
         } else {
             0
         };
-        write_task(&mut e, &tasks, k, opts, &mut rng, &mut shared, leader_share, synthetic_cpu)?;
+        write_task(
+            &mut e,
+            &tasks,
+            k,
+            opts,
+            &mut rng,
+            &mut shared,
+            leader_share,
+            synthetic_cpu,
+        )?;
     }
     let _ = ntasks;
     e.rec("TAIL", vec![("magic", u(MAGIC_TAIL))], &[], vec![])?;
@@ -483,7 +596,9 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
     s.records = records;
     s.bytes = bytes;
     if synthetic_cpu {
-        s.synthetic.push(format!("CPU on {arch}: no source describes it; written as a 256-byte placeholder"));
+        s.synthetic.push(format!(
+            "CPU on {arch}: no source describes it; written as a 256-byte placeholder"
+        ));
     }
     Ok(s)
 }
@@ -511,10 +626,18 @@ fn write_tree<W: Write>(e: &mut Emitter<'_, W>, tasks: &[Task]) -> Result<()> {
         }
         // offset: the tag of the first pid (v23-rc2) or one less (v23-rc1.pids).
         let first = tags[&order[0]];
-        let offset = if e.f.schema.ordinal >= 16 { first } else { first - 1 };
+        let offset = if e.f.schema.ordinal >= 16 {
+            first
+        } else {
+            first - 1
+        };
         e.rec(
             "PIDS",
-            vec![("nr_pids", u(order.len() as u64)), ("nr_vpids", u(0)), ("offset", u(offset as u64))],
+            vec![
+                ("nr_pids", u(order.len() as u64)),
+                ("nr_vpids", u(0)),
+                ("offset", u(offset as u64)),
+            ],
             &[],
             vec![Payload::Bytes(buf)],
         )?;
@@ -534,7 +657,12 @@ fn write_tree<W: Write>(e: &mut Emitter<'_, W>, tasks: &[Task]) -> Result<()> {
                 ],
             )?);
         }
-        return e.rec("TREE", vec![("nr_tasks", u(n))], &[], vec![Payload::Bytes(arr)]);
+        return e.rec(
+            "TREE",
+            vec![("nr_tasks", u(n))],
+            &[],
+            vec![Payload::Bytes(arr)],
+        );
     }
     let mut arr = Vec::new();
     for t in tasks {
@@ -552,11 +680,16 @@ fn write_tree<W: Write>(e: &mut Emitter<'_, W>, tasks: &[Task]) -> Result<()> {
         )?);
     }
     let mut payloads = vec![Payload::Bytes(arr)];
-    let vpids = e.f.schema.payload_def("TREE", e.f.arch).is_some_and(|p| p.items.len() > 1);
+    let vpids =
+        e.f.schema
+            .payload_def("TREE", e.f.arch)
+            .is_some_and(|p| p.items.len() > 1);
     if vpids {
         payloads.push(Payload::Bytes({
             // A VPIDS record body: {nr_vpids} = 0, no vpids buffer.
-            let l = e.f.layout("ckpt_hdr_vpids").map_err(|x| e.err(x.to_string()))?;
+            let l =
+                e.f.layout("ckpt_hdr_vpids")
+                    .map_err(|x| e.err(x.to_string()))?;
             vec![0u8; l.size as usize - 8]
         }));
     }
@@ -610,7 +743,12 @@ fn write_creds<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, uid: u64) -> R
                     n
                 }
             };
-            e.rec("USER", vec![("uid", u(uid)), ("userns_ref", i(ns))], &[], vec![])?;
+            e.rec(
+                "USER",
+                vec![("uid", u(uid)), ("userns_ref", i(ns))],
+                &[],
+                vec![],
+            )?;
             sh.users.insert(uid, x);
             x
         }
@@ -642,7 +780,12 @@ fn write_creds<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, uid: u64) -> R
     Ok(cred)
 }
 
-fn write_ns<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, opts: &BuildOptions, rng: &mut SplitMix64) -> Result<i64> {
+fn write_ns<W: Write>(
+    e: &mut Emitter<'_, W>,
+    sh: &mut Shared,
+    opts: &BuildOptions,
+    rng: &mut SplitMix64,
+) -> Result<i64> {
     if let Some(n) = sh.ns {
         return Ok(n);
     }
@@ -682,7 +825,11 @@ fn write_ns<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, opts: &BuildOptio
     write_ipc(e, opts, rng)?;
     e.rec(
         "NS",
-        vec![("uts_objref", i(uts)), ("ipc_objref", i(ipc)), ("net_objref", i(0))],
+        vec![
+            ("uts_objref", i(uts)),
+            ("ipc_objref", i(ipc)),
+            ("net_objref", i(0)),
+        ],
         &[],
         vec![],
     )?;
@@ -690,12 +837,21 @@ fn write_ns<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, opts: &BuildOptio
     Ok(ns)
 }
 
-fn write_ipc<W: Write>(e: &mut Emitter<'_, W>, opts: &BuildOptions, rng: &mut SplitMix64) -> Result<()> {
+fn write_ipc<W: Write>(
+    e: &mut Emitter<'_, W>,
+    opts: &BuildOptions,
+    rng: &mut SplitMix64,
+) -> Result<()> {
     let with = !opts.omit.ipc;
     let n = if with { 1 } else { 0 };
     let t = |e: &Emitter<'_, W>, r: &str| e.f.record_type(r).unwrap_or(0) as u64;
     // shm: one segment, its pages as page indices.
-    e.rec("IPC", vec![("ipc_type", u(t(e, "IPC_SHM"))), ("ipc_count", u(n))], &[], vec![])?;
+    e.rec(
+        "IPC",
+        vec![("ipc_type", u(t(e, "IPC_SHM"))), ("ipc_count", u(n))],
+        &[],
+        vec![],
+    )?;
     if with {
         let perms = ipc_perms(0x1234, 1, 0o600);
         let inode = e.tag();
@@ -709,18 +865,40 @@ fn write_ipc<W: Write>(e: &mut Emitter<'_, W>, opts: &BuildOptions, rng: &mut Sp
         f.extend(perms);
         e.rec("IPC_SHM", f, &[], vec![])?;
         let seed = rng.next_u64();
-        e.rec("PGARR", vec![("nr_pages", u(2))], &[], vec![Payload::Pages { addrs: vec![0, 1], seed }])?;
+        e.rec(
+            "PGARR",
+            vec![("nr_pages", u(2))],
+            &[],
+            vec![Payload::Pages {
+                addrs: vec![0, 1],
+                seed,
+            }],
+        )?;
         e.rec("PGARR", vec![("nr_pages", u(0))], &[], vec![])?;
     }
     // msg: one queue, no messages.
-    e.rec("IPC", vec![("ipc_type", u(t(e, "IPC_MSG"))), ("ipc_count", u(n))], &[], vec![])?;
+    e.rec(
+        "IPC",
+        vec![("ipc_type", u(t(e, "IPC_MSG"))), ("ipc_count", u(n))],
+        &[],
+        vec![],
+    )?;
     if with {
-        let mut f = vec![("q_ctime", u(1_300_000_000)), ("q_qbytes", u(16384)), ("q_qnum", u(0))];
+        let mut f = vec![
+            ("q_ctime", u(1_300_000_000)),
+            ("q_qbytes", u(16384)),
+            ("q_qnum", u(0)),
+        ];
         f.extend(ipc_perms(0x2345, 2, 0o644));
         e.rec("IPC_MSG", f, &[], vec![])?;
     }
     // sem: one set of 3 semaphores, {semval, sempid} pairs.
-    e.rec("IPC", vec![("ipc_type", u(t(e, "IPC_SEM"))), ("ipc_count", u(n))], &[], vec![])?;
+    e.rec(
+        "IPC",
+        vec![("ipc_type", u(t(e, "IPC_SEM"))), ("ipc_count", u(n))],
+        &[],
+        vec![],
+    )?;
     if with {
         let mut f = vec![("sem_ctime", u(1_300_000_000)), ("sem_nsems", u(3))];
         f.extend(ipc_perms(0x3456, 3, 0o666));
@@ -756,7 +934,13 @@ fn file_name(s: &str) -> Vec<u8> {
 }
 
 /// Writes a FILE object (OBJREF FILE, its records) and returns its tag.
-fn file_common(cred: i64, f_type: &str, e: &Emitter<'_, impl Write>, mode: u64, flags: u64) -> Fields {
+fn file_common(
+    cred: i64,
+    f_type: &str,
+    e: &Emitter<'_, impl Write>,
+    mode: u64,
+    flags: u64,
+) -> Fields {
     let t = e.f.schema.enum_value("file", f_type, e.f.arch).unwrap_or(1);
     vec![
         ("common.f_type", u(t as u64)),
@@ -807,7 +991,12 @@ fn write_files<W: Write>(
                 fds.push((fd, t));
             }
         }
-        let log = generic_file(e, cred, &format!("/var/log/task{k}.log"), rng.below(1 << 20))?;
+        let log = generic_file(
+            e,
+            cred,
+            &format!("/var/log/task{k}.log"),
+            rng.below(1 << 20),
+        )?;
         fds.push((3, log));
         // A pipe with data buffered in it: both ends.
         let inode = e.tag();
@@ -860,14 +1049,27 @@ fn write_files<W: Write>(
             let f = file_common(cred, "EPOLL", e, 0x1f, 0);
             e.rec("FILE", f, &[], vec![])?;
             fds.push((next_fd, tag));
-            deferred.push(Deferred::Epoll { ep: tag, fd: efd, file: fds[fds.len() - 2].1 });
+            deferred.push(Deferred::Epoll {
+                ep: tag,
+                fd: efd,
+                file: fds[fds.len() - 2].1,
+            });
         }
     }
-    e.rec("FILE_TABLE", vec![("fdt_nfds", i(fds.len() as i64))], &[], vec![])?;
+    e.rec(
+        "FILE_TABLE",
+        vec![("fdt_nfds", i(fds.len() as i64))],
+        &[],
+        vec![],
+    )?;
     for (fd, tag) in &fds {
         e.rec(
             "FILE_DESC",
-            vec![("fd_objref", i(*tag)), ("fd_descriptor", i(*fd)), ("fd_close_on_exec", u((*fd > 2) as u64))],
+            vec![
+                ("fd_objref", i(*tag)),
+                ("fd_descriptor", i(*fd)),
+                ("fd_close_on_exec", u((*fd > 2) as u64)),
+            ],
             &[],
             vec![],
         )?;
@@ -876,14 +1078,24 @@ fn write_files<W: Write>(
         match d {
             Deferred::Queues(_sock) => {
                 for _ in 0..2 {
-                    e.rec("SOCKET_QUEUE", vec![("skb_count", u(0)), ("total_bytes", u(0))], &[], vec![])?;
+                    e.rec(
+                        "SOCKET_QUEUE",
+                        vec![("skb_count", u(0)), ("total_bytes", u(0))],
+                        &[],
+                        vec![],
+                    )?;
                 }
             }
             Deferred::Epoll { ep, fd, file } => {
                 if e.has("EPOLL_ITEMS") {
                     let item = e.element(
                         "ckpt_eventpoll_item",
-                        &[("data", u(fd as u64)), ("fd", u(fd as u64)), ("file_objref", i(file)), ("events", u(1))],
+                        &[
+                            ("data", u(fd as u64)),
+                            ("fd", u(fd as u64)),
+                            ("file_objref", i(file)),
+                            ("events", u(1)),
+                        ],
                     )?;
                     e.rec(
                         "EPOLL_ITEMS",
@@ -1033,14 +1245,36 @@ fn write_mm<W: Write>(
     let exe = generic_file(e, cred, &format!("/usr/bin/task{k}"), 0)?;
     let base: u64 = if word == 4 { 0x0804_8000 } else { 0x0040_0000 };
     let heap = base + 0x0100_0000;
-    let stack_top: u64 = if word == 4 { 0xbf80_0000 } else { 0x7fff_f000_0000 };
+    let stack_top: u64 = if word == 4 {
+        0xbf80_0000
+    } else {
+        0x7fff_f000_0000
+    };
     let heap_pages = pages / 2;
     let stack_pages = pages - heap_pages;
-    let vdso: u64 = if word == 4 { 0xb7ff_f000 } else { 0x7fff_ffff_e000 };
+    let vdso: u64 = if word == 4 {
+        0xb7ff_f000
+    } else {
+        0x7fff_ffff_e000
+    };
     let vmas: Vec<(&str, i64, u64, u64, u64, u64)> = vec![
         ("FILE", exe, base, base + 0x1000 * 4, 0x5, 1),
-        ("ANON", 0, heap, heap + 0x1000 * heap_pages.max(1), 0x3, heap_pages),
-        ("ANON", 0, stack_top - 0x1000 * stack_pages.max(1), stack_top, 0x3, stack_pages),
+        (
+            "ANON",
+            0,
+            heap,
+            heap + 0x1000 * heap_pages.max(1),
+            0x3,
+            heap_pages,
+        ),
+        (
+            "ANON",
+            0,
+            stack_top - 0x1000 * stack_pages.max(1),
+            stack_top,
+            0x3,
+            stack_pages,
+        ),
         ("VDSO", 0, vdso, vdso + 0x1000, 0x5, 0),
     ];
     e.rec(
@@ -1073,7 +1307,14 @@ fn write_mm<W: Write>(
                 ("vma_objref", i(objref)),
                 ("vm_start", u(start)),
                 ("vm_end", u(end)),
-                ("vm_page_prot", u(if prot & 2 != 0 { 0x8000_0000_0000_0067 & mask(word) } else { 0x25 })),
+                (
+                    "vm_page_prot",
+                    u(if prot & 2 != 0 {
+                        0x8000_0000_0000_0067 & mask(word)
+                    } else {
+                        0x25
+                    }),
+                ),
                 ("vm_flags", u(0x0010_0070 | prot)),
                 ("vm_pgoff", u(if ty == "FILE" { 0 } else { start >> 12 })),
             ],
@@ -1086,7 +1327,12 @@ fn write_mm<W: Write>(
             let n = left.min(chunk);
             let addrs: Vec<u64> = (0..n).map(|j| addr + j * PAGE_SIZE as u64).collect();
             let seed = rng.next_u64();
-            e.rec("PGARR", vec![("nr_pages", u(n))], &[], vec![Payload::Pages { addrs, seed }])?;
+            e.rec(
+                "PGARR",
+                vec![("nr_pages", u(n))],
+                &[],
+                vec![Payload::Pages { addrs, seed }],
+            )?;
             addr += n * PAGE_SIZE as u64;
             left -= n;
         }
@@ -1101,11 +1347,20 @@ fn write_mm<W: Write>(
         )?,
         Arch::S390x => e.rec(
             "MM_CONTEXT",
-            vec![("vdso_base", u(0)), ("asce_bits", u(0xc)), ("asce_limit", u(1 << 42))],
+            vec![
+                ("vdso_base", u(0)),
+                ("asce_bits", u(0xc)),
+                ("asce_limit", u(1 << 42)),
+            ],
             &[],
             vec![],
         )?,
-        Arch::Arm => e.rec("MM_CONTEXT", vec![("end_brk", u(heap + 0x1000 * heap_pages.max(1)))], &[], vec![])?,
+        Arch::Arm => e.rec(
+            "MM_CONTEXT",
+            vec![("end_brk", u(heap + 0x1000 * heap_pages.max(1)))],
+            &[],
+            vec![],
+        )?,
         // powerpc has no MM_CONTEXT record (v20 powerpc patch).
         Arch::Ppc | Arch::Ppc64 => {}
     }
@@ -1121,25 +1376,36 @@ fn saved_auxv<W: Write>(e: &Emitter<'_, W>) -> Vec<u8> {
     let kernel = default_kernel(e.f);
     let entries = at_vector_entries(arch, kernel) as usize;
     // Up to c97c03d the kernel saved native longs (bytes in the header); from v19 u64s.
-    let auxv_in_bytes = e
-        .f
-        .layout("ckpt_hdr_header")
-        .ok()
-        .and_then(|l| l.offset_of("constants.mm_saved_auxv_len"))
-        .is_some();
-    let word = if auxv_in_bytes { arch.word_size() as usize } else { 8 };
+    let auxv_in_bytes =
+        e.f.layout("ckpt_hdr_header")
+            .ok()
+            .and_then(|l| l.offset_of("constants.mm_saved_auxv_len"))
+            .is_some();
+    let word = if auxv_in_bytes {
+        arch.word_size() as usize
+    } else {
+        8
+    };
     let pairs: [(u64, u64); 6] = [(6, 4096), (17, 100), (3, 0x400040), (4, 56), (5, 9), (0, 0)];
     let mut out = vec![0u8; entries * word];
     for (k, (t, v)) in pairs.iter().enumerate() {
         if (2 * k + 1) * word < out.len() {
             put_uint(&mut out[2 * k * word..(2 * k + 1) * word], *t, e.f.endian());
-            put_uint(&mut out[(2 * k + 1) * word..(2 * k + 2) * word], *v, e.f.endian());
+            put_uint(
+                &mut out[(2 * k + 1) * word..(2 * k + 2) * word],
+                *v,
+                e.f.endian(),
+            );
         }
     }
     out
 }
 
-fn write_cpu<W: Write>(e: &mut Emitter<'_, W>, rng: &mut SplitMix64, synthetic: bool) -> Result<()> {
+fn write_cpu<W: Write>(
+    e: &mut Emitter<'_, W>,
+    rng: &mut SplitMix64,
+    synthetic: bool,
+) -> Result<()> {
     let arch = e.f.arch;
     // THREAD (absent on powerpc and on s390x before v19).
     let has_thread_struct = e.f.schema.struct_def("ckpt_hdr_thread", arch).is_some();
@@ -1160,7 +1426,12 @@ fn write_cpu<W: Write>(e: &mut Emitter<'_, W>, rng: &mut SplitMix64, synthetic: 
                     vec![],
                 )?
             }
-            Arch::Arm => e.rec("THREAD", vec![("syscall", u(162)), ("tp_value", u(0x4001_0000))], &[], vec![])?,
+            Arch::Arm => e.rec(
+                "THREAD",
+                vec![("syscall", u(162)), ("tp_value", u(0x4001_0000))],
+                &[],
+                vec![],
+            )?,
             _ => e.rec("THREAD", vec![("thread_info_flags", u(0))], &[], vec![])?,
         }
     }
@@ -1173,10 +1444,22 @@ fn write_cpu<W: Write>(e: &mut Emitter<'_, W>, rng: &mut SplitMix64, synthetic: 
     match arch {
         Arch::X86_32 | Arch::X86_64 => {
             let x64 = arch == Arch::X86_64;
-            let mut f: Fields = ["r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di"]
-                .into_iter()
-                .map(|r| (r, u(if x64 { rng.next_u64() } else { rng.next_u64() & 0xffff_ffff })))
-                .collect();
+            let mut f: Fields = [
+                "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx",
+                "si", "di",
+            ]
+            .into_iter()
+            .map(|r| {
+                (
+                    r,
+                    u(if x64 {
+                        rng.next_u64()
+                    } else {
+                        rng.next_u64() & 0xffff_ffff
+                    }),
+                )
+            })
+            .collect();
             f.extend([
                 ("orig_ax", u(if x64 { 0 } else { 162 })),
                 ("ip", u(if x64 { 0x0040_1234 } else { 0x0804_9234 })),
@@ -1196,12 +1479,28 @@ fn write_cpu<W: Write>(e: &mut Emitter<'_, W>, rng: &mut SplitMix64, synthetic: 
             e.rec("CPU", f, &[], vec![Payload::Bytes(fpu)])
         }
         Arch::S390x => {
-            let mut f: Fields = vec![("psw_t_mask", u(0x0705_0001_8000_0000)), ("psw_t_addr", u(0x8000_1234))];
-            f.push(("gprs", Value::List((0..16).map(|_| u(rng.next_u64())).collect())));
+            let mut f: Fields = vec![
+                ("psw_t_mask", u(0x0705_0001_8000_0000)),
+                ("psw_t_addr", u(0x8000_1234)),
+            ];
+            f.push((
+                "gprs",
+                Value::List((0..16).map(|_| u(rng.next_u64())).collect()),
+            ));
             e.rec("CPU", f, &[], vec![])
         }
         Arch::Arm => {
-            let regs = Value::List((0..18).map(|k| u(if k == 16 { 0x10 } else { rng.next_u64() & 0xffff_ffff })).collect());
+            let regs = Value::List(
+                (0..18)
+                    .map(|k| {
+                        u(if k == 16 {
+                            0x10
+                        } else {
+                            rng.next_u64() & 0xffff_ffff
+                        })
+                    })
+                    .collect(),
+            );
             e.rec("CPU", vec![("uregs", regs)], &[], vec![])
         }
         Arch::Ppc | Arch::Ppc64 => Ok(()),
@@ -1214,7 +1513,10 @@ fn sigset(bits: u64) -> Value {
 
 fn write_sighand<W: Write>(e: &mut Emitter<'_, W>, opts: &BuildOptions) -> Result<i64> {
     let sh = e.objref("SIGHAND")?;
-    let nsig = e.f.schema.constant("CKPT_ARCH_NSIG", e.f.arch).unwrap_or(64) as usize;
+    let nsig =
+        e.f.schema
+            .constant("CKPT_ARCH_NSIG", e.f.arch)
+            .unwrap_or(64) as usize;
     let mut tail = Vec::new();
     for s in 0..nsig {
         let handler = if opts.omit.signals {
@@ -1228,7 +1530,10 @@ fn write_sighand<W: Write>(e: &mut Emitter<'_, W>, opts: &BuildOptions) -> Resul
         };
         tail.extend(e.element(
             "ckpt_sigaction",
-            &[("_sa_handler", u(handler)), ("sa_flags", u(if handler > 1 { 0x0400_0000 } else { 0 }))],
+            &[
+                ("_sa_handler", u(handler)),
+                ("sa_flags", u(if handler > 1 { 0x0400_0000 } else { 0 })),
+            ],
         )?);
     }
     e.rec("SIGHAND", vec![], &tail, vec![])?;
@@ -1255,7 +1560,10 @@ fn write_sigpending<W: Write>(e: &mut Emitter<'_, W>, pending: &[(u64, i64)]) ->
     }
     e.rec(
         "SIGPENDING",
-        vec![("nr_pending", u(pending.len() as u64)), ("signal.sigset", sigset(bits))],
+        vec![
+            ("nr_pending", u(pending.len() as u64)),
+            ("signal.sigset", sigset(bits)),
+        ],
         &tail,
         vec![],
     )
@@ -1284,7 +1592,14 @@ fn write_task<W: Write>(
             ("exit_signal", i(if t.leader == k { 17 } else { -1 })),
             ("pdeath_signal", u(0)),
             ("set_child_tid", u(0)),
-            ("clear_child_tid", u(if t.leader == k { 0 } else { 0x7f00_0000_09d0 & mask(e.f.arch.word_size() as u64) })),
+            (
+                "clear_child_tid",
+                u(if t.leader == k {
+                    0
+                } else {
+                    0x7f00_0000_09d0 & mask(e.f.arch.word_size() as u64)
+                }),
+            ),
         ],
         &[],
         vec![Payload::Bytes(padded(&t.comm, 16))],
@@ -1298,7 +1613,12 @@ fn write_task<W: Write>(
         write_cpu(e, rng, synthetic_cpu)?;
     }
     let cred = write_creds(e, sh, t.uid)?;
-    e.rec("TASK_CREDS", vec![("cred_ref", i(cred)), ("ecred_ref", i(cred))], &[], vec![])?;
+    e.rec(
+        "TASK_CREDS",
+        vec![("cred_ref", i(cred)), ("ecred_ref", i(cred))],
+        &[],
+        vec![],
+    )?;
     let ns = write_ns(e, sh, opts, rng)?;
     e.rec("TASK_NS", vec![("ns_objref", i(ns))], &[], vec![])?;
     let first_of_group = !sh.groups.contains_key(&t.leader);
@@ -1308,7 +1628,12 @@ fn write_task<W: Write>(
         let fs = if e.has("FS") {
             let fs = e.objref("FS")?;
             let fname = |s: &str| Payload::Bytes(file_name(s));
-            e.rec("FS", vec![("umask", u(0o022))], &[], vec![fname("/srv/app"), fname("/")])?;
+            e.rec(
+                "FS",
+                vec![("umask", u(0o022))],
+                &[],
+                vec![fname("/srv/app"), fname("/")],
+            )?;
             fs
         } else {
             0
@@ -1335,7 +1660,7 @@ fn write_task<W: Write>(
         vec![],
     )?;
     if first_of_group {
-        let inf = u(u64::MAX & mask(8));
+        let inf = u(u64::MAX);
         let mut f: Fields = Vec::new();
         let rl: [(&str, &str); 16] = [
             ("rlim[0].rlim_cur", "rlim[0].rlim_max"),
@@ -1364,16 +1689,36 @@ fn write_task<W: Write>(
             f.push((c, cur));
             f.push((m, if n == 7 { u(4096) } else { inf.clone() }));
         }
-        f.extend([("tty_objref", i(0)), ("tty_pgrp", i(0)), ("tty_old_pgrp", i(0))]);
+        f.extend([
+            ("tty_objref", i(0)),
+            ("tty_pgrp", i(0)),
+            ("tty_old_pgrp", i(0)),
+        ]);
         e.rec("SIGNAL", f, &[], vec![])?;
-        let shared_pending: Vec<(u64, i64)> = if opts.omit.signals { vec![] } else { vec![(10, 1)] };
+        let shared_pending: Vec<(u64, i64)> = if opts.omit.signals {
+            vec![]
+        } else {
+            vec![(10, 1)]
+        };
         write_sigpending(e, &shared_pending)?;
     }
     if v18_order {
         write_cpu(e, rng, synthetic_cpu)?;
     }
-    let private: Vec<(u64, i64)> = if opts.omit.signals || k % 2 == 1 { vec![] } else { vec![(12, t.ppid.max(1))] };
+    let private: Vec<(u64, i64)> = if opts.omit.signals || k % 2 == 1 {
+        vec![]
+    } else {
+        vec![(12, t.ppid.max(1))]
+    };
     write_sigpending(e, &private)?;
-    e.rec("SIGNAL_TASK", vec![("blocked.sigset", sigset(if opts.omit.signals { 0 } else { 1 << 12 }))], &[], vec![])?;
+    e.rec(
+        "SIGNAL_TASK",
+        vec![(
+            "blocked.sigset",
+            sigset(if opts.omit.signals { 0 } else { 1 << 12 }),
+        )],
+        &[],
+        vec![],
+    )?;
     Ok(())
 }

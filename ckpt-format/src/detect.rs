@@ -17,7 +17,7 @@ use crate::format::{Format, HDR_SIZE, LengthRule};
 use crate::input::Input;
 use crate::limits;
 use crate::read::{HeaderPeek, Reader, read_up_to};
-use crate::schema::{Registry, RecordBody, Schema};
+use crate::schema::{RecordBody, Registry, Schema};
 use crate::value::get_uint;
 
 /// Record types whose number is the same in every revision and whose length is free:
@@ -71,7 +71,15 @@ impl Evidence {
         let mut offset = 72u64;
         let mut hdr = [0u8; 12];
         while ev.records < limits::DETECT_SCAN_RECORDS {
-            let got = read_up_to(src, 8).map_err(|e| Error::new(e.into(), Position { offset, ..Default::default() }))?;
+            let got = read_up_to(src, 8).map_err(|e| {
+                Error::new(
+                    e.into(),
+                    Position {
+                        offset,
+                        ..Default::default()
+                    },
+                )
+            })?;
             if got.is_empty() {
                 ev.complete = true;
                 break;
@@ -88,7 +96,15 @@ impl Evidence {
             let mut word = 0;
             let mut skip = (len - HDR_SIZE) as u64;
             if skip >= 4 {
-                let w = read_up_to(src, 4).map_err(|e| Error::new(e.into(), Position { offset, ..Default::default() }))?;
+                let w = read_up_to(src, 4).map_err(|e| {
+                    Error::new(
+                        e.into(),
+                        Position {
+                            offset,
+                            ..Default::default()
+                        },
+                    )
+                })?;
                 if w.len() < 4 {
                     break;
                 }
@@ -103,7 +119,12 @@ impl Evidence {
             if src.skip(skip).is_err() {
                 break;
             }
-            offset += len as u64 + if rtype == 704 && len == 16 { limits::PAGE_SIZE as u64 } else { 0 };
+            offset += len as u64
+                + if rtype == 704 && len == 16 {
+                    limits::PAGE_SIZE as u64
+                } else {
+                    0
+                };
             if rtype == 9001 {
                 ev.complete = true;
                 break;
@@ -131,7 +152,12 @@ impl Evidence {
                 0
             };
             ev.note(rtype, len, word, off as u64);
-            off += len as usize + if rtype == 704 && len == 16 { limits::PAGE_SIZE as usize } else { 0 };
+            off += len as usize
+                + if rtype == 704 && len == 16 {
+                    limits::PAGE_SIZE as usize
+                } else {
+                    0
+                };
             if rtype == 9001 {
                 ev.complete = true;
                 break;
@@ -167,30 +193,52 @@ fn misfit(schema: &'static Schema, ev: &Evidence) -> std::result::Result<Arch, S
         .arch_by_id(h.arch_id)
         .ok_or_else(|| format!("has no architecture with id {}", h.arch_id))?;
     if arch.endian() != h.endian {
-        return Err(format!("its arch id {} is {arch}, which is not {:?}-endian", h.arch_id, h.endian));
+        return Err(format!(
+            "its arch id {} is {arch}, which is not {:?}-endian",
+            h.arch_id, h.endian
+        ));
     }
     if schema.checkpoint_version != h.rev {
-        return Err(format!("writes rev {}, the image says {}", schema.checkpoint_version, h.rev));
+        return Err(format!(
+            "writes rev {}, the image says {}",
+            schema.checkpoint_version, h.rev
+        ));
     }
     let format = Format::new(schema, arch);
-    let consts = format.layout("ckpt_hdr_header").map_err(|e| e.to_string())?;
+    let consts = format
+        .layout("ckpt_hdr_header")
+        .map_err(|e| e.to_string())?;
     let names: Vec<String> = consts
         .fields()
         .iter()
         .filter_map(|f| f.path.strip_prefix("constants.").map(str::to_string))
         .collect();
     // Semantics of the two slots whose meaning changed (kernel-consts.md).
-    if names.iter().any(|n| n == "mm_saved_auxv_len") && h.constants[1] != 0 && h.constants[1] < 100 {
-        return Err(format!("stores saved_auxv in bytes; {} is an entry count", h.constants[1]));
+    if names.iter().any(|n| n == "mm_saved_auxv_len") && h.constants[1] != 0 && h.constants[1] < 100
+    {
+        return Err(format!(
+            "stores saved_auxv in bytes; {} is an entry count",
+            h.constants[1]
+        ));
     }
     if names.iter().any(|n| n == "at_vector_size") && h.constants[1] >= 100 {
-        return Err(format!("stores AT_VECTOR_SIZE in entries; {} is a byte count", h.constants[1]));
+        return Err(format!(
+            "stores AT_VECTOR_SIZE in entries; {} is a byte count",
+            h.constants[1]
+        ));
     }
-    if names.iter().any(|n| n == "tty_termios_nccs") && h.constants[11] != 0 && h.constants[11] < 16 {
-        return Err(format!("stores NCCS in the last constant; {} is NCC", h.constants[11]));
+    if names.iter().any(|n| n == "tty_termios_nccs") && h.constants[11] != 0 && h.constants[11] < 16
+    {
+        return Err(format!(
+            "stores NCCS in the last constant; {} is NCC",
+            h.constants[11]
+        ));
     }
     if names.iter().any(|n| n == "tty_termios_ncc") && h.constants[11] >= 16 {
-        return Err(format!("stores NCC in the last constant; {} is NCCS", h.constants[11]));
+        return Err(format!(
+            "stores NCC in the last constant; {} is NCCS",
+            h.constants[11]
+        ));
     }
     for (&(rtype, len, word), &(_, off)) in &ev.seen {
         let name = format
@@ -201,10 +249,12 @@ fn misfit(schema: &'static Schema, ev: &Evidence) -> std::result::Result<Arch, S
             .ok_or_else(|| format!("has no layout for {name}"))?;
         let fits = match rule {
             LengthRule::Exact(n) => len == n,
-            LengthRule::Multiple { min, step } => len >= min && (len - min) % step == 0,
+            LengthRule::Multiple { min, step } => len >= min && (len - min).is_multiple_of(step),
         };
         if !fits {
-            return Err(format!("{name} (type {rtype}) is {rule:?} long, the image has {len} at offset {off:#x}"));
+            return Err(format!(
+                "{name} (type {rtype}) is {rule:?} long, the image has {len} at offset {off:#x}"
+            ));
         }
         if let Some(def) = schema.record_def(name, arch)
             && let RecordBody::Select { cases, .. } = &def.body
@@ -215,7 +265,32 @@ fn misfit(schema: &'static Schema, ev: &Evidence) -> std::result::Result<Arch, S
             if let Some((_, st)) = cases.iter().find(|(c, _)| c == case) {
                 let size = format.layout(st).map_err(|e| e.to_string())?.size;
                 if size != len && case != "EPOLL" {
-                    return Err(format!("FILE of type {case} is {size} long, the image has {len} at offset {off:#x}"));
+                    return Err(format!(
+                        "FILE of type {case} is {size} long, the image has {len} at offset {off:#x}"
+                    ));
+                }
+            }
+        }
+    }
+    // Records that a record seen must be followed by (unconditional payloads that are
+    // records of their own kind, such as VPIDS after the tree or LSM_INFO after CONTAINER).
+    if ev.complete {
+        for &(rtype, _, _) in ev.seen.keys() {
+            let Some(name) = format.record_name(rtype) else {
+                continue;
+            };
+            let Some(p) = schema.payload_def(name, arch) else {
+                continue;
+            };
+            for item in p.items.iter().filter(|i| i.condition.is_none()) {
+                if let Some(t) = format.record_type(&item.kind)
+                    && !NO_EVIDENCE.contains(&t)
+                    && !ev.has_type(t)
+                {
+                    return Err(format!(
+                        "follows {name} with {} (type {t}), which the image does not have",
+                        item.kind
+                    ));
                 }
             }
         }
@@ -241,14 +316,22 @@ fn misfit(schema: &'static Schema, ev: &Evidence) -> std::result::Result<Arch, S
                 if present { "has" } else { "has no" }
             ));
         }
-    } else if bit && schema.constant("CHECKPOINT_NETNS", arch).is_none() && schema.constant("CHECKPOINT_NONETNS", arch).is_none() {
+    } else if bit
+        && schema.constant("CHECKPOINT_NETNS", arch).is_none()
+        && schema.constant("CHECKPOINT_NONETNS", arch).is_none()
+    {
         return Err("does not define uflags bit 0x2".into());
     }
     Ok(arch)
 }
 
 /// Whether two candidates mean the same thing for the records seen.
-fn same_for_records(a: &'static Schema, b: &'static Schema, arch: Arch, ev: &Evidence) -> Option<String> {
+fn same_for_records(
+    a: &'static Schema,
+    b: &'static Schema,
+    arch: Arch,
+    ev: &Evidence,
+) -> Option<String> {
     let fa = Format::new(a, arch);
     let fb = Format::new(b, arch);
     let types: Vec<u32> = ev.seen.keys().map(|k| k.0).chain([4, 5, 303]).collect();
@@ -259,22 +342,55 @@ fn same_for_records(a: &'static Schema, b: &'static Schema, arch: Arch, ev: &Evi
         if na != nb {
             return Some(format!("type {t} is {na} in {} and {nb} in {}", a.id, b.id));
         }
-        let body = |f: &Format, s: &Schema| -> String {
-            match s.record_def(na, arch).map(|d| &d.body) {
-                Some(RecordBody::Struct { name, .. }) => match f.layout(name) {
-                    Ok(l) => format!("{:?}", l.fields().iter().map(|x| (&x.path, x.offset, x.prim, x.count)).collect::<Vec<_>>()),
-                    Err(e) => e.to_string(),
-                },
-                other => format!("{other:?}"),
+        let describe = |f: &Format, st: &str| -> String {
+            match f.layout(st) {
+                Ok(l) => format!(
+                    "{:?}",
+                    l.fields()
+                        .iter()
+                        .map(|x| (&x.path, x.offset, x.prim, x.count))
+                        .collect::<Vec<_>>()
+                ),
+                Err(e) => e.to_string(),
             }
         };
-        if body(&fa, a) != body(&fb, b) {
-            return Some(format!("{na} has different layouts in {} and {}", a.id, b.id));
+        // The structs that the records seen use: for FILE-like records, the case of each
+        // selector value seen.
+        let used = |f: &Format, s: &Schema| -> Vec<String> {
+            match s.record_def(na, arch).map(|d| &d.body) {
+                Some(RecordBody::Struct { name, tail }) => {
+                    vec![describe(f, name), format!("{tail:?}")]
+                }
+                Some(RecordBody::Select { common, cases, .. }) => {
+                    let mut v = vec![describe(f, common)];
+                    for &(t2, _, word) in ev.seen.keys() {
+                        if t2 == t {
+                            let case = s.enum_name("file", word as i64, arch).unwrap_or("?");
+                            let st = cases
+                                .iter()
+                                .find(|(c, _)| c == case)
+                                .map_or(common.as_str(), |(_, x)| x.as_str());
+                            v.push(format!("{case}: {}", describe(f, st)));
+                        }
+                    }
+                    v
+                }
+                other => vec![format!("{other:?}")],
+            }
+        };
+        if used(&fa, a) != used(&fb, b) {
+            return Some(format!(
+                "{na} has different layouts in {} and {}",
+                a.id, b.id
+            ));
         }
         let pa = a.payload_def(na, arch).map(|p| &p.items);
         let pb = b.payload_def(na, arch).map(|p| &p.items);
         if pa != pb {
-            return Some(format!("{na} has different payloads in {} and {}", a.id, b.id));
+            return Some(format!(
+                "{na} has different payloads in {} and {}",
+                a.id, b.id
+            ));
         }
     }
     let flags = |s: &Schema| {
@@ -284,7 +400,10 @@ fn same_for_records(a: &'static Schema, b: &'static Schema, arch: Arch, ev: &Evi
         )
     };
     if flags(a) != flags(b) && ev.header.uflags & 2 != 0 {
-        return Some(format!("uflags bit 0x2 means opposite things in {} and {}", a.id, b.id));
+        return Some(format!(
+            "uflags bit 0x2 means opposite things in {} and {}",
+            a.id, b.id
+        ));
     }
     None
 }
@@ -294,13 +413,20 @@ pub fn detect(ev: &Evidence, forced: Option<&str>) -> std::result::Result<Detect
     let reg = Registry::get();
     let h = &ev.header;
     if let Some(name) = forced {
-        let schema = reg.find(name).map_err(|e| ErrorKind::Detect(e.to_string()))?;
+        let schema = reg
+            .find(name)
+            .map_err(|e| ErrorKind::Detect(e.to_string()))?;
         let arch = schema.arch_by_id(h.arch_id).ok_or_else(|| {
             ErrorKind::Detect(format!(
                 "revision {} has no architecture with id {} (it has {})",
                 schema.id,
                 h.arch_id,
-                schema.arches.iter().map(|(a, i)| format!("{a}={i}")).collect::<Vec<_>>().join(", ")
+                schema
+                    .arches
+                    .iter()
+                    .map(|(a, i)| format!("{a}={i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?;
         return Ok(Detection {
@@ -340,8 +466,15 @@ pub fn detect(ev: &Evidence, forced: Option<&str>) -> std::result::Result<Detect
     if !differ.is_empty() {
         let mut msg = format!(
             "the image fits several revisions that differ{}; say which with --rev:\n  candidates: {}",
-            if ev.complete { "" } else { " in records not seen yet" },
-            fits.iter().map(|(s, _)| format!("{} ({})", s.id, s.short_commit())).collect::<Vec<_>>().join(", ")
+            if ev.complete {
+                ""
+            } else {
+                " in records not seen yet"
+            },
+            fits.iter()
+                .map(|(s, _)| format!("{} ({})", s.id, s.short_commit()))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         for d in &differ {
             let _ = write!(msg, "\n  {d}");
@@ -349,17 +482,27 @@ pub fn detect(ev: &Evidence, forced: Option<&str>) -> std::result::Result<Detect
         return Err(ErrorKind::Detect(msg));
     }
     let mut reasons = vec![
-        format!("byte order {:?}, arch id {} = {arch}, rev {}", h.endian, h.arch_id, h.rev),
+        format!(
+            "byte order {:?}, arch id {} = {arch}, rev {}",
+            h.endian, h.arch_id, h.rev
+        ),
         format!(
             "{} distinct record kinds checked against the layouts{}",
             ev.seen.len(),
-            if ev.complete { " (whole image)" } else { " (start of the image)" }
+            if ev.complete {
+                " (whole image)"
+            } else {
+                " (start of the image)"
+            }
         ),
     ];
     if fits.len() > 1 {
         reasons.push(format!(
             "identical in layout and meaning for these records: {}; the newest is used",
-            fits.iter().map(|(s, _)| s.id.as_str()).collect::<Vec<_>>().join(", ")
+            fits.iter()
+                .map(|(s, _)| s.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     Ok(Detection {
@@ -374,8 +517,13 @@ pub fn detect(ev: &Evidence, forced: Option<&str>) -> std::result::Result<Detect
 /// Opens an image for reading: detects its revision (or uses `rev`) from the first
 /// [`limits::DETECT_WINDOW`] bytes, or from `evidence` of a full pre-scan when the
 /// caller made one (seekable files), and returns a reader positioned at the start.
-pub fn open<R: Input>(mut src: R, rev: Option<&str>, evidence: Option<Evidence>) -> Result<(Reader<R>, Detection)> {
-    let prefix = read_up_to(&mut src, limits::DETECT_WINDOW).map_err(|e: io::Error| Error::new(e.into(), Position::default()))?;
+pub fn open<R: Input>(
+    mut src: R,
+    rev: Option<&str>,
+    evidence: Option<Evidence>,
+) -> Result<(Reader<R>, Detection)> {
+    let prefix = read_up_to(&mut src, limits::DETECT_WINDOW)
+        .map_err(|e: io::Error| Error::new(e.into(), Position::default()))?;
     let ev = match evidence {
         Some(ev) => ev,
         None => Evidence::from_window(&prefix).map_err(|k| Error::new(k, Position::default()))?,

@@ -117,7 +117,11 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.inner.0, self.inner.1)
+        match self.inner.0 {
+            // Detection speaks of the whole image, not of a place in it.
+            ErrorKind::Detect(_) => write!(f, "{}", self.inner.0),
+            _ => write!(f, "{} ({})", self.inner.0, self.inner.1),
+        }
     }
 }
 

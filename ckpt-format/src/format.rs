@@ -68,7 +68,9 @@ impl Format {
 
     /// Number of record type `name`.
     pub fn record_type(&self, name: &str) -> Option<u32> {
-        self.schema.enum_value("hdr", name, self.arch).map(|v| v as u32)
+        self.schema
+            .enum_value("hdr", name, self.arch)
+            .map(|v| v as u32)
     }
 
     /// Layout of struct `name`.
@@ -81,15 +83,26 @@ impl Format {
     pub fn length_rule(&self, name: &str) -> Option<LengthRule> {
         let def = self.schema.record_def(name, self.arch)?;
         Some(match &def.body {
-            RecordBody::Bytes | RecordBody::String => LengthRule::Multiple { min: HDR_SIZE, step: 1 },
-            RecordBody::Struct { name, tail: None } => LengthRule::Exact(self.layout(name).ok()?.size),
-            RecordBody::Struct { name, tail: Some(t) } => {
+            RecordBody::Bytes | RecordBody::String => LengthRule::Multiple {
+                min: HDR_SIZE,
+                step: 1,
+            },
+            RecordBody::Struct { name, tail: None } => {
+                LengthRule::Exact(self.layout(name).ok()?.size)
+            }
+            RecordBody::Struct {
+                name,
+                tail: Some(t),
+            } => {
                 let size = self.layout(name).ok()?.size;
                 let step = match self.layouts.type_layout(&t.elem).ok()? {
                     TypeLayout::Prim(p) => p.size,
                     TypeLayout::Struct(s) => s.size,
                 };
-                LengthRule::Multiple { min: size, step: step.max(1) }
+                LengthRule::Multiple {
+                    min: size,
+                    step: step.max(1),
+                }
             }
             RecordBody::Select { common, .. } => LengthRule::Multiple {
                 min: self.layout(common).ok()?.size,

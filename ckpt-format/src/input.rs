@@ -12,7 +12,10 @@ pub trait Input: Read {
     fn skip(&mut self, n: u64) -> io::Result<()> {
         let copied = io::copy(&mut self.take(n), &mut io::sink())?;
         if copied < n {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "source ended while skipping"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "source ended while skipping",
+            ));
         }
         Ok(())
     }
@@ -24,7 +27,10 @@ impl Input for File {
         let pos = self.stream_position()?;
         if pos.saturating_add(n) > len && self.metadata()?.is_file() {
             self.seek(SeekFrom::End(0))?;
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file ended while skipping"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file ended while skipping",
+            ));
         }
         let n = i64::try_from(n).map_err(|_| io::Error::other("skip too large"))?;
         self.seek(SeekFrom::Current(n))?;
@@ -38,7 +44,10 @@ impl Input for &[u8] {
     fn skip(&mut self, n: u64) -> io::Result<()> {
         if (self.len() as u64) < n {
             *self = &self[self.len()..];
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "slice ended while skipping"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "slice ended while skipping",
+            ));
         }
         *self = &self[n as usize..];
         Ok(())
@@ -50,7 +59,10 @@ impl<T: AsRef<[u8]>> Input for Cursor<T> {
         let pos = self.position();
         if pos.saturating_add(n) > len {
             self.set_position(len);
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "buffer ended while skipping"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "buffer ended while skipping",
+            ));
         }
         self.set_position(pos + n);
         Ok(())

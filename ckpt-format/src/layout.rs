@@ -209,7 +209,12 @@ fn flatten(s: &StructLayout, base: u32, prefix: &str, out: &mut Vec<Field>) {
                     flatten(inner, base + m.offset, &name, out);
                 } else {
                     for i in 0..count {
-                        flatten(inner, base + m.offset + i * inner.size, &format!("{name}[{i}]"), out);
+                        flatten(
+                            inner,
+                            base + m.offset + i * inner.size,
+                            &format!("{name}[{i}]"),
+                            out,
+                        );
                     }
                 }
             }
@@ -259,7 +264,11 @@ impl Layouts {
     }
 
     /// Evaluates an expression, looking names up in `lookup` first, then in the constants.
-    pub fn eval_with(&self, e: &Expr, lookup: &dyn Fn(&str) -> Option<i128>) -> Result<i128, LayoutError> {
+    pub fn eval_with(
+        &self,
+        e: &Expr,
+        lookup: &dyn Fn(&str) -> Option<i128>,
+    ) -> Result<i128, LayoutError> {
         Ok(match e {
             Expr::Int(v) => *v,
             Expr::Name(n) => lookup(n)
@@ -288,7 +297,10 @@ impl Layouts {
             .struct_def(name, self.arch)
             .ok_or_else(|| self.err(format!("no struct `{name}`")))?;
         let l = Arc::new(self.lay_out(def, 0)?);
-        self.cache.lock().unwrap().insert(name.to_string(), l.clone());
+        self.cache
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), l.clone());
         Ok(l)
     }
 
@@ -311,7 +323,8 @@ impl Layouts {
         }
         Ok(match ty {
             CType::Prim(p) => TypeLayout::Prim(
-                Prim::from_c(p, self.arch).ok_or_else(|| self.err(format!("unknown C type `{p}`")))?,
+                Prim::from_c(p, self.arch)
+                    .ok_or_else(|| self.err(format!("unknown C type `{p}`")))?,
             ),
             CType::Named(n) => TypeLayout::Struct(self.get(n)?),
             CType::Inline(def) => TypeLayout::Struct(Arc::new(self.lay_out(def, depth + 1)?)),
@@ -330,9 +343,17 @@ impl Layouts {
             let ealign = ealign.max(m.align.unwrap_or(1));
             let dims = self.dims(m)?;
             let count: u64 = dims.iter().map(|&d| d as u64).product();
-            let msize = u32::try_from(esize as u64 * count)
-                .map_err(|_| self.err(format!("member `{}` is too large", m.name.as_deref().unwrap_or("?"))))?;
-            let moff = if def.is_union { 0 } else { offset.next_multiple_of(ealign) };
+            let msize = u32::try_from(esize as u64 * count).map_err(|_| {
+                self.err(format!(
+                    "member `{}` is too large",
+                    m.name.as_deref().unwrap_or("?")
+                ))
+            })?;
+            let moff = if def.is_union {
+                0
+            } else {
+                offset.next_multiple_of(ealign)
+            };
             align = align.max(ealign);
             if def.is_union {
                 size = size.max(msize);
@@ -428,14 +449,29 @@ struct u {
         let m32 = Layouts::new(s, Arch::X86_32).get("mixed").unwrap();
         assert_eq!((m32.size, m32.members[2].offset), (16, 8));
         let m64 = Layouts::new(s, Arch::X86_64).get("mixed").unwrap();
-        assert_eq!((m64.size, m64.members[1].offset, m64.members[2].offset), (24, 8, 16));
+        assert_eq!(
+            (m64.size, m64.members[1].offset, m64.members[2].offset),
+            (24, 8, 16)
+        );
         let arm = Layouts::new(s, Arch::Arm).get("mixed").unwrap();
         assert_eq!((arm.size, arm.members[2].offset), (16, 8));
         // The ckpt_hdr_task effect: three u32 after the header then a u64.
         assert_eq!(Layouts::new(s, Arch::X86_32).get("task").unwrap().size, 32);
         assert_eq!(Layouts::new(s, Arch::X86_64).get("task").unwrap().size, 32);
-        assert_eq!(Layouts::new(s, Arch::X86_32).get("task").unwrap().offset_of("w"), Some(20));
-        assert_eq!(Layouts::new(s, Arch::X86_64).get("task").unwrap().offset_of("w"), Some(24));
+        assert_eq!(
+            Layouts::new(s, Arch::X86_32)
+                .get("task")
+                .unwrap()
+                .offset_of("w"),
+            Some(20)
+        );
+        assert_eq!(
+            Layouts::new(s, Arch::X86_64)
+                .get("task")
+                .unwrap()
+                .offset_of("w"),
+            Some(24)
+        );
     }
 
     #[test]
@@ -445,7 +481,10 @@ struct u {
         assert_eq!((u.size, u.align), (12, 4));
         assert_eq!(u.offset_of("un.q"), Some(4));
         let f = u.fields();
-        assert_eq!(f.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["k", "un.p", "un.q"]);
+        assert_eq!(
+            f.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+            ["k", "un.p", "un.q"]
+        );
         assert_eq!(f[2].count, 6);
         let t = Layouts::new(s, Arch::X86_64).get("task").unwrap();
         assert_eq!(t.offset_of("h.len"), Some(4));

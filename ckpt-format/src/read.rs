@@ -42,7 +42,11 @@ pub struct RecordInfo {
 impl RecordInfo {
     /// Length of the body (the record without its pre-header).
     pub fn body_len(&self) -> u32 {
-        if self.headerless { self.len } else { self.len - HDR_SIZE }
+        if self.headerless {
+            self.len
+        } else {
+            self.len - HDR_SIZE
+        }
     }
 }
 
@@ -220,7 +224,8 @@ impl<R: Input> Reader<R> {
                 ));
             }
             let k = got.min(left);
-            self.record.extend_from_slice(&self.buf[self.start..self.start + k]);
+            self.record
+                .extend_from_slice(&self.buf[self.start..self.start + k]);
             self.consume(k);
             left -= k;
         }
@@ -238,7 +243,10 @@ impl<R: Input> Reader<R> {
             self.src.skip(n).map_err(|e| {
                 let p = self.pos();
                 if e.kind() == io::ErrorKind::UnexpectedEof {
-                    self.fail(ErrorKind::Truncated("the record's body is cut short".into()), p)
+                    self.fail(
+                        ErrorKind::Truncated("the record's body is cut short".into()),
+                        p,
+                    )
                 } else {
                     self.fail(e.into(), p)
                 }
@@ -271,7 +279,10 @@ impl<R: Input> Reader<R> {
             })?;
             if k == 0 {
                 let p = self.pos();
-                return Err(self.fail(ErrorKind::Truncated("the record's body is cut short".into()), p));
+                return Err(self.fail(
+                    ErrorKind::Truncated("the record's body is cut short".into()),
+                    p,
+                ));
             }
             self.offset += k as u64;
             self.pending -= k as u64;
@@ -283,7 +294,10 @@ impl<R: Input> Reader<R> {
             })?;
             if got == 0 {
                 let p = self.pos();
-                return Err(self.fail(ErrorKind::Truncated("the record's body is cut short".into()), p));
+                return Err(self.fail(
+                    ErrorKind::Truncated("the record's body is cut short".into()),
+                    p,
+                ));
             }
             want.min(got)
         };
@@ -392,7 +406,10 @@ impl<R: Input> Reader<R> {
             ));
         }
         if index == 0 && name != "HEADER" {
-            return Err(self.fail(ErrorKind::Grammar(format!("the image starts with {name}, not HEADER")), pos));
+            return Err(self.fail(
+                ErrorKind::Grammar(format!("the image starts with {name}, not HEADER")),
+                pos,
+            ));
         }
         // Payload bookkeeping: is this record the payload that the grammar expects?
         let mut payload_of = None;
@@ -413,7 +430,12 @@ impl<R: Input> Reader<R> {
             {
                 return Err(self.fail(
                     ErrorKind::BadLength {
-                        expected: format!("{} ({} of {}, {l} bytes of payload)", l + 8, e.name, e.owner),
+                        expected: format!(
+                            "{} ({} of {}, {l} bytes of payload)",
+                            l + 8,
+                            e.name,
+                            e.owner
+                        ),
                         found: len,
                     },
                     pos,
@@ -423,7 +445,8 @@ impl<R: Input> Reader<R> {
             element = e.element;
         }
         let body_len = len - HDR_SIZE;
-        let streamed = element.is_some_and(|(t, _)| t == "pgarr_chunk") || body_len > limits::MAX_INLINE_BODY;
+        let streamed =
+            element.is_some_and(|(t, _)| t == "pgarr_chunk") || body_len > limits::MAX_INLINE_BODY;
         let info = RecordInfo {
             index,
             offset,
@@ -481,7 +504,7 @@ impl<R: Input> Reader<R> {
         };
         let ok = match &rule {
             LengthRule::Exact(n) => len == *n,
-            LengthRule::Multiple { min, step } => len >= *min && (len - min) % step == 0,
+            LengthRule::Multiple { min, step } => len >= *min && (len - min).is_multiple_of(*step),
         };
         if !ok {
             let expected = match rule {
@@ -489,7 +512,13 @@ impl<R: Input> Reader<R> {
                 LengthRule::Multiple { min, step: 1 } => format!(">= {min}"),
                 LengthRule::Multiple { min, step } => format!("{min} + a multiple of {step}"),
             };
-            return Err(self.fail(ErrorKind::BadLength { expected, found: len }, pos.clone()));
+            return Err(self.fail(
+                ErrorKind::BadLength {
+                    expected,
+                    found: len,
+                },
+                pos.clone(),
+            ));
         }
         // Counted tails: the exact length follows from the count member.
         if let Some(def) = self.format.schema.record_def(name, self.format.arch)
@@ -499,10 +528,16 @@ impl<R: Input> Reader<R> {
             } = &def.body
             && let Some(count) = &tail.count
         {
-            let layout = self.format.layout(st).map_err(|e| self.fail(e.into(), pos.clone()))?;
+            let layout = self
+                .format
+                .layout(st)
+                .map_err(|e| self.fail(e.into(), pos.clone()))?;
             let fields = decode_struct(&layout, &self.record, self.format.endian());
             let n = self.format.layouts.eval_with(count, &|n| {
-                fields.iter().find(|(p, _)| p == n).and_then(|(_, v)| v.as_int())
+                fields
+                    .iter()
+                    .find(|(p, _)| p == n)
+                    .and_then(|(_, v)| v.as_int())
             });
             let n = n.map_err(|e| self.fail(e.into(), pos.clone()))?;
             let elem = match self.format.layouts.type_layout(&tail.elem) {
@@ -545,7 +580,9 @@ impl<R: Input> Reader<R> {
                     .map_err(|e| self.fail(e.into(), pos.clone()))?;
                 self.header_consts = decode_struct(&layout, &self.record, endian)
                     .into_iter()
-                    .filter_map(|(p, v)| Some((p.strip_prefix("constants.")?.to_string(), v.as_int()?)))
+                    .filter_map(|(p, v)| {
+                        Some((p.strip_prefix("constants.")?.to_string(), v.as_int()?))
+                    })
                     .collect();
             }
             "TAIL" => {
@@ -567,7 +604,9 @@ impl<R: Input> Reader<R> {
         let Some(def) = self.format.schema.payload_def(name, self.format.arch) else {
             return Ok(());
         };
-        let decoded = self.decode_current().map_err(|e| self.fail(e, pos.clone()))?;
+        let decoded = self
+            .decode_current()
+            .map_err(|e| self.fail(e, pos.clone()))?;
         let consts = self.header_consts.clone();
         for item in &def.items {
             if let Some(c) = &item.condition
@@ -615,10 +654,17 @@ impl<R: Input> Reader<R> {
                 self.raw_due += 1;
                 continue;
             }
-            let kind = self.format.schema.enum_values("hdr", self.format.arch).find(|(n, _)| *n == item.kind);
+            let kind = self
+                .format
+                .schema
+                .enum_values("hdr", self.format.arch)
+                .find(|(n, _)| *n == item.kind);
             let Some((kind, _)) = kind else {
                 return Err(self.fail(
-                    ErrorKind::Grammar(format!("schema: payload kind {} is not a record type", item.kind)),
+                    ErrorKind::Grammar(format!(
+                        "schema: payload kind {} is not a record type",
+                        item.kind
+                    )),
                     pos.clone(),
                 ));
             };
@@ -633,7 +679,12 @@ impl<R: Input> Reader<R> {
         Ok(())
     }
 
-    fn eval_len(&mut self, e: &Expr, lookup: &dyn Fn(&str) -> Option<i128>, pos: &Position) -> Result<u64> {
+    fn eval_len(
+        &mut self,
+        e: &Expr,
+        lookup: &dyn Fn(&str) -> Option<i128>,
+        pos: &Position,
+    ) -> Result<u64> {
         let v = self
             .format
             .layouts
@@ -659,9 +710,17 @@ impl<R: Input> Reader<R> {
 }
 
 /// Decodes the bytes of an inline record (pre-header included) of `format`.
-pub fn decode_record(format: &Format, info: &RecordInfo, bytes: &[u8]) -> std::result::Result<Decoded, ErrorKind> {
+pub fn decode_record(
+    format: &Format,
+    info: &RecordInfo,
+    bytes: &[u8],
+) -> std::result::Result<Decoded, ErrorKind> {
     let endian: Endian = format.endian();
-    let body = if info.headerless { bytes } else { &bytes[HDR_SIZE as usize..] };
+    let body = if info.headerless {
+        bytes
+    } else {
+        &bytes[HDR_SIZE as usize..]
+    };
     // Payload buffers with typed elements.
     if let Some((owner, pname)) = info.payload_of
         && let Some(def) = format.schema.payload_def(owner, format.arch)
@@ -700,7 +759,9 @@ pub fn decode_record(format: &Format, info: &RecordInfo, bytes: &[u8]) -> std::r
         });
     }
     let def = format.schema.record_def(info.name, format.arch);
-    let text = |b: &[u8]| Some(String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or(&[])).into_owned());
+    let text = |b: &[u8]| {
+        Some(String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or(&[])).into_owned())
+    };
     match def.map(|d| &d.body) {
         None | Some(RecordBody::Bytes) => Ok(Decoded {
             struct_name: None,
@@ -711,11 +772,13 @@ pub fn decode_record(format: &Format, info: &RecordInfo, bytes: &[u8]) -> std::r
             struct_name: None,
             fields: vec![],
             // An error message starts with a NUL: show what follows it.
-            text: text(if info.name == "STRING" && body.first() == Some(&0) && body.len() > 1 {
-                &body[1..]
-            } else {
-                body
-            }),
+            text: text(
+                if info.name == "STRING" && body.first() == Some(&0) && body.len() > 1 {
+                    &body[1..]
+                } else {
+                    body
+                },
+            ),
         }),
         Some(RecordBody::Struct { name, tail }) => {
             let layout = format.layout(name)?;
@@ -728,7 +791,10 @@ pub fn decode_record(format: &Format, info: &RecordInfo, bytes: &[u8]) -> std::r
                 let count = match &t.count {
                     Some(c) => {
                         let n = format.layouts.eval_with(c, &|n| {
-                            fields.iter().find(|(p, _)| p == n).and_then(|(_, v)| v.as_int())
+                            fields
+                                .iter()
+                                .find(|(p, _)| p == n)
+                                .and_then(|(_, v)| v.as_int())
                         })?;
                         Some(n.max(0) as usize)
                     }
@@ -754,7 +820,11 @@ pub fn decode_record(format: &Format, info: &RecordInfo, bytes: &[u8]) -> std::r
                     }
                     TypeLayout::Struct(s) => {
                         let n = count.unwrap_or(tail_bytes.len() / s.size.max(1) as usize);
-                        for (i, chunk) in tail_bytes.chunks_exact(s.size.max(1) as usize).take(n).enumerate() {
+                        for (i, chunk) in tail_bytes
+                            .chunks_exact(s.size.max(1) as usize)
+                            .take(n)
+                            .enumerate()
+                        {
                             for (p, v) in decode_struct(&s, chunk, endian) {
                                 fields.push((format!("{tname}[{i}].{p}"), v));
                             }

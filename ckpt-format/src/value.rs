@@ -124,19 +124,29 @@ fn encode_scalar(kind: PrimKind, v: &Value, out: &mut [u8], endian: Endian) -> R
     let bits = 8 * size as u32;
     match (kind, v) {
         (PrimKind::Float, Value::Float(f)) => {
-            let raw = if size == 4 { (*f as f32).to_bits() as u64 } else { f.to_bits() };
+            let raw = if size == 4 {
+                (*f as f32).to_bits() as u64
+            } else {
+                f.to_bits()
+            };
             write_uint(out, raw, endian);
         }
         (PrimKind::Float, _) => return Err(format!("expected a float, found {v:?}")),
         (_, _) => {
-            let i = v.as_int().ok_or_else(|| format!("expected an integer, found {v:?}"))?;
+            let i = v
+                .as_int()
+                .ok_or_else(|| format!("expected an integer, found {v:?}"))?;
             // As C stores it: any value of the signed or unsigned type of that width
             // (-1 in a __u32 is 0xffffffff).
             let (min, max) = (-(1i128 << (bits - 1)), (1i128 << bits) - 1);
             if i < min || i > max {
                 return Err(format!("{i} does not fit in {size} byte(s)"));
             }
-            let e = if kind == PrimKind::BigEndian { Endian::Big } else { endian };
+            let e = if kind == PrimKind::BigEndian {
+                Endian::Big
+            } else {
+                endian
+            };
             write_uint(out, i as u64, e);
         }
     }
@@ -144,7 +154,12 @@ fn encode_scalar(kind: PrimKind, v: &Value, out: &mut [u8], endian: Endian) -> R
 }
 
 /// Writes `value` into the bytes of `field` inside `bytes`.
-pub fn encode_field(field: &Field, value: &Value, bytes: &mut [u8], endian: Endian) -> Result<(), String> {
+pub fn encode_field(
+    field: &Field,
+    value: &Value,
+    bytes: &mut [u8],
+    endian: Endian,
+) -> Result<(), String> {
     let size = field.prim.size as usize;
     let start = field.offset as usize;
     let len = size * field.count as usize;
@@ -155,7 +170,11 @@ pub fn encode_field(field: &Field, value: &Value, bytes: &mut [u8], endian: Endi
         Value::Text(t) if field.prim.kind == PrimKind::Char && field.count > 1 => {
             let t = t.as_bytes();
             if t.len() > len {
-                return Err(format!("text of {} bytes does not fit in {} ({len} bytes)", t.len(), field.path));
+                return Err(format!(
+                    "text of {} bytes does not fit in {} ({len} bytes)",
+                    t.len(),
+                    field.path
+                ));
             }
             out.fill(0);
             out[..t.len()].copy_from_slice(t);
@@ -163,10 +182,20 @@ pub fn encode_field(field: &Field, value: &Value, bytes: &mut [u8], endian: Endi
         }
         Value::List(items) if field.count > 1 || items.len() == field.count as usize => {
             if items.len() != field.count as usize {
-                return Err(format!("{} has {} elements, found {}", field.path, field.count, items.len()));
+                return Err(format!(
+                    "{} has {} elements, found {}",
+                    field.path,
+                    field.count,
+                    items.len()
+                ));
             }
             for (i, item) in items.iter().enumerate() {
-                encode_scalar(field.prim.kind, item, &mut out[i * size..(i + 1) * size], endian)?;
+                encode_scalar(
+                    field.prim.kind,
+                    item,
+                    &mut out[i * size..(i + 1) * size],
+                    endian,
+                )?;
             }
             Ok(())
         }
@@ -206,7 +235,11 @@ mod tests {
         Field {
             path: "f".into(),
             offset: 2,
-            prim: Prim { kind, size, align: size },
+            prim: Prim {
+                kind,
+                size,
+                align: size,
+            },
             count,
         }
     }
@@ -250,7 +283,10 @@ mod tests {
         let f = field(PrimKind::Char, 1, 6);
         let mut b = vec![0xffu8; 10];
         encode_field(&f, &Value::Text("abc".into()), &mut b, Endian::Little).unwrap();
-        assert_eq!(decode_field(&f, &b, Endian::Little), Some(Value::Text("abc".into())));
+        assert_eq!(
+            decode_field(&f, &b, Endian::Little),
+            Some(Value::Text("abc".into()))
+        );
         assert!(encode_field(&f, &Value::Text("abcdefg".into()), &mut b, Endian::Little).is_err());
         let f = field(PrimKind::Unsigned, 2, 2);
         let v = Value::List(vec![Value::Uint(1), Value::Uint(2)]);

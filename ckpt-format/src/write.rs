@@ -62,7 +62,10 @@ impl<W: Write> Writer<W> {
     fn check_idle(&self) -> Result<()> {
         if self.owed > 0 {
             return Err(Error::new(
-                ErrorKind::Encode(format!("{} bytes of the previous record were not written", self.owed)),
+                ErrorKind::Encode(format!(
+                    "{} bytes of the previous record were not written",
+                    self.owed
+                )),
                 Position {
                     offset: self.offset,
                     record: Some(self.index),

@@ -26,7 +26,8 @@ fn every_pair_reads_back_and_rewrites_byte_for_byte() {
             };
             n += 1;
             if rec.inline {
-                r.decode().unwrap_or_else(|e| panic!("{} {arch}: decode: {e}", schema.id));
+                r.decode()
+                    .unwrap_or_else(|e| panic!("{} {arch}: decode: {e}", schema.id));
                 w.write_record_bytes(r.record_bytes()).unwrap();
             } else {
                 w.begin_record(rec.rtype, rec.body_len() as u64).unwrap();

@@ -246,7 +246,10 @@ impl Schema {
 
     /// The CKPT_ARCH_* id this revision gives `arch`, if it has that architecture.
     pub fn arch_id(&self, arch: Arch) -> Option<u16> {
-        self.arches.iter().find(|(a, _)| *a == arch).map(|(_, id)| *id)
+        self.arches
+            .iter()
+            .find(|(a, _)| *a == arch)
+            .map(|(_, id)| *id)
     }
 
     /// The architecture this revision numbers `id`.
@@ -277,7 +280,9 @@ impl Schema {
 
     /// Value of enumerator `name` of kind `kind` on `arch`.
     pub fn enum_value(&self, kind: &str, name: &str, arch: Arch) -> Option<i64> {
-        self.enum_values(kind, arch).find(|(n, _)| *n == name).map(|(_, v)| v)
+        self.enum_values(kind, arch)
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
     }
 
     /// Name of the enumerator of kind `kind` with value `value` on `arch`.

@@ -183,7 +183,12 @@ impl Cursor {
             match self.next() {
                 Some(Tok::Punct(']')) => break,
                 Some(Tok::Word(w)) => v.push(w.parse::<Arch>().map_err(|e| e.to_string())?),
-                other => return Err(format!("expected an arch name, found {}", show(other.as_ref()))),
+                other => {
+                    return Err(format!(
+                        "expected an arch name, found {}",
+                        show(other.as_ref())
+                    ));
+                }
             }
         }
         Ok(Some(v))
@@ -278,7 +283,10 @@ pub fn parse(file: &str, text: &str) -> Result<Schema, ParseError> {
         last_line = no;
         statement(&mut s, &mut lines, line).map_err(|message| ParseError {
             file: file.to_string(),
-            line: lines.lines.get(lines.pos.saturating_sub(1)).map_or(no, |l| l.0),
+            line: lines
+                .lines
+                .get(lines.pos.saturating_sub(1))
+                .map_or(no, |l| l.0),
             message,
         })?;
     }
@@ -312,7 +320,8 @@ fn statement(s: &mut Schema, lines: &mut Lines<'_>, line: &str) -> Result<(), St
             } else {
                 v.clone()
             };
-            let ver = semver::Version::parse(&full).map_err(|e| format!("bad version `{v}`: {e}"))?;
+            let ver =
+                semver::Version::parse(&full).map_err(|e| format!("bad version `{v}`: {e}"))?;
             if ver.major != LANGUAGE_VERSION.major || ver.minor > LANGUAGE_VERSION.minor {
                 return Err(format!(
                     "schema language {ver} is not supported (this build reads {LANGUAGE_VERSION})"
@@ -336,12 +345,18 @@ fn statement(s: &mut Schema, lines: &mut Lines<'_>, line: &str) -> Result<(), St
         "subject" => s.subject = c.string("a quoted subject")?,
         "checkpoint-version" => {
             let w = c.word("a number")?;
-            s.checkpoint_version = w.parse().map_err(|_| format!("bad checkpoint-version `{w}`"))?;
+            s.checkpoint_version = w
+                .parse()
+                .map_err(|_| format!("bad checkpoint-version `{w}`"))?;
         }
         "tag" | "kernel" => {
             let value = c.word("a value")?;
             let conf = confidence(&c.word("a confidence")?)?;
-            let evidence = if c.done() { String::new() } else { c.string("evidence")? };
+            let evidence = if c.done() {
+                String::new()
+            } else {
+                c.string("evidence")?
+            };
             let claim = Claim {
                 value,
                 confidence: conf,
@@ -355,12 +370,19 @@ fn statement(s: &mut Schema, lines: &mut Lines<'_>, line: &str) -> Result<(), St
         }
         "alias" => s.aliases.push(c.word("an alias")?),
         "arch" => {
-            let a: Arch = c.word("an arch")?.parse().map_err(|e: crate::arch::UnknownArch| e.to_string())?;
+            let a: Arch = c
+                .word("an arch")?
+                .parse()
+                .map_err(|e: crate::arch::UnknownArch| e.to_string())?;
             let w = c.word("an arch id")?;
-            s.arches.push((a, w.parse().map_err(|_| format!("bad arch id `{w}`"))?));
+            s.arches
+                .push((a, w.parse().map_err(|_| format!("bad arch id `{w}`"))?));
         }
         "arch-record" => {
-            let a: Arch = c.word("an arch")?.parse().map_err(|e: crate::arch::UnknownArch| e.to_string())?;
+            let a: Arch = c
+                .word("an arch")?
+                .parse()
+                .map_err(|e: crate::arch::UnknownArch| e.to_string())?;
             let w = c.word("`opaque`")?;
             if w != "opaque" {
                 return Err(format!("expected `opaque`, found `{w}`"));
@@ -373,7 +395,11 @@ fn statement(s: &mut Schema, lines: &mut Lines<'_>, line: &str) -> Result<(), St
             c.punct('=')?;
             let w = c.word("a value")?;
             let value = parse_int(&w).ok_or_else(|| format!("bad integer `{w}`"))?;
-            s.consts.push(ConstDef { name, arches, value });
+            s.consts.push(ConstDef {
+                name,
+                arches,
+                value,
+            });
         }
         "enum" => {
             let kind = c.word("an enum kind")?;
@@ -425,7 +451,11 @@ fn statement(s: &mut Schema, lines: &mut Lines<'_>, line: &str) -> Result<(), St
             let record = c.word("a record type")?;
             let arches = c.arches()?;
             let body = record_body(&mut c, lines)?;
-            s.records.push(RecordDef { record, arches, body });
+            s.records.push(RecordDef {
+                record,
+                arches,
+                body,
+            });
         }
         "payload" => {
             let record = c.word("a record type")?;
@@ -438,7 +468,11 @@ fn statement(s: &mut Schema, lines: &mut Lines<'_>, line: &str) -> Result<(), St
                 }
                 c.punct(',')?;
             }
-            s.payloads.push(PayloadDef { record, arches, items });
+            s.payloads.push(PayloadDef {
+                record,
+                arches,
+                items,
+            });
         }
         "grammar" => {
             c.punct('{')?;
@@ -513,7 +547,10 @@ fn struct_body(lines: &mut Lines<'_>) -> Result<(Vec<Member>, Cursor), String> {
             c.pos -= 1;
         }
         if words.len() < 2 {
-            return Err(format!("member `{}` needs a type and a name", words.join(" ")));
+            return Err(format!(
+                "member `{}` needs a type and a name",
+                words.join(" ")
+            ));
         }
         let name = words.pop().unwrap();
         let ty = if words[0] == "struct" || words[0] == "union" {
@@ -540,8 +577,14 @@ fn struct_body(lines: &mut Lines<'_>) -> Result<(Vec<Member>, Cursor), String> {
     }
 }
 
+/// A nested type's declarator: name, dimensions, member alignment.
+type Declarator = (Option<String>, Vec<Expr>, Option<u32>);
+
 /// After a nested type's `}`: optional name, dimensions and member attributes.
-fn declarator(c: &mut Cursor, allow_anon: bool) -> Result<(Option<String>, Vec<Expr>, Option<u32>), String> {
+fn declarator(
+    c: &mut Cursor,
+    allow_anon: bool,
+) -> Result<Declarator, String> {
     let (a1, _) = c.attributes()?;
     let name = match c.peek() {
         Some(Tok::Word(_)) => Some(c.word("a member name")?),
@@ -614,7 +657,11 @@ fn record_body(c: &mut Cursor, lines: &mut Lines<'_>) -> Result<RecordBody, Stri
         let elem = ctype_words(c)?;
         c.punct('[')?;
         let t = c.bracket_text()?;
-        let count = if t.trim() == "*" { None } else { Some(parse_expr(&t)?) };
+        let count = if t.trim() == "*" {
+            None
+        } else {
+            Some(parse_expr(&t)?)
+        };
         let at = if c.is_word("at") {
             c.next();
             Some(c.word("a member")?)
@@ -633,7 +680,11 @@ fn payload_item(c: &mut Cursor) -> Result<PayloadItem, String> {
     let mut length = None;
     if matches!(c.peek(), Some(Tok::Word(w)) if w != "if") {
         let ty = c.word("an element type")?;
-        let ty = if ty == "struct" { c.word("a struct name")? } else { ty };
+        let ty = if ty == "struct" {
+            c.word("a struct name")?
+        } else {
+            ty
+        };
         c.punct('[')?;
         elements = Some((ty, parse_expr(&c.bracket_text()?)?));
     }
@@ -738,7 +789,11 @@ grammar {
     fn expressions() {
         assert_eq!(
             parse_expr("A/8").unwrap(),
-            Expr::Binary(Box::new(Expr::Name("A".into())), '/', Box::new(Expr::Int(8)))
+            Expr::Binary(
+                Box::new(Expr::Name("A".into())),
+                '/',
+                Box::new(Expr::Int(8))
+            )
         );
         assert!(parse_expr("A +").is_err());
     }

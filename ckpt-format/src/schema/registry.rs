@@ -38,7 +38,9 @@ impl Registry {
         REG.get_or_init(|| {
             let mut schemas: Vec<Schema> = SCHEMA_FILES
                 .iter()
-                .map(|(name, text)| parse(name, text).unwrap_or_else(|e| panic!("embedded schema: {e}")))
+                .map(|(name, text)| {
+                    parse(name, text).unwrap_or_else(|e| panic!("embedded schema: {e}"))
+                })
                 .collect();
             schemas.sort_by_key(|s| s.ordinal);
             Registry { schemas }
@@ -61,20 +63,31 @@ impl Registry {
         let exact: Vec<&Schema> = self
             .schemas
             .iter()
-            .filter(|s| s.id == name || s.aliases.iter().any(|a| a == name) || s.ordinal.to_string() == name)
+            .filter(|s| {
+                s.id == name || s.aliases.iter().any(|a| a == name) || s.ordinal.to_string() == name
+            })
             .collect();
-        let hits = if exact.is_empty() && name.len() >= 7 && name.chars().all(|c| c.is_ascii_hexdigit()) {
-            let lower = name.to_ascii_lowercase();
-            self.schemas.iter().filter(|s| s.commit.starts_with(&lower)).collect()
-        } else {
-            exact
-        };
+        let hits =
+            if exact.is_empty() && name.len() >= 7 && name.chars().all(|c| c.is_ascii_hexdigit()) {
+                let lower = name.to_ascii_lowercase();
+                self.schemas
+                    .iter()
+                    .filter(|s| s.commit.starts_with(&lower))
+                    .collect()
+            } else {
+                exact
+            };
         match hits.as_slice() {
             [one] => Ok(one),
             _ => Err(UnknownRevision {
                 name: name.to_string(),
                 ambiguous: hits.len() > 1,
-                known: self.schemas.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", "),
+                known: self
+                    .schemas
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             }),
         }
     }

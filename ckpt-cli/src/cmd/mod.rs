@@ -1,0 +1,61 @@
+//! One module per subcommand, each with its options (`Opts`) and a `run`.
+
+pub mod dump;
+pub mod encode;
+pub mod info;
+pub mod sample;
+pub mod schema;
+
+use anyhow::Result;
+use ckpt_format::Arch;
+
+use crate::io::UsageError;
+
+/// Parses a size such as `64K`, `1M`, `4G` (binary units) or a plain byte count.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => {
+            let unit = s[i..].trim_end_matches(['B', 'b']).trim_end_matches(['i']);
+            let m: u64 = match unit.to_ascii_uppercase().as_str() {
+                "" => 1,
+                "K" => 1 << 10,
+                "M" => 1 << 20,
+                "G" => 1 << 30,
+                "T" => 1 << 40,
+                _ => return Err(format!("unknown size unit in `{s}` (use K, M, G or T)")),
+            };
+            (&s[..i], m)
+        }
+        None => (s, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("bad size `{s}`"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size `{s}` is too large"))
+}
+
+/// Parses an architecture name.
+pub fn parse_arch(s: &str) -> Result<Arch, String> {
+    s.parse::<Arch>().map_err(|e| e.to_string())
+}
+
+/// A usage error (exit 2) as an anyhow error.
+pub fn usage(msg: String) -> anyhow::Error {
+    UsageError(msg).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("1M"), Ok(1 << 20));
+        assert_eq!(parse_size("4G"), Ok(4 << 30));
+        assert_eq!(parse_size("4GiB"), Ok(4 << 30));
+        assert_eq!(parse_size("123"), Ok(123));
+        assert!(parse_size("1X").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
+}

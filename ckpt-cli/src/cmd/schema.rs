@@ -1,0 +1,298 @@
+//! `ckpt schema`: the revisions ckpt knows, and the layout of each.
+
+use std::io::Write;
+
+use anyhow::Result;
+use ckpt_format::layout::Layouts;
+use ckpt_format::schema::{Claim, RecordBody};
+use ckpt_format::{Arch, Registry};
+use serde::Serialize;
+
+/// Version of the `--json` outputs of `schema list` and `schema show`.
+pub const FORMAT_VERSION: &str = "1.0.0";
+
+const AFTER_LIST: &str = "Examples:
+  ckpt schema list
+  ckpt schema list --json | jq '.revisions[].id'
+
+Exit status: 0 success, 2 usage error, 3 I/O error";
+
+const AFTER_SHOW: &str = "Examples:
+  ckpt schema show v23-rc2
+  ckpt schema show 0abe2fe --arch x86_32 --json
+
+Exit status: 0 success, 2 usage error (unknown revision or arch), 3 I/O error";
+
+/// The format revisions and their layouts.
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// List every known revision: id, aliases, user-cr commit, CHECKPOINT_VERSION, kernels, arches.
+    #[command(after_help = AFTER_LIST)]
+    List {
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one revision: every record type and every struct with its members.
+    #[command(after_help = AFTER_SHOW)]
+    Show {
+        /// Revision: id, user-cr commit or alias.
+        rev: String,
+        /// Architecture whose layouts to show (default: the revision's first).
+        #[arg(long, value_parser = super::parse_arch)]
+        arch: Option<Arch>,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Serialize)]
+struct RevLine {
+    ordinal: u32,
+    id: String,
+    commit: String,
+    aliases: Vec<String>,
+    date: String,
+    checkpoint_version: u16,
+    tags: Vec<Claim>,
+    kernels: Vec<Claim>,
+    arches: Vec<(String, u16)>,
+    opaque_arch_records: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Field {
+    name: String,
+    offset: u32,
+    size: u32,
+    r#type: String,
+}
+
+#[derive(Serialize)]
+struct StructOut {
+    name: String,
+    size: u32,
+    align: u32,
+    fields: Vec<Field>,
+}
+
+#[derive(Serialize)]
+struct RecordOut {
+    name: String,
+    number: i64,
+    body: String,
+}
+
+#[derive(Serialize)]
+struct Show {
+    format_version: &'static str,
+    revision: RevLine,
+    arch: String,
+    records: Vec<RecordOut>,
+    structs: Vec<StructOut>,
+    enums: Vec<(String, Vec<(String, i64)>)>,
+    constants: Vec<(String, i128)>,
+}
+
+fn rev_line(s: &ckpt_format::Schema) -> RevLine {
+    let mut aliases = vec![s.short_commit().to_string()];
+    aliases.extend(s.aliases.iter().cloned());
+    RevLine {
+        ordinal: s.ordinal,
+        id: s.id.clone(),
+        commit: s.commit.clone(),
+        aliases,
+        date: s.date.clone(),
+        checkpoint_version: s.checkpoint_version,
+        tags: s.tags.clone(),
+        kernels: s.kernels.clone(),
+        arches: s
+            .arches
+            .iter()
+            .map(|(a, i)| (a.name().to_string(), *i))
+            .collect(),
+        opaque_arch_records: s
+            .opaque_arches
+            .iter()
+            .map(|a| a.name().to_string())
+            .collect(),
+    }
+}
+
+impl Command {
+    /// Runs the subcommand.
+    pub fn run(self) -> Result<u8> {
+        let mut out = std::io::stdout().lock();
+        match self {
+            Command::List { json } => {
+                let revs: Vec<RevLine> = Registry::get().all().iter().map(rev_line).collect();
+                if json {
+                    serde_json::to_writer_pretty(
+                        &mut out,
+                        &serde_json::json!({"format_version": FORMAT_VERSION, "revisions": revs}),
+                    )?;
+                    writeln!(out)?;
+                } else {
+                    writeln!(
+                        out,
+                        "{:>2}  {:<16} {:<8} {:<10} {:>3}  {:<22} ARCHES",
+                        "#", "REVISION", "COMMIT", "DATE", "REV", "KERNEL"
+                    )?;
+                    for r in revs {
+                        let kernels: Vec<&str> =
+                            r.kernels.iter().map(|k| k.value.as_str()).collect();
+                        let arches: Vec<String> =
+                            r.arches.iter().map(|(a, i)| format!("{a}={i}")).collect();
+                        writeln!(
+                            out,
+                            "{:>2}  {:<16} {:<8} {:<10} {:>3}  {:<22} {}",
+                            r.ordinal,
+                            r.id,
+                            &r.commit[..7],
+                            r.date,
+                            r.checkpoint_version,
+                            kernels.join(" or "),
+                            arches.join(" ")
+                        )?;
+                    }
+                }
+            }
+            Command::Show { rev, arch, json } => {
+                let s = Registry::get()
+                    .find(&rev)
+                    .map_err(|e| super::usage(e.to_string()))?;
+                let arch = match arch {
+                    Some(a) if !s.has_arch(a) => {
+                        return Err(super::usage(format!("revision {} has no {a}", s.id)));
+                    }
+                    Some(a) => a,
+                    None => s.arches[0].0,
+                };
+                let layouts = Layouts::new(s, arch);
+                let mut records: Vec<RecordOut> = s
+                    .enum_values("hdr", arch)
+                    .map(|(n, v)| RecordOut {
+                        name: n.to_string(),
+                        number: v,
+                        body: match s.record_def(n, arch).map(|d| &d.body) {
+                            Some(RecordBody::Bytes) => "bytes".into(),
+                            Some(RecordBody::String) => "string".into(),
+                            Some(RecordBody::Struct { name, tail: None }) => name.clone(),
+                            Some(RecordBody::Struct {
+                                name,
+                                tail: Some(_),
+                            }) => format!("{name} + tail"),
+                            Some(RecordBody::Select {
+                                common, selector, ..
+                            }) => format!("{common} by {selector}"),
+                            None => "-".into(),
+                        },
+                    })
+                    .collect();
+                records.sort_by_key(|r| r.number);
+                let mut structs = Vec::new();
+                for d in s
+                    .structs
+                    .iter()
+                    .filter(|d| ckpt_format::schema::applies(&d.arches, arch))
+                {
+                    let l = layouts.get(&d.name)?;
+                    structs.push(StructOut {
+                        name: d.name.clone(),
+                        size: l.size,
+                        align: l.align,
+                        fields: l
+                            .members
+                            .iter()
+                            .map(|m| Field {
+                                name: m.name.clone().unwrap_or_else(|| "(anonymous)".into()),
+                                offset: m.offset,
+                                size: m.size,
+                                r#type: if m.dims.is_empty() {
+                                    m.c_type.clone()
+                                } else {
+                                    format!(
+                                        "{}{}",
+                                        m.c_type,
+                                        m.dims.iter().map(|d| format!("[{d}]")).collect::<String>()
+                                    )
+                                },
+                            })
+                            .collect(),
+                    });
+                }
+                let mut kinds: Vec<String> = s.enums.iter().map(|e| e.kind.clone()).collect();
+                kinds.dedup();
+                let enums = kinds
+                    .iter()
+                    .map(|k| {
+                        (
+                            k.clone(),
+                            s.enum_values(k, arch)
+                                .map(|(n, v)| (n.to_string(), v))
+                                .collect(),
+                        )
+                    })
+                    .collect();
+                let constants = s
+                    .consts
+                    .iter()
+                    .filter(|c| ckpt_format::schema::applies(&c.arches, arch))
+                    .map(|c| (c.name.clone(), c.value))
+                    .collect();
+                let show = Show {
+                    format_version: FORMAT_VERSION,
+                    revision: rev_line(s),
+                    arch: arch.name().to_string(),
+                    records,
+                    structs,
+                    enums,
+                    constants,
+                };
+                if json {
+                    serde_json::to_writer_pretty(&mut out, &show)?;
+                    writeln!(out)?;
+                } else {
+                    let r = &show.revision;
+                    writeln!(
+                        out,
+                        "revision {} (user-cr {}, {}), CHECKPOINT_VERSION {}, on {}",
+                        r.id,
+                        &r.commit[..7],
+                        r.date,
+                        r.checkpoint_version,
+                        show.arch
+                    )?;
+                    for k in &r.kernels {
+                        writeln!(
+                            out,
+                            "kernel   {} ({:?}: {})",
+                            k.value, k.confidence, k.evidence
+                        )?;
+                    }
+                    writeln!(out, "\nrecords:")?;
+                    for rec in &show.records {
+                        writeln!(out, "  {:>5}  {:<20} {}", rec.number, rec.name, rec.body)?;
+                    }
+                    writeln!(out, "\nstructs:")?;
+                    for st in &show.structs {
+                        writeln!(
+                            out,
+                            "  struct {} (size {}, align {})",
+                            st.name, st.size, st.align
+                        )?;
+                        for f in &st.fields {
+                            writeln!(
+                                out,
+                                "    {:>5} {:>5}  {} {}",
+                                f.offset, f.size, f.r#type, f.name
+                            )?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(0)
+    }
+}

@@ -1,0 +1,142 @@
+//! Opening images and outputs; mapping errors to exit codes.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use ckpt_format::Reader;
+use ckpt_format::detect::{self, Detection, Evidence};
+use ckpt_format::input::Input;
+
+/// A boxed image source (a file or standard input).
+pub type Source = Box<dyn Input>;
+
+/// Opens `path` (`-` for standard input) and detects its revision, or uses `rev`.
+///
+/// A file is scanned whole first (payloads skipped by seeking) so that detection sees
+/// every record; standard input is detected from its first MiB.
+pub fn open_image(path: &str, rev: Option<&str>) -> Result<(Reader<Source>, Detection)> {
+    if path == "-" {
+        let (r, d) = detect::open(Box::new(io::stdin()) as Source, rev, None)
+            .context("reading standard input")?;
+        return Ok((r, d));
+    }
+    let mut f = File::open(path).with_context(|| format!("cannot open {path}"))?;
+    let ev = if rev.is_none() {
+        Some(Evidence::scan(&mut f).with_context(|| format!("{path}: cannot identify the image"))?)
+    } else {
+        None
+    };
+    let f = File::open(path).with_context(|| format!("cannot open {path}"))?;
+    let (r, d) = detect::open(Box::new(f) as Source, rev, ev).with_context(|| path.to_string())?;
+    Ok((r, d))
+}
+
+/// An output: standard output, or a file that appears (by rename) only when complete.
+pub enum Output {
+    /// Standard output.
+    Stdout(BufWriter<io::Stdout>),
+    /// A temporary file beside the destination.
+    File(BufWriter<tempfile::NamedTempFile>, PathBuf),
+}
+
+impl Output {
+    /// Opens `path` (`-` for standard output).
+    pub fn create(path: &Path) -> Result<Output> {
+        if path == Path::new("-") {
+            return Ok(Output::Stdout(BufWriter::with_capacity(
+                1 << 16,
+                io::stdout(),
+            )));
+        }
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".ckpt-tmp")
+            // Created 0666 less the umask, like any new file (not tempfile's 0600).
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+        Ok(Output::File(
+            BufWriter::with_capacity(1 << 16, tmp),
+            path.to_path_buf(),
+        ))
+    }
+
+    /// Makes the output final: flushes, and renames a file into place.
+    pub fn commit(self) -> Result<()> {
+        match self {
+            Output::Stdout(mut w) => w.flush().context("writing standard output"),
+            Output::File(w, path) => {
+                let tmp = w
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .with_context(|| format!("writing {}", path.display()))?;
+                tmp.as_file()
+                    .sync_all()
+                    .with_context(|| format!("writing {}", path.display()))?;
+                tmp.persist(&path)
+                    .map_err(|e| e.error)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::Stdout(w) => w.write(buf),
+            Output::File(w, _) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::Stdout(w) => w.flush(),
+            Output::File(w, _) => w.flush(),
+        }
+    }
+}
+
+fn io_errors(e: &anyhow::Error) -> impl Iterator<Item = &io::Error> {
+    e.chain().filter_map(|c| {
+        c.downcast_ref::<io::Error>()
+            .or_else(|| match c.downcast_ref::<ckpt_format::Error>() {
+                Some(ce) => match ce.kind() {
+                    ckpt_format::ErrorKind::Io(io) => Some(io),
+                    _ => None,
+                },
+                None => None,
+            })
+    })
+}
+
+/// True when the error is a closed pipe on output.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    io_errors(e).any(|x| x.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// The exit code of an error: 3 for I/O, 1 for everything the image is to blame for.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.chain().any(|c| c.downcast_ref::<UsageError>().is_some()) {
+        crate::EXIT_USAGE
+    } else if io_errors(e).next().is_some() {
+        crate::EXIT_IO
+    } else {
+        crate::EXIT_NO
+    }
+}
+
+/// A usage error found after parsing (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
