@@ -120,16 +120,26 @@ fn io_errors(e: &anyhow::Error) -> impl Iterator<Item = &io::Error> {
     })
 }
 
+/// Kinds of the I/O errors in the chain (serde_json wraps its own).
+fn io_kinds(e: &anyhow::Error) -> Vec<io::ErrorKind> {
+    let mut kinds: Vec<io::ErrorKind> = io_errors(e).map(io::Error::kind).collect();
+    kinds.extend(
+        e.chain()
+            .filter_map(|c| c.downcast_ref::<serde_json::Error>()?.io_error_kind()),
+    );
+    kinds
+}
+
 /// True when the error is a closed pipe on output.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    io_errors(e).any(|x| x.kind() == io::ErrorKind::BrokenPipe)
+    io_kinds(e).contains(&io::ErrorKind::BrokenPipe)
 }
 
 /// The exit code of an error: 3 for I/O, 1 for everything the image is to blame for.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     if e.chain().any(|c| c.downcast_ref::<UsageError>().is_some()) {
         crate::EXIT_USAGE
-    } else if io_errors(e).next().is_some() {
+    } else if !io_kinds(e).is_empty() {
         crate::EXIT_IO
     } else {
         crate::EXIT_NO

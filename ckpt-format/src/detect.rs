@@ -334,10 +334,33 @@ fn same_for_records(
 ) -> Option<String> {
     let fa = Format::new(a, arch);
     let fb = Format::new(b, arch);
-    let types: Vec<u32> = ev.seen.keys().map(|k| k.0).chain([4, 5, 303]).collect();
+    // With the whole image seen, only the records present matter; with only its start
+    // seen (a pipe), any record may still come.
+    let mut types: Vec<u32> = if ev.complete {
+        ev.seen.keys().map(|k| k.0).chain([4, 5, 303]).collect()
+    } else {
+        let all = |s: &'static Schema| {
+            s.enum_values("hdr", arch)
+                .map(|(_, v)| v as u32)
+                .collect::<Vec<_>>()
+        };
+        all(a).into_iter().chain(all(b)).collect()
+    };
+    types.sort_unstable();
+    types.dedup();
     for t in types {
-        let (Some(na), Some(nb)) = (fa.record_name(t), fb.record_name(t)) else {
-            continue;
+        let (na, nb) = match (fa.record_name(t), fb.record_name(t)) {
+            (Some(na), Some(nb)) => (na, nb),
+            (None, None) => continue,
+            (x, y) => {
+                return Some(format!(
+                    "record type {t} is {} in {} and {} in {}",
+                    x.unwrap_or("absent"),
+                    a.id,
+                    y.unwrap_or("absent"),
+                    b.id
+                ));
+            }
         };
         if na != nb {
             return Some(format!("type {t} is {na} in {} and {nb} in {}", a.id, b.id));

@@ -6,7 +6,10 @@ use ckpt_tests::image;
 
 #[test]
 fn shipped_sample_is_the_builder_output() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/v23-rc2.x86_64.ckpt");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../samples/v23-rc2.x86_64.ckpt"
+    );
     let shipped = std::fs::read(path).unwrap();
     let schema = Registry::get().find("v23-rc2").unwrap();
     let opts = BuildOptions {
@@ -17,5 +20,8 @@ fn shipped_sample_is_the_builder_output() {
     };
     let built = image(schema, ckpt_format::Arch::X86_64, &opts);
     assert_eq!(built.len(), shipped.len());
-    assert!(built == shipped, "the builder no longer makes samples/v23-rc2.x86_64.ckpt byte for byte");
+    assert!(
+        built == shipped,
+        "the builder no longer makes samples/v23-rc2.x86_64.ckpt byte for byte"
+    );
 }

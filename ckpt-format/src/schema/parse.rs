@@ -581,10 +581,7 @@ fn struct_body(lines: &mut Lines<'_>) -> Result<(Vec<Member>, Cursor), String> {
 type Declarator = (Option<String>, Vec<Expr>, Option<u32>);
 
 /// After a nested type's `}`: optional name, dimensions and member attributes.
-fn declarator(
-    c: &mut Cursor,
-    allow_anon: bool,
-) -> Result<Declarator, String> {
+fn declarator(c: &mut Cursor, allow_anon: bool) -> Result<Declarator, String> {
     let (a1, _) = c.attributes()?;
     let name = match c.peek() {
         Some(Tok::Word(_)) => Some(c.word("a member name")?),
