@@ -332,8 +332,8 @@ fn same_for_records(
     arch: Arch,
     ev: &Evidence,
 ) -> Option<String> {
-    let fa = Format::new(a, arch);
-    let fb = Format::new(b, arch);
+    let fa = Format::shared(a, arch);
+    let fb = Format::shared(b, arch);
     // With the whole image seen, only the records present matter; with only its start
     // seen (a pipe), any record may still come.
     let mut types: Vec<u32> = if ev.complete {
@@ -401,7 +401,7 @@ fn same_for_records(
                 other => vec![format!("{other:?}")],
             }
         };
-        if used(&fa, a) != used(&fb, b) {
+        if used(fa, a) != used(fb, b) {
             return Some(format!(
                 "{na} has different layouts in {} and {}",
                 a.id, b.id

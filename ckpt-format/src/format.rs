@@ -1,7 +1,7 @@
 //! A revision on one architecture: what the reader and writer need to know.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::arch::{Arch, Endian};
 use crate::layout::{Layouts, StructLayout, TypeLayout};
@@ -54,6 +54,18 @@ impl Format {
             layouts: Layouts::new(schema, arch),
             by_number,
         }
+    }
+
+    /// The shared, cached format of `schema` on `arch` (layouts computed once per
+    /// process), for schemas of the [`crate::Registry`].
+    pub fn shared(schema: &'static Schema, arch: Arch) -> &'static Format {
+        static CACHE: OnceLock<Mutex<HashMap<(u32, Arch), &'static Format>>> = OnceLock::new();
+        let mut map = CACHE
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        map.entry((schema.ordinal, arch))
+            .or_insert_with(|| Box::leak(Box::new(Format::new(schema, arch))))
     }
 
     /// Byte order.
