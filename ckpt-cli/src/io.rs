@@ -17,6 +17,11 @@ pub type Source = Box<dyn Input>;
 /// A file is scanned whole first (payloads skipped by seeking) so that detection sees
 /// every record; standard input is detected from its first MiB.
 pub fn open_image(path: &str, rev: Option<&str>) -> Result<(Reader<Source>, Detection)> {
+    if let Some(r) = rev {
+        ckpt_format::Registry::get()
+            .find(r)
+            .map_err(|e| UsageError(format!("--rev: {e}")))?;
+    }
     if path == "-" {
         let (r, d) = detect::open(Box::new(io::stdin()) as Source, rev, None)
             .context("reading standard input")?;

@@ -7,9 +7,6 @@
 /// Longer records (page chunks, big buffers) are streamed, never collected.
 pub const MAX_INLINE_BODY: u32 = 1 << 20;
 
-/// Largest record length accepted at all (the `len` field is a u32: 4 GiB - 1).
-pub const MAX_RECORD_LEN: u32 = u32::MAX;
-
 /// Size of the reader's internal buffer.
 pub const READ_BUFFER: usize = 64 * 1024;
 

@@ -445,6 +445,23 @@ impl<R: Input> Reader<R> {
             element = e.element;
         }
         let body_len = len - HDR_SIZE;
+        if matches!(
+            self.format
+                .schema
+                .record_def(name, self.format.arch)
+                .map(|d| &d.body),
+            Some(RecordBody::String)
+        ) && body_len > limits::MAX_STRING
+        {
+            return Err(self.fail(
+                ErrorKind::Limit {
+                    what: "string length",
+                    value: body_len as u64,
+                    limit: limits::MAX_STRING as u64,
+                },
+                pos,
+            ));
+        }
         let streamed =
             element.is_some_and(|(t, _)| t == "pgarr_chunk") || body_len > limits::MAX_INLINE_BODY;
         let info = RecordInfo {
@@ -607,6 +624,18 @@ impl<R: Input> Reader<R> {
         let decoded = self
             .decode_current()
             .map_err(|e| self.fail(e, pos.clone()))?;
+        if let Some(n) = decoded.int("nr_tasks")
+            && n as u64 > limits::MAX_TASKS
+        {
+            return Err(self.fail(
+                ErrorKind::Limit {
+                    what: "tasks in the tree",
+                    value: n as u64,
+                    limit: limits::MAX_TASKS,
+                },
+                pos.clone(),
+            ));
+        }
         let consts = self.header_consts.clone();
         for item in &def.items {
             if let Some(c) = &item.condition

@@ -1,0 +1,323 @@
+//! The `ckpt` binary: golden `info -v` outputs for every revision × architecture, JSON
+//! outputs against their schemas, exit codes, pipes and atomic outputs.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const CKPT: &str = env!("CARGO_BIN_EXE_ckpt");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut c = Command::new(CKPT)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(data) = stdin {
+        let mut w = c.stdin.take().unwrap();
+        let data = data.to_vec();
+        std::thread::spawn(move || {
+            let _ = w.write_all(&data);
+        });
+    }
+    c.wait_with_output().unwrap()
+}
+
+fn ok(args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
+    let o = run(args, stdin);
+    assert!(
+        o.status.success(),
+        "ckpt {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
+fn pairs() -> Vec<(String, String, String)> {
+    let list: serde_json::Value =
+        serde_json::from_slice(&ok(&["schema", "list", "--json"], None)).unwrap();
+    let mut v = Vec::new();
+    for r in list["revisions"].as_array().unwrap() {
+        for a in r["arches"].as_array().unwrap() {
+            v.push((
+                format!("{:02}", r["ordinal"].as_u64().unwrap()),
+                r["id"].as_str().unwrap().to_string(),
+                a[0].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    v
+}
+
+fn sample(rev: &str, arch: &str) -> Vec<u8> {
+    ok(
+        &[
+            "sample", "--rev", rev, "--arch", arch, "--tasks", "2", "--memory", "8K", "--seed",
+            "5", "-o", "-",
+        ],
+        None,
+    )
+}
+
+/// Golden `ckpt info -v -p` of a small sample of every pair; `BLESS=1` rewrites them.
+#[test]
+fn info_v_matches_golden_files_for_every_pair() {
+    let bless = std::env::var_os("BLESS").is_some();
+    let dir = root().join("tests/golden/info-v");
+    let mut failures = Vec::new();
+    let pairs = pairs();
+    assert!(pairs.len() >= 75, "{} pairs", pairs.len());
+    for (ord, rev, arch) in pairs {
+        let img = sample(&rev, &arch);
+        let out = ok(&["info", "-v", "-p", "-"], Some(&img));
+        let path = dir.join(format!("{ord}-{rev}.{arch}.txt"));
+        if bless {
+            std::fs::write(&path, &out).unwrap();
+            continue;
+        }
+        match std::fs::read(&path) {
+            Ok(want) if want == out => {}
+            Ok(_) => failures.push(format!("{} differs (BLESS=1 to accept)", path.display())),
+            Err(_) => failures.push(format!("{} is missing (BLESS=1 to create)", path.display())),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn validate(schema_file: &str, value: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schemas/json").join(schema_file)).unwrap(),
+    )
+    .unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = v.iter_errors(value).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{schema_file}: {errors:?}");
+}
+
+#[test]
+fn json_outputs_follow_their_schemas() {
+    for (rev, arch) in [
+        ("v23-rc2", "x86_64"),
+        ("0abe2fe", "s390x"),
+        ("f678773", "arm"),
+        ("c83f38b", "ppc64"),
+    ] {
+        let img = sample(rev, arch);
+        let info: serde_json::Value =
+            serde_json::from_slice(&ok(&["info", "--json", "-v", "-p", "-"], Some(&img))).unwrap();
+        validate("info.schema.json", &info);
+        assert_eq!(info["arch"], arch);
+        assert_eq!(info["tasks"], 2);
+        for payloads in [false, true] {
+            let mut args = vec!["dump", "-"];
+            if payloads {
+                args.push("--payloads");
+            }
+            let dump = ok(&args, Some(&img));
+            for line in dump.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                validate("dump.schema.json", &serde_json::from_slice(line).unwrap());
+            }
+        }
+        let show: serde_json::Value = serde_json::from_slice(&ok(
+            &["schema", "show", rev, "--arch", arch, "--json"],
+            None,
+        ))
+        .unwrap();
+        validate("schema-show.schema.json", &show);
+    }
+    let list: serde_json::Value =
+        serde_json::from_slice(&ok(&["schema", "list", "--json"], None)).unwrap();
+    validate("schema-list.schema.json", &list);
+    assert_eq!(list["revisions"].as_array().unwrap().len(), 17);
+}
+
+#[test]
+fn dump_then_encode_is_byte_exact_through_pipes() {
+    for (rev, arch) in [
+        ("v23-rc2", "x86_64"),
+        ("0abe2fe", "x86_32"),
+        ("b0d8304", "s390x"),
+        ("5c3471a", "arm"),
+        ("f0fdd38", "ppc"),
+    ] {
+        let img = sample(rev, arch);
+        let dump = ok(&["dump", "--payloads", "-"], Some(&img));
+        let back = ok(&["encode", "-", "-o", "-"], Some(&dump));
+        assert!(back == img, "{rev} {arch}: encode(dump) differs");
+    }
+}
+
+#[test]
+fn editing_a_field_in_a_dump_changes_only_that_field() {
+    let img = sample("v23-rc2", "x86_64");
+    let dump = String::from_utf8(ok(&["dump", "--payloads", "-"], Some(&img))).unwrap();
+    let mut changed = false;
+    let edited: Vec<String> = dump
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if !changed && v["name"] == "FILE_DESC" {
+                v["fields"]["fd_descriptor"] = serde_json::json!(42);
+                changed = true;
+            }
+            v.to_string()
+        })
+        .collect();
+    let back = ok(
+        &["encode", "-", "-o", "-"],
+        Some((edited.join("\n") + "\n").as_bytes()),
+    );
+    assert_eq!(back.len(), img.len());
+    let diff: Vec<usize> = (0..img.len()).filter(|&i| img[i] != back[i]).collect();
+    assert_eq!(diff.len(), 1, "one byte of fd_descriptor changes");
+    let info = ok(&["dump", "-"], Some(&back));
+    assert!(
+        String::from_utf8(info)
+            .unwrap()
+            .contains("\"fd_descriptor\":42")
+    );
+}
+
+#[test]
+fn exit_codes() {
+    // Usage errors: 2.
+    assert_eq!(run(&["frobnicate"], None).status.code(), Some(2));
+    assert_eq!(
+        run(
+            &["sample", "--rev", "nope", "--arch", "x86_64", "-o", "-"],
+            None
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(
+            &["sample", "--rev", "v23-rc2", "--arch", "ppc", "-o", "-"],
+            None
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["info", "--rev", "nope", "-"], Some(b""))
+            .status
+            .code(),
+        Some(2)
+    );
+    // I/O errors: 3.
+    let o = run(&["info", "/nonexistent/image"], None);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/image"));
+    // Invalid images: 1, with the offset in the message.
+    let o = run(&["info", "-"], Some(&[0u8; 100]));
+    assert_eq!(o.status.code(), Some(1));
+    let mut img = sample("v23-rc2", "x86_64");
+    img.truncate(img.len() - 5);
+    let o = run(&["info", "--rev", "v23-rc2", "-"], Some(&img));
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("at offset 0x") && err.contains("TAIL"),
+        "{err}"
+    );
+    // --help documents examples and exit codes.
+    let help = String::from_utf8(ok(&["info", "--help"], None)).unwrap();
+    assert!(help.contains("Examples:") && help.contains("Exit status:"));
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let img = ok(
+        &[
+            "sample", "--rev", "v23-rc2", "--arch", "x86_64", "--tasks", "40", "--memory", "4M",
+            "-o", "-",
+        ],
+        None,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.ckpt");
+    std::fs::write(&path, &img).unwrap();
+    let mut c = Command::new(CKPT)
+        .args(["dump", "--payloads", path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = c.stdout.take().unwrap();
+    let mut buf = [0u8; 100];
+    out.read_exact(&mut buf).unwrap();
+    drop(out);
+    let o = c.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn outputs_appear_only_when_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.ckpt");
+    std::fs::write(&out, b"previous").unwrap();
+    // A dump that fails half-way: the previous file stays, no temporary is left.
+    let img = sample("v23-rc2", "x86_64");
+    let dump = String::from_utf8(ok(&["dump", "-"], Some(&img))).unwrap();
+    let o = run(
+        &["encode", "-", "-o", out.to_str().unwrap()],
+        Some(dump.as_bytes()),
+    );
+    assert_eq!(o.status.code(), Some(1), "payloads are not in a plain dump");
+    assert_eq!(std::fs::read(&out).unwrap(), b"previous");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    // A successful run replaces it.
+    ok(
+        &[
+            "sample",
+            "--rev",
+            "v23-rc2",
+            "--arch",
+            "x86_64",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(
+        &std::fs::read(&out).unwrap()[..8],
+        &[1, 0, 0, 0, 72, 0, 0, 0]
+    );
+}
+
+#[test]
+fn the_readme_sample_reads() {
+    let out = String::from_utf8(ok(
+        &[
+            "info",
+            root().join("samples/v23-rc2.x86_64.ckpt").to_str().unwrap(),
+        ],
+        None,
+    ))
+    .unwrap();
+    assert!(
+        out.contains("arch:       x86_64") && out.contains("status:     complete"),
+        "{out}"
+    );
+}
