@@ -144,7 +144,7 @@ impl<W: Write> Emitter<'_, W> {
     }
 
     /// Makes the bytes of record `name` with `fields` set (those the revision has).
-    fn make(&self, name: &str, fields: &[(&'static str, Value)], tail: &[u8]) -> Result<Vec<u8>> {
+    fn make(&self, name: &str, fields: &[(&str, Value)], tail: &[u8]) -> Result<Vec<u8>> {
         let rtype = self
             .f
             .record_type(name)
@@ -260,6 +260,24 @@ impl<W: Write> Emitter<'_, W> {
             let p = payloads
                 .next()
                 .ok_or_else(|| self.err(format!("{name}: no payload given for {}", item.name)))?;
+            if item.kind == "RAW" {
+                match p {
+                    Payload::Bytes(b) => self.w.write_record_bytes(&b)?,
+                    Payload::Pages { .. } => {
+                        return Err(self.err(format!("{name}: pages as a raw payload")));
+                    }
+                }
+                continue;
+            }
+            if item.kind == "RAW" {
+                match p {
+                    Payload::Bytes(b) => self.w.write_record_bytes(&b)?,
+                    Payload::Pages { .. } => {
+                        return Err(self.err(format!("{name}: pages as a raw payload")));
+                    }
+                }
+                continue;
+            }
             let kind = self
                 .f
                 .record_type(&item.kind)
@@ -382,14 +400,27 @@ fn plan_tree(opts: &BuildOptions, rng: &mut SplitMix64) -> Vec<Task> {
     tasks
 }
 
-/// AT_VECTOR_SIZE (entries) of a kernel on an arch (kernel-consts.md §3).
-fn at_vector_entries(arch: Arch, kernel: (u16, u16, u16)) -> u64 {
-    match arch {
-        Arch::X86_32 if kernel < (2, 6, 33) => 42,
-        Arch::X86_32 | Arch::X86_64 => 44,
-        Arch::S390x | Arch::Arm => 40,
-        Arch::Ppc | Arch::Ppc64 => 52,
-    }
+/// The schema's `ckpt_const` values for the revision's most likely kernel on the format's
+/// arch (the default config variant).
+fn kernel_constants(format: &Format) -> Result<&'static crate::schema::KernelConstants> {
+    let kernel = format
+        .schema
+        .kernels
+        .first()
+        .map(|k| k.value.as_str())
+        .unwrap_or("");
+    format
+        .schema
+        .kernel_constants(kernel, format.arch, None)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Encode(format!(
+                    "revision {} has no kernel-constants for kernel {kernel} on {}",
+                    format.schema.id, format.arch
+                )),
+                Position::default(),
+            )
+        })
 }
 
 /// The kernel version a revision's images carry by default: its most likely kernel.
@@ -432,43 +463,26 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
     let header_layout = format
         .layout("ckpt_hdr_header")
         .map_err(|x| e.err(x.to_string()))?;
-    let const_names: Vec<String> = header_layout
-        .fields()
-        .into_iter()
-        .filter_map(|f| f.path.strip_prefix("constants.").map(str::to_string))
+    // ckpt_const as the revision's most likely kernel fills it (the schema's
+    // kernel-constants; x86_64 with its default config).
+    let kc = kernel_constants(format)?;
+    let names: Vec<String> = kc
+        .values
+        .iter()
+        .map(|(n, _)| format!("constants.{n}"))
         .collect();
-    let entries = at_vector_entries(arch, kernel);
-    let auxv_bytes_in_header = const_names.iter().any(|n| n == "mm_saved_auxv_len");
-    let mut consts: Fields = vec![
-        ("constants.task_comm_len", u(16)),
-        ("constants.signal_nsig", u(64)),
-        ("constants.uts_sysname_len", u(65)),
-        ("constants.uts_nodename_len", u(65)),
-        ("constants.uts_release_len", u(65)),
-        ("constants.uts_version_len", u(65)),
-        ("constants.uts_machine_len", u(65)),
-        ("constants.uts_domainname_len", u(65)),
-        ("constants.rlimit_nlimits", u(16)),
-        ("constants.n_tty_buf_size", u(4096)),
-    ];
-    if auxv_bytes_in_header {
-        consts.push((
-            "constants.mm_saved_auxv_len",
-            u(entries * arch.word_size() as u64),
-        ));
-    } else {
-        consts.push(("constants.at_vector_size", u(entries)));
-    }
-    let ncc = format.schema.constant("CKPT_TTY_NCC", arch).unwrap_or(8) as u64;
-    consts.push(("constants.tty_termios_ncc", u(ncc)));
-    consts.push(("constants.tty_termios_nccs", u(19)));
+    let consts: Vec<(&str, Value)> = names
+        .iter()
+        .zip(&kc.values)
+        .map(|(n, (_, v))| (n.as_str(), u(*v)))
+        .collect();
     // uflags: never dump the net namespace (bit 0x2 means "do not dump" until b0d8304).
     let uflags = if format.schema.constant("CHECKPOINT_NONETNS", arch).is_some() {
         2
     } else {
         0
     };
-    let mut hf: Fields = vec![
+    let mut hf: Vec<(&str, Value)> = vec![
         ("magic", u(MAGIC_HEAD)),
         ("major", u(kernel.0 as u64)),
         ("minor", u(kernel.1 as u64)),
@@ -1030,8 +1044,17 @@ fn write_files<W: Write>(
             fds.push((next_fd, a));
             fds.push((next_fd + 1, b));
             next_fd += 2;
-            deferred.push(Deferred::Queues(sa));
-            deferred.push(Deferred::Queues(sb));
+            let msg = format!("hello from task {k} over a unix socket\n").into_bytes();
+            deferred.push(Deferred::Queues {
+                sk: sa,
+                peer: sb,
+                data: Some(msg),
+            });
+            deferred.push(Deferred::Queues {
+                sk: sb,
+                peer: sa,
+                data: None,
+            });
             let l = write_inet_listener(e, cred, 8000 + k as u64)?;
             fds.push((next_fd, l));
             next_fd += 1;
@@ -1076,15 +1099,10 @@ fn write_files<W: Write>(
     }
     for d in deferred {
         match d {
-            Deferred::Queues(_sock) => {
-                for _ in 0..2 {
-                    e.rec(
-                        "SOCKET_QUEUE",
-                        vec![("skb_count", u(0)), ("total_bytes", u(0))],
-                        &[],
-                        vec![],
-                    )?;
-                }
+            Deferred::Queues { sk, peer, data } => {
+                // Receive queue, then write queue.
+                write_queue(e, sk, peer, data)?;
+                write_queue(e, sk, peer, None)?;
             }
             Deferred::Epoll { ep, fd, file } => {
                 if e.has("EPOLL_ITEMS") {
@@ -1110,9 +1128,69 @@ fn write_files<W: Write>(
     Ok(table)
 }
 
+/// A socket queue with at most one buffer: its linear part, and from v19-rc2 one page
+/// fragment (SOCKET_FRAG and its raw page).
+fn write_queue<W: Write>(
+    e: &mut Emitter<'_, W>,
+    sk: i64,
+    peer: i64,
+    data: Option<Vec<u8>>,
+) -> Result<()> {
+    let Some(data) = data else {
+        return e.rec(
+            "SOCKET_QUEUE",
+            vec![("skb_count", u(0)), ("total_bytes", u(0))],
+            &[],
+            vec![],
+        );
+    };
+    let frag = e.has("SOCKET_FRAG");
+    let frag_len: u64 = if frag { 100 } else { 0 };
+    let lin = data.len() as u64;
+    e.rec(
+        "SOCKET_QUEUE",
+        vec![("skb_count", u(1)), ("total_bytes", u(lin + frag_len))],
+        &[],
+        vec![],
+    )?;
+    e.rec(
+        "SOCKET_BUFFER",
+        vec![
+            ("lin_len", u(lin)),
+            ("frg_len", u(frag_len)),
+            ("skb_len", u(lin + frag_len)),
+            ("data_offset", u(0)),
+            ("sk_objref", i(sk)),
+            ("pr_objref", i(peer)),
+            ("nr_frags", u(frag as u64)),
+        ],
+        &[],
+        vec![Payload::Bytes(data)],
+    )?;
+    if frag {
+        let mut page = vec![0u8; PAGE_SIZE as usize];
+        page[..frag_len as usize].fill(b'f');
+        e.rec(
+            "SOCKET_FRAG",
+            vec![("size", u(frag_len)), ("offset", u(0))],
+            &[],
+            vec![Payload::Bytes(page)],
+        )?;
+    }
+    Ok(())
+}
+
 enum Deferred {
-    Queues(i64),
-    Epoll { ep: i64, fd: i64, file: i64 },
+    Queues {
+        sk: i64,
+        peer: i64,
+        data: Option<Vec<u8>>,
+    },
+    Epoll {
+        ep: i64,
+        fd: i64,
+        file: i64,
+    },
 }
 
 fn write_tty_file<W: Write>(e: &mut Emitter<'_, W>, cred: i64) -> Result<i64> {
@@ -1150,7 +1228,7 @@ fn write_tty_file<W: Write>(e: &mut Emitter<'_, W>, cred: i64) -> Result<i64> {
 fn write_unix_pair<W: Write>(e: &mut Emitter<'_, W>, cred: i64) -> Result<(i64, i64, i64, i64)> {
     let sock = |state: u64| -> Fields {
         vec![
-            ("has_buffers", u(0)),
+            ("has_buffers", u(1)),
             ("socket.flags", u(0)),
             ("socket.state", u(3)),
             ("sock_common.family", u(1)),
@@ -1295,7 +1373,7 @@ fn write_mm<W: Write>(
             ("env_end", u(stack_top - 0x8)),
         ],
         &[],
-        vec![Payload::Bytes(saved_auxv(e))],
+        vec![Payload::Bytes(saved_auxv(e)?)],
     )?;
     let chunk = (PAGE_SIZE as u64 / word).max(1);
     for (ty, objref, start, end, prot, npages) in vmas {
@@ -1371,20 +1449,19 @@ fn mask(word: u64) -> u64 {
     if word == 4 { 0xffff_ffff } else { u64::MAX }
 }
 
-fn saved_auxv<W: Write>(e: &Emitter<'_, W>) -> Vec<u8> {
+fn saved_auxv<W: Write>(e: &Emitter<'_, W>) -> Result<Vec<u8>> {
     let arch = e.f.arch;
-    let kernel = default_kernel(e.f);
-    let entries = at_vector_entries(arch, kernel) as usize;
-    // Up to c97c03d the kernel saved native longs (bytes in the header); from v19 u64s.
-    let auxv_in_bytes =
-        e.f.layout("ckpt_hdr_header")
-            .ok()
-            .and_then(|l| l.offset_of("constants.mm_saved_auxv_len"))
-            .is_some();
-    let word = if auxv_in_bytes {
-        arch.word_size() as usize
-    } else {
-        8
+    let kc = kernel_constants(e.f)?;
+    let value = |n: &str| kc.values.iter().find(|(x, _)| x == n).map(|(_, v)| *v);
+    // Up to c97c03d the kernel saved native longs and the header gives bytes; from v19
+    // it saves u64s and the header gives entries.
+    let (entries, word) = match (value("mm_saved_auxv_len"), value("at_vector_size")) {
+        (Some(bytes), _) => (
+            (bytes / arch.word_size() as u64) as usize,
+            arch.word_size() as usize,
+        ),
+        (None, Some(n)) => (n as usize, 8),
+        (None, None) => return Err(e.err("ckpt_const has no saved_auxv size".into())),
     };
     let pairs: [(u64, u64); 6] = [(6, 4096), (17, 100), (3, 0x400040), (4, 56), (5, 9), (0, 0)];
     let mut out = vec![0u8; entries * word];
@@ -1398,7 +1475,7 @@ fn saved_auxv<W: Write>(e: &Emitter<'_, W>) -> Vec<u8> {
             );
         }
     }
-    out
+    Ok(out)
 }
 
 fn write_cpu<W: Write>(

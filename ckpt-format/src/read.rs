@@ -105,7 +105,8 @@ pub struct Reader<R> {
     current: Option<RecordInfo>,
     pending: u64,
     expect: VecDeque<Expected>,
-    raw_due: u32,
+    /// Headerless payloads due next: owner, name, length.
+    raw_due: VecDeque<(&'static str, &'static str, u32)>,
     header_consts: HashMap<String, i128>,
     finished: bool,
     failed: bool,
@@ -136,7 +137,7 @@ impl<R: Input> Reader<R> {
             current: None,
             pending: 0,
             expect: VecDeque::new(),
-            raw_due: 0,
+            raw_due: VecDeque::new(),
             header_consts: HashMap::new(),
             finished: false,
             failed: false,
@@ -343,8 +344,8 @@ impl<R: Input> Reader<R> {
         self.skip_pending()?;
         self.record.clear();
         self.current = None;
-        if self.raw_due > 0 {
-            return self.raw_page().map(Some);
+        if let Some(raw) = self.raw_due.pop_front() {
+            return self.raw_page(raw).map(Some);
         }
         let have = self.fill(HDR_SIZE as usize).map_err(|e| {
             let p = self.pos();
@@ -491,21 +492,23 @@ impl<R: Input> Reader<R> {
         Ok(Some(info))
     }
 
-    fn raw_page(&mut self) -> Result<RecordInfo> {
-        self.raw_due -= 1;
+    fn raw_page(
+        &mut self,
+        (owner, pname, len): (&'static str, &'static str, u32),
+    ) -> Result<RecordInfo> {
         let info = RecordInfo {
             index: self.index,
             offset: self.offset,
             rtype: 0,
-            len: limits::PAGE_SIZE,
+            len,
             name: RAW_PAGE,
-            payload_of: Some(("SOCKET_FRAG", "page")),
+            payload_of: Some((owner, pname)),
             inline: true,
             headerless: true,
         };
         self.current = Some(info.clone());
         self.index += 1;
-        self.take_into_record(limits::PAGE_SIZE as usize, RAW_PAGE)?;
+        self.take_into_record(len as usize, RAW_PAGE)?;
         Ok(info)
     }
 
@@ -615,7 +618,6 @@ impl<R: Input> Reader<R> {
                     ));
                 }
             }
-            "SOCKET_FRAG" => self.raw_due += 1,
             _ => {}
         }
         let Some(def) = self.format.schema.payload_def(name, self.format.arch) else {
@@ -680,7 +682,8 @@ impl<R: Input> Reader<R> {
                 }
             });
             if item.kind == "RAW" {
-                self.raw_due += 1;
+                let len = length.unwrap_or(0).min(limits::MAX_INLINE_BODY as u64) as u32;
+                self.raw_due.push_back((name, item.name.as_str(), len));
                 continue;
             }
             let kind = self

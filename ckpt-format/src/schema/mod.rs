@@ -197,6 +197,21 @@ pub struct PayloadDef {
     pub items: Vec<PayloadItem>,
 }
 
+/// The `ckpt_const` values one kernel fills in on one architecture (and config variant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelConstants {
+    /// Kernel version (`2.6.37`).
+    pub kernel: String,
+    /// Architecture.
+    pub arch: Arch,
+    /// The kernel config option the values depend on, and its value (`CONFIG_IA32_EMULATION`, `y`).
+    pub config: Option<(String, String)>,
+    /// True for the common default among the config variants.
+    pub default: bool,
+    /// `ckpt_const` member names of this revision with their values, in struct order.
+    pub values: Vec<(String, u64)>,
+}
+
 /// Everything one schema file says about one format revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schema {
@@ -234,6 +249,8 @@ pub struct Schema {
     pub records: Vec<RecordDef>,
     /// Payload rules.
     pub payloads: Vec<PayloadDef>,
+    /// `ckpt_const` per plausible kernel and architecture.
+    pub kernel_constants: Vec<KernelConstants>,
     /// The stream grammar, as text.
     pub grammar: String,
 }
@@ -304,6 +321,28 @@ impl Schema {
         self.records
             .iter()
             .find(|r| r.record == record && applies(&r.arches, arch))
+    }
+
+    /// The `ckpt_const` values of `kernel` on `arch`: the variant whose config matches
+    /// `config` (an option name and value), else the default variant.
+    pub fn kernel_constants(
+        &self,
+        kernel: &str,
+        arch: Arch,
+        config: Option<(&str, &str)>,
+    ) -> Option<&KernelConstants> {
+        let of_kernel = || {
+            self.kernel_constants
+                .iter()
+                .filter(|k| k.kernel == kernel && k.arch == arch)
+        };
+        if let Some((opt, val)) = config
+            && let Some(k) =
+                of_kernel().find(|k| k.config.as_ref().is_some_and(|(o, v)| o == opt && v == val))
+        {
+            return Some(k);
+        }
+        of_kernel().find(|k| k.config.is_none() || k.default)
     }
 
     /// The payload rule of record `record` on `arch`.

@@ -276,6 +276,7 @@ pub fn parse(file: &str, text: &str) -> Result<Schema, ParseError> {
         structs: vec![],
         records: vec![],
         payloads: vec![],
+        kernel_constants: vec![],
         grammar: String::new(),
     };
     let mut last_line = 0;
@@ -472,6 +473,41 @@ fn statement(s: &mut Schema, lines: &mut Lines<'_>, line: &str) -> Result<(), St
                 record,
                 arches,
                 items,
+            });
+        }
+        "kernel-constants" => {
+            let kernel = c.word("a kernel version")?;
+            let arch: Arch = c
+                .word("an arch")?
+                .parse()
+                .map_err(|e: crate::arch::UnknownArch| e.to_string())?;
+            let (mut config, mut default) = (None, false);
+            if c.is_word("when") {
+                c.next();
+                let opt = c.word("a config option")?;
+                c.punct('=')?;
+                config = Some((opt, c.word("a config value")?));
+                if c.is_word("default") {
+                    c.next();
+                    default = true;
+                }
+            }
+            let mut values = Vec::new();
+            while !c.done() {
+                let name = c.word("a ckpt_const member")?;
+                c.punct('=')?;
+                let w = c.word("a value")?;
+                let v = parse_int(&w)
+                    .and_then(|v| u64::try_from(v).ok())
+                    .ok_or_else(|| format!("bad value `{w}`"))?;
+                values.push((name, v));
+            }
+            s.kernel_constants.push(KernelConstants {
+                kernel,
+                arch,
+                config,
+                default,
+                values,
             });
         }
         "grammar" => {
