@@ -36,6 +36,8 @@ pub struct Omit {
     pub threads: bool,
     /// The terminal.
     pub tty: bool,
+    /// Nested pid namespaces.
+    pub pid_namespaces: bool,
 }
 
 /// What to build.
@@ -247,15 +249,21 @@ impl<W: Write> Emitter<'_, W> {
         };
         let mut payloads = payloads.into_iter();
         for item in &def.items {
-            if let Some(c) = &item.condition
-                && decoded
-                    .iter()
-                    .find(|(p, _)| p == c)
-                    .and_then(|(_, v)| v.as_int())
-                    .unwrap_or(0)
-                    == 0
-            {
-                continue;
+            if let Some(c) = &item.condition {
+                let lookup = |n: &str| {
+                    decoded
+                        .iter()
+                        .find(|(p, _)| p == n)
+                        .and_then(|(_, v)| v.as_int())
+                };
+                match self.f.layouts.eval_with(c, &lookup) {
+                    Ok(0) => continue,
+                    Ok(_) => {}
+                    // A condition on earlier payloads (`sum(...)`): the builder's own list
+                    // of payloads says whether it holds.
+                    Err(_) if payloads.len() == 0 => continue,
+                    Err(_) => {}
+                }
             }
             let p = payloads
                 .next()
@@ -347,6 +355,9 @@ struct Task {
     zombie: bool,
     leader: usize,
     uid: u64,
+    /// Pid numbers in the nested pid namespaces the task is in (innermost last); empty in
+    /// the root namespace of the checkpoint.
+    nested: Vec<i64>,
 }
 
 fn plan_tree(opts: &BuildOptions, rng: &mut SplitMix64) -> Vec<Task> {
@@ -365,6 +376,7 @@ fn plan_tree(opts: &BuildOptions, rng: &mut SplitMix64) -> Vec<Task> {
         zombie: false,
         leader: 0,
         uid: 0,
+        nested: vec![],
     });
     for k in 1..n {
         let pid = k as i64 + 1;
@@ -395,9 +407,31 @@ fn plan_tree(opts: &BuildOptions, rng: &mut SplitMix64) -> Vec<Task> {
             zombie,
             leader: if thread { parent } else { k },
             uid: if rng.chance(50) { 0 } else { 1000 },
+            nested: vec![],
         });
     }
     tasks
+}
+
+/// Puts the subtree of the third live process into a nested pid namespace (depth 1), as
+/// revisions with a `depth` in their tree entries can record.
+fn nest_pid_namespace(tasks: &mut [Task]) {
+    let Some(root) = (2..tasks.len()).find(|&k| tasks[k].leader == k && !tasks[k].zombie) else {
+        return;
+    };
+    let mut inside = vec![false; tasks.len()];
+    inside[root] = true;
+    for k in root + 1..tasks.len() {
+        let parent = tasks[..k].iter().position(|t| t.pid == tasks[k].ppid);
+        inside[k] = inside[tasks[k].leader] || parent.is_some_and(|p| inside[p]);
+    }
+    let mut next = 1;
+    for (k, t) in tasks.iter_mut().enumerate() {
+        if inside[k] {
+            t.nested = vec![next];
+            next += 1;
+        }
+    }
 }
 
 /// The schema's `ckpt_const` values for the revision's most likely kernel on the format's
@@ -458,7 +492,18 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
         summary: BuildSummary::default(),
     };
     let arch = format.arch;
-    let tasks = plan_tree(opts, &mut rng);
+    let mut tasks = plan_tree(opts, &mut rng);
+    let entry = if format.schema.struct_def("ckpt_task_pids", arch).is_some() {
+        "ckpt_task_pids"
+    } else {
+        "ckpt_pids"
+    };
+    let has_depth = format
+        .layout(entry)
+        .is_ok_and(|l| l.offset_of("depth").is_some());
+    if has_depth && !opts.omit.pid_namespaces && tasks.len() >= 4 {
+        nest_pid_namespace(&mut tasks);
+    }
     let kernel = default_kernel(format);
     let header_layout = format
         .layout("ckpt_hdr_header")
@@ -631,11 +676,21 @@ fn write_tree<W: Write>(e: &mut Emitter<'_, W>, tasks: &[Task]) -> Result<()> {
                 }
             }
         }
+        // Each pid object: {depth, numbers[depth + 1]}, numbers outermost first.
         let mut buf = Vec::new();
+        let mut nr_vpids = 0u64;
         for p in &order {
-            let mut entry = vec![0u8; 8];
-            put_uint(&mut entry[..4], 0, e.f.endian());
+            let nested: &[i64] = tasks
+                .iter()
+                .find(|t| t.pid == *p)
+                .map_or(&[], |t| &t.nested);
+            let mut entry = vec![0u8; 8 + 4 * nested.len()];
+            put_uint(&mut entry[..4], nested.len() as u64, e.f.endian());
             put_uint(&mut entry[4..8], *p as u64, e.f.endian());
+            for (j, nr) in nested.iter().enumerate() {
+                put_uint(&mut entry[8 + 4 * j..12 + 4 * j], *nr as u64, e.f.endian());
+            }
+            nr_vpids += nested.len() as u64;
             buf.extend_from_slice(&entry);
         }
         // offset: the tag of the first pid (v23-rc2) or one less (v23-rc1.pids).
@@ -649,7 +704,7 @@ fn write_tree<W: Write>(e: &mut Emitter<'_, W>, tasks: &[Task]) -> Result<()> {
             "PIDS",
             vec![
                 ("nr_pids", u(order.len() as u64)),
-                ("nr_vpids", u(0)),
+                ("nr_vpids", u(nr_vpids)),
                 ("offset", u(offset as u64)),
             ],
             &[],
@@ -667,7 +722,7 @@ fn write_tree<W: Write>(e: &mut Emitter<'_, W>, tasks: &[Task]) -> Result<()> {
                     ("vtgid", tag(t.tgid)),
                     ("vpgid", tag(t.pgid)),
                     ("vsid", tag(t.sid)),
-                    ("depth", u(0)),
+                    ("depth", u(t.nested.len() as u64)),
                 ],
             )?);
         }
@@ -689,23 +744,34 @@ fn write_tree<W: Write>(e: &mut Emitter<'_, W>, tasks: &[Task]) -> Result<()> {
                 ("vpgid", i(t.pgid)),
                 ("vsid", i(t.sid)),
                 ("rsid", i(t.sid)),
-                ("depth", u(0)),
+                ("depth", u(t.nested.len() as u64)),
             ],
         )?);
     }
+    // The pid numbers in nested namespaces, task by task.
+    let mut vpids = Vec::new();
+    for t in tasks {
+        for nr in &t.nested {
+            let mut b = [0u8; 4];
+            put_uint(&mut b, *nr as u64, e.f.endian());
+            vpids.extend_from_slice(&b);
+        }
+    }
     let mut payloads = vec![Payload::Bytes(arr)];
-    let vpids =
-        e.f.schema
-            .payload_def("TREE", e.f.arch)
-            .is_some_and(|p| p.items.len() > 1);
-    if vpids {
-        payloads.push(Payload::Bytes({
-            // A VPIDS record body: {nr_vpids} = 0, no vpids buffer.
-            let l =
-                e.f.layout("ckpt_hdr_vpids")
-                    .map_err(|x| e.err(x.to_string()))?;
-            vec![0u8; l.size as usize - 8]
-        }));
+    if e.has("VPIDS") {
+        // c83f38b, 78d18cf: the tree's VPIDS record, then the numbers in a BUFFER.
+        let nr = vpids.len() as u64 / 4;
+        let vrec = e.make("VPIDS", &[("nr_vpids", u(nr))], &[])?;
+        payloads.push(Payload::Bytes(vrec[8..].to_vec()));
+        e.rec("TREE", vec![("nr_tasks", u(n))], &[], payloads)?;
+        if nr > 0 {
+            let buffer = e.f.record_type("BUFFER").unwrap();
+            e.w.write_record(buffer, &vpids)?;
+        }
+        return Ok(());
+    }
+    if !vpids.is_empty() {
+        payloads.push(Payload::Bytes(vpids));
     }
     e.rec("TREE", vec![("nr_tasks", u(n))], &[], payloads)
 }

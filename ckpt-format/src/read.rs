@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
+use std::rc::Rc;
 
 use crate::arch::Endian;
 use crate::error::{Error, ErrorKind, Position, Result};
@@ -10,7 +11,7 @@ use crate::format::{Format, HDR_SIZE, LengthRule, MAGIC_HEAD};
 use crate::input::Input;
 use crate::layout::TypeLayout;
 use crate::limits;
-use crate::schema::{Expr, RecordBody};
+use crate::schema::{Expr, PayloadItem, RecordBody};
 use crate::value::{Value, decode_field, decode_struct, get_uint};
 
 /// Name given to the headerless raw page that follows a SOCKET_FRAG record.
@@ -50,8 +51,19 @@ impl RecordInfo {
     }
 }
 
+/// A payload record announced by an owner record, evaluated when its turn comes (its
+/// condition and count may depend on earlier payloads of the same owner).
 #[derive(Debug, Clone)]
 struct Expected {
+    owner: &'static str,
+    item: &'static PayloadItem,
+    /// The owner's integer fields.
+    ctx: Rc<Vec<(String, i128)>>,
+}
+
+/// An [`Expected`] payload, evaluated.
+#[derive(Debug, Clone)]
+struct Due {
     owner: &'static str,
     kind: &'static str,
     name: &'static str,
@@ -105,8 +117,9 @@ pub struct Reader<R> {
     current: Option<RecordInfo>,
     pending: u64,
     expect: VecDeque<Expected>,
-    /// Headerless payloads due next: owner, name, length.
-    raw_due: VecDeque<(&'static str, &'static str, u32)>,
+    /// Sums of element members of the payloads read so far for the current owner
+    /// (`pids.depth`), for `sum(...)` in later payload rules.
+    sums: HashMap<String, i128>,
     header_consts: HashMap<String, i128>,
     finished: bool,
     failed: bool,
@@ -137,7 +150,7 @@ impl<R: Input> Reader<R> {
             current: None,
             pending: 0,
             expect: VecDeque::new(),
-            raw_due: VecDeque::new(),
+            sums: HashMap::new(),
             header_consts: HashMap::new(),
             finished: false,
             failed: false,
@@ -344,9 +357,25 @@ impl<R: Input> Reader<R> {
         self.skip_pending()?;
         self.record.clear();
         self.current = None;
-        if let Some(raw) = self.raw_due.pop_front() {
-            return self.raw_page(raw).map(Some);
-        }
+        let due = loop {
+            let Some(e) = self.expect.front().cloned() else {
+                break None;
+            };
+            match self.resolve(&e) {
+                Ok(None) => {
+                    self.expect.pop_front();
+                }
+                Ok(Some(d)) if d.kind == "RAW" => {
+                    self.expect.pop_front();
+                    return self.raw_page(d).map(Some);
+                }
+                Ok(Some(d)) => break Some(d),
+                Err(k) => {
+                    let p = self.pos();
+                    return Err(self.fail(k, p));
+                }
+            }
+        };
         let have = self.fill(HDR_SIZE as usize).map_err(|e| {
             let p = self.pos();
             self.fail(e.into(), p)
@@ -357,7 +386,7 @@ impl<R: Input> Reader<R> {
             }
             let p = self.pos();
             return Err(self.fail(
-                ErrorKind::Truncated(if let Some(e) = self.expect.front() {
+                ErrorKind::Truncated(if let Some(e) = &due {
                     format!("expected {} ({}) after {}", e.kind, e.name, e.owner)
                 } else {
                     "the image ends before its TAIL record".into()
@@ -415,7 +444,7 @@ impl<R: Input> Reader<R> {
         // Payload bookkeeping: is this record the payload that the grammar expects?
         let mut payload_of = None;
         let mut element = None;
-        if let Some(e) = self.expect.front().cloned() {
+        if let Some(e) = due {
             if e.kind != name {
                 return Err(self.fail(
                     ErrorKind::Grammar(format!(
@@ -485,6 +514,9 @@ impl<R: Input> Reader<R> {
         self.take_into_record(len as usize, name)?;
         self.check_length(name, len, &pos)?;
         self.after_record(name, &pos)?;
+        if payload_of.is_some() {
+            self.add_sums()?;
+        }
         if payload_of.is_some_and(|(owner, _)| owner == "ERROR") {
             // A failed checkpoint ends with ERROR and its message, without TAIL.
             self.finished = true;
@@ -492,10 +524,9 @@ impl<R: Input> Reader<R> {
         Ok(Some(info))
     }
 
-    fn raw_page(
-        &mut self,
-        (owner, pname, len): (&'static str, &'static str, u32),
-    ) -> Result<RecordInfo> {
+    fn raw_page(&mut self, d: Due) -> Result<RecordInfo> {
+        let len = d.length.unwrap_or(0).min(limits::MAX_INLINE_BODY as u64) as u32;
+        let (owner, pname) = (d.owner, d.name);
         let info = RecordInfo {
             index: self.index,
             offset: self.offset,
@@ -638,96 +669,126 @@ impl<R: Input> Reader<R> {
                 pos.clone(),
             ));
         }
-        let consts = self.header_consts.clone();
-        for item in &def.items {
-            if let Some(c) = &item.condition
-                && decoded.int(c).unwrap_or(0) == 0
-            {
-                continue;
-            }
-            let lookup = |n: &str| decoded.int(n).or_else(|| consts.get(n).copied());
-            let length = match &item.length {
-                Some(e) => Some(self.eval_len(e, &lookup, pos)?),
-                None => None,
-            };
-            let element = match &item.elements {
-                Some((ty, count)) => {
-                    let n = self.eval_len(count, &lookup, pos)?;
-                    Some((ty.as_str(), n))
-                }
-                None => None,
-            };
-            let length = length.or(match element {
-                Some(("pgarr_chunk", n)) => {
-                    if n > limits::MAX_PAGES_PER_CHUNK {
-                        return Err(self.fail(
-                            ErrorKind::Limit {
-                                what: "pages in a chunk",
-                                value: n,
-                                limit: limits::MAX_PAGES_PER_CHUNK,
-                            },
-                            pos.clone(),
-                        ));
-                    }
-                    Some(n * (self.format.arch.word_size() as u64 + limits::PAGE_SIZE as u64))
-                }
-                Some(("pids_entry", _)) | None => None,
-                Some((ty, n)) => {
-                    let size = match self.format.layouts.named_type(ty) {
-                        Ok(TypeLayout::Prim(p)) => p.size as u64,
-                        Ok(TypeLayout::Struct(s)) => s.size as u64,
-                        Err(e) => return Err(self.fail(e.into(), pos.clone())),
-                    };
-                    Some(n.saturating_mul(size))
-                }
-            });
-            if item.kind == "RAW" {
-                let len = length.unwrap_or(0).min(limits::MAX_INLINE_BODY as u64) as u32;
-                self.raw_due.push_back((name, item.name.as_str(), len));
-                continue;
-            }
-            let kind = self
-                .format
-                .schema
-                .enum_values("hdr", self.format.arch)
-                .find(|(n, _)| *n == item.kind);
-            let Some((kind, _)) = kind else {
-                return Err(self.fail(
-                    ErrorKind::Grammar(format!(
-                        "schema: payload kind {} is not a record type",
-                        item.kind
-                    )),
-                    pos.clone(),
-                ));
-            };
-            self.expect.push_back(Expected {
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|c| c.payload_of.is_none())
+        {
+            self.sums.clear();
+        }
+        let ctx: Rc<Vec<(String, i128)>> = Rc::new(
+            decoded
+                .fields
+                .iter()
+                .filter_map(|(p, v)| Some((p.clone(), v.as_int()?)))
+                .collect(),
+        );
+        // Payloads of a payload come before the rest of its owner's payloads.
+        for item in def.items.iter().rev() {
+            self.expect.push_front(Expected {
                 owner: name,
-                kind,
-                name: item.name.as_str(),
-                length,
-                element,
+                item,
+                ctx: ctx.clone(),
             });
         }
         Ok(())
     }
 
-    fn eval_len(
-        &mut self,
-        e: &Expr,
-        lookup: &dyn Fn(&str) -> Option<i128>,
-        pos: &Position,
-    ) -> Result<u64> {
-        let v = self
-            .format
-            .layouts
-            .eval_with(e, lookup)
-            .map_err(|e| self.fail(e.into(), pos.clone()))?;
-        u64::try_from(v).map_err(|_| {
-            self.fail(
-                ErrorKind::Grammar(format!("negative payload count or length {v}")),
-                pos.clone(),
-            )
-        })
+    /// Adds the element members of the payload just read to the sums.
+    fn add_sums(&mut self) -> Result<()> {
+        let Some((_, pname)) = self.current.as_ref().and_then(|c| c.payload_of) else {
+            return Ok(());
+        };
+        if !self.current.as_ref().is_some_and(|c| c.inline) {
+            return Ok(());
+        }
+        let d = self.decode()?;
+        for (path, v) in &d.fields {
+            let (Some(rest), Some(n)) = (path.strip_prefix(pname), v.as_int()) else {
+                continue;
+            };
+            if let Some((_, member)) = rest.split_once("].") {
+                *self.sums.entry(format!("{pname}.{member}")).or_insert(0) += n;
+            }
+        }
+        Ok(())
+    }
+
+    /// Evaluates an expected payload: `None` when its condition is zero.
+    fn resolve(&self, e: &Expected) -> std::result::Result<Option<Due>, ErrorKind> {
+        let item = e.item;
+        let lookup = |n: &str| -> Option<i128> {
+            if let Some(inner) = n.strip_prefix("sum(").and_then(|x| x.strip_suffix(')')) {
+                return Some(self.sums.get(inner).copied().unwrap_or(0));
+            }
+            e.ctx
+                .iter()
+                .find(|(p, _)| p == n)
+                .map(|(_, v)| *v)
+                .or_else(|| self.header_consts.get(n).copied())
+        };
+        let eval = |x: &Expr| -> std::result::Result<u64, ErrorKind> {
+            let v = self.format.layouts.eval_with(x, &lookup)?;
+            u64::try_from(v).map_err(|_| {
+                ErrorKind::Grammar(format!(
+                    "negative payload count or length {v} ({} of {})",
+                    item.name, e.owner
+                ))
+            })
+        };
+        if let Some(c) = &item.condition
+            && eval(c)? == 0
+        {
+            return Ok(None);
+        }
+        let length = item.length.as_ref().map(&eval).transpose()?;
+        let element = match &item.elements {
+            Some((ty, count)) => Some((ty.as_str(), eval(count)?)),
+            None => None,
+        };
+        let length = match (length, element) {
+            (Some(l), _) => Some(l),
+            (None, Some(("pgarr_chunk", n))) => {
+                if n > limits::MAX_PAGES_PER_CHUNK {
+                    return Err(ErrorKind::Limit {
+                        what: "pages in a chunk",
+                        value: n,
+                        limit: limits::MAX_PAGES_PER_CHUNK,
+                    });
+                }
+                Some(n * (self.format.arch.word_size() as u64 + limits::PAGE_SIZE as u64))
+            }
+            (None, Some(("pids_entry", _)) | None) => None,
+            (None, Some((ty, n))) => {
+                let size = match self.format.layouts.named_type(ty)? {
+                    TypeLayout::Prim(p) => p.size as u64,
+                    TypeLayout::Struct(s) => s.size as u64,
+                };
+                Some(n.saturating_mul(size))
+            }
+        };
+        let kind = if item.kind == "RAW" {
+            "RAW"
+        } else {
+            self.format
+                .schema
+                .enum_values("hdr", self.format.arch)
+                .find(|(n, _)| *n == item.kind)
+                .map(|(n, _)| n)
+                .ok_or_else(|| {
+                    ErrorKind::Grammar(format!(
+                        "schema: payload kind {} is not a record type",
+                        item.kind
+                    ))
+                })?
+        };
+        Ok(Some(Due {
+            owner: e.owner,
+            kind,
+            name: item.name.as_str(),
+            length,
+            element,
+        }))
     }
 
     fn decode_current(&self) -> std::result::Result<Decoded, ErrorKind> {

@@ -38,7 +38,7 @@ pub struct Opts {
     /// Seed of the generator.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Leave out kinds of objects (comma-separated: files, sockets, ipc, signals, zombies, threads, tty).
+    /// Leave out kinds of objects (comma-separated: files, sockets, ipc, signals, zombies, threads, tty, pidns).
     #[arg(long, value_delimiter = ',')]
     omit: Vec<String>,
     /// Make a failed checkpoint: an ERROR record after this many tasks, no TAIL.
@@ -81,6 +81,7 @@ impl Opts {
                 "zombies" => omit.zombies = true,
                 "threads" => omit.threads = true,
                 "tty" => omit.tty = true,
+                "pidns" => omit.pid_namespaces = true,
                 other => return Err(super::usage(format!("--omit: unknown kind `{other}`"))),
             }
         }

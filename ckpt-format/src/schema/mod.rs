@@ -182,8 +182,10 @@ pub struct PayloadItem {
     pub elements: Option<(String, Expr)>,
     /// Exact length in bytes, from constants or the header's `ckpt_const`.
     pub length: Option<Expr>,
-    /// Present only when this member of the owning record is non-zero.
-    pub condition: Option<String>,
+    /// Present only when this expression is non-zero: members of the owning record,
+    /// header constants, and `sum(PAYLOAD.MEMBER)`, the sum of MEMBER over the elements of
+    /// an earlier payload of the same record.
+    pub condition: Option<Expr>,
 }
 
 /// The records that follow a record as its payload.

@@ -97,7 +97,13 @@ pub(crate) fn parse_expr(text: &str) -> Result<Expr, String> {
     let term = |t: &str| -> Result<Expr, String> {
         if let Some(v) = parse_int(t) {
             Ok(Expr::Int(v))
-        } else if t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        } else if t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || (t.starts_with("sum(")
+                && t.ends_with(')')
+                && t[4..t.len() - 1]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        {
             Ok(Expr::Name(t.to_string()))
         } else {
             Err(format!("bad term `{t}` in expression `{text}`"))
@@ -163,10 +169,14 @@ impl Cursor {
         let mut s = String::new();
         loop {
             match self.next() {
-                Some(Tok::Punct(']')) => return Ok(s),
+                Some(Tok::Punct(']')) => return Ok(s.trim_end().to_string()),
                 Some(Tok::Word(w)) => {
                     s.push_str(&w);
                     s.push(' ');
+                }
+                Some(Tok::Punct(c @ ('(' | ')'))) => {
+                    s.truncate(s.trim_end().len());
+                    s.push(c);
                 }
                 other => return Err(format!("expected `]`, found {}", show(other.as_ref()))),
             }
@@ -728,7 +738,17 @@ fn payload_item(c: &mut Cursor) -> Result<PayloadItem, String> {
     let mut condition = None;
     if c.is_word("if") {
         c.next();
-        condition = Some(c.word("a member")?);
+        let mut text = String::new();
+        while let Some(t) = c.peek() {
+            match t {
+                Tok::Punct(',') => break,
+                Tok::Word(w) => text.push_str(w),
+                Tok::Punct(p) => text.push(*p),
+                Tok::Str(_) => return Err("unexpected string in a condition".into()),
+            }
+            c.next();
+        }
+        condition = Some(parse_expr(&text)?);
     }
     Ok(PayloadItem {
         kind,
@@ -800,7 +820,7 @@ grammar {
         assert_eq!(demo.members[5].name, None);
         let p = s.payload_def("HEADER", Arch::X86_32).unwrap();
         assert_eq!(p.items.len(), 2);
-        assert_eq!(p.items[1].condition.as_deref(), Some("a"));
+        assert_eq!(p.items[1].condition, Some(Expr::Name("a".into())));
         assert_eq!(s.grammar, "HEADER\n");
     }
 
@@ -816,6 +836,21 @@ grammar {
     fn rejects_newer_language() {
         let e = parse("mini", &MINI.replace("ckpt-schema 1.0", "ckpt-schema 1.9")).unwrap_err();
         assert!(e.message.contains("not supported"));
+    }
+
+    #[test]
+    fn sums_of_earlier_payloads() {
+        let t = MINI.replace(
+            "payload HEADER BUFFER one [NCC], BUFFER two demo[a] if a",
+            "payload HEADER BUFFER one demo[a], BUFFER two __s32[sum(one.a)] if sum(one.a)",
+        );
+        let s = parse("mini", &t).unwrap();
+        let p = s.payload_def("HEADER", Arch::X86_32).unwrap();
+        assert_eq!(p.items[1].condition, Some(Expr::Name("sum(one.a)".into())));
+        assert_eq!(
+            p.items[1].elements,
+            Some(("__s32".into(), Expr::Name("sum(one.a)".into())))
+        );
     }
 
     #[test]
