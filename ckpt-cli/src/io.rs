@@ -38,6 +38,28 @@ pub fn open_image(path: &str, rev: Option<&str>) -> Result<(Reader<Source>, Dete
     Ok((r, d))
 }
 
+/// Adds to an error found while reading how the revision was chosen, when a wrong guess
+/// could explain it (detected from the start of a pipe, or among identical candidates).
+pub fn with_detection(e: anyhow::Error, det: &Detection) -> anyhow::Error {
+    let image_error = e.chain().any(|c| {
+        c.downcast_ref::<ckpt_format::Error>()
+            .is_some_and(|x| !x.is_io())
+    });
+    if det.forced || !image_error || (det.whole_image && det.also.is_empty()) {
+        return e;
+    }
+    let mut how = format!("the revision was detected as {}", det.schema.id);
+    if !det.whole_image {
+        how.push_str(" from the start of the image");
+    }
+    if !det.also.is_empty() {
+        let also: Vec<&str> = det.also.iter().map(|s| s.id.as_str()).collect();
+        how.push_str(&format!(" (it also fits {})", also.join(", ")));
+    }
+    how.push_str("; if the image is of another revision, name it with --rev");
+    e.context(how)
+}
+
 /// An output: standard output, or a file that appears (by rename) only when complete.
 pub enum Output {
     /// Standard output.

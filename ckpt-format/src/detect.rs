@@ -184,6 +184,8 @@ pub struct Detection {
     pub reasons: Vec<String>,
     /// True when the user named the revision.
     pub forced: bool,
+    /// True when detection saw the whole image; false when it saw only its start (a pipe).
+    pub whole_image: bool,
 }
 
 /// Why a revision does not fit an image.
@@ -458,6 +460,7 @@ pub fn detect(ev: &Evidence, forced: Option<&str>) -> std::result::Result<Detect
             also: vec![],
             reasons: vec![format!("revision given: {}", schema.id)],
             forced: true,
+            whole_image: ev.complete,
         });
     }
     let mut fits = Vec::new();
@@ -534,6 +537,7 @@ pub fn detect(ev: &Evidence, forced: Option<&str>) -> std::result::Result<Detect
         also: fits[..fits.len() - 1].iter().map(|(s, _)| *s).collect(),
         reasons,
         forced: false,
+        whole_image: ev.complete,
     })
 }
 

@@ -71,6 +71,19 @@ struct Due {
     element: Option<(&'static str, u64)>,
 }
 
+/// The top-level structure checked while reading: HEADER, HEADER_ARCH, CONTAINER, the
+/// tree, one section per task, TAIL (grammar.md §1). The order inside a task is not checked.
+#[derive(Debug, Default)]
+struct Structure {
+    /// Index of the next top-level record expected: 0 HEADER, 1 HEADER_ARCH, 2 CONTAINER,
+    /// 3 the tree, 4 tasks.
+    step: u8,
+    /// `nr_tasks` of the TREE record.
+    nr_tasks: Option<u64>,
+    /// TASK records seen.
+    tasks: u64,
+}
+
 /// The decoded fields of a record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decoded {
@@ -122,6 +135,8 @@ pub struct Reader<R> {
     sums: HashMap<String, i128>,
     header_consts: HashMap<String, i128>,
     finished: bool,
+    /// Where in the image's top-level structure the reader is.
+    structure: Structure,
     failed: bool,
 }
 
@@ -153,6 +168,7 @@ impl<R: Input> Reader<R> {
             sums: HashMap::new(),
             header_consts: HashMap::new(),
             finished: false,
+            structure: Structure::default(),
             failed: false,
         }
     }
@@ -513,6 +529,9 @@ impl<R: Input> Reader<R> {
         }
         self.take_into_record(len as usize, name)?;
         self.check_length(name, len, &pos)?;
+        if payload_of.is_none() {
+            self.check_structure(name, &pos)?;
+        }
         self.after_record(name, &pos)?;
         if payload_of.is_some() {
             self.add_sums()?;
@@ -522,6 +541,66 @@ impl<R: Input> Reader<R> {
             self.finished = true;
         }
         Ok(Some(info))
+    }
+
+    /// Checks a top-level record against the image structure.
+    fn check_structure(&mut self, name: &'static str, pos: &Position) -> Result<()> {
+        let st = &mut self.structure;
+        let expected = match (st.step, name) {
+            (_, "ERROR") => None,
+            (0, "HEADER") => {
+                st.step = 1;
+                None
+            }
+            (1, "HEADER_ARCH") => {
+                st.step = 2;
+                None
+            }
+            (1, _) => Some("HEADER_ARCH after the header"),
+            (2, "CONTAINER") => {
+                st.step = 3;
+                None
+            }
+            (2, _) => Some("CONTAINER after HEADER_ARCH"),
+            (3, "PIDS") => None,
+            (3, "TREE") => {
+                st.step = 4;
+                None
+            }
+            (3, _) => Some("the process tree (PIDS or TREE) after CONTAINER"),
+            (4, "TREE" | "PIDS" | "HEADER" | "HEADER_ARCH" | "CONTAINER") => {
+                Some("task records: the tree appears once")
+            }
+            (4, "TASK") => {
+                st.tasks += 1;
+                if st.nr_tasks.is_some_and(|n| st.tasks > n) {
+                    Some("TAIL: the tree has fewer tasks")
+                } else {
+                    None
+                }
+            }
+            (4, "TAIL") if st.nr_tasks.is_some_and(|n| n != st.tasks) => {
+                let msg = format!(
+                    "the tree has {} tasks but the image {} TASK records before TAIL",
+                    st.nr_tasks.unwrap_or(0),
+                    st.tasks
+                );
+                return Err(self.fail(ErrorKind::Grammar(msg), pos.clone()));
+            }
+            (4, _) if st.tasks == 0 && name != "TAIL" => Some("TASK after the tree"),
+            _ => None,
+        };
+        if let Some(want) = expected {
+            return Err(self.fail(
+                ErrorKind::Grammar(format!("expected {want}, found {name}")),
+                pos.clone(),
+            ));
+        }
+        if name == "TREE" {
+            let n = self.decode()?.int("nr_tasks").unwrap_or(0);
+            self.structure.nr_tasks = Some(n.max(0) as u64);
+        }
+        Ok(())
     }
 
     fn raw_page(&mut self, d: Due) -> Result<RecordInfo> {

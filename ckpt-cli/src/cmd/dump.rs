@@ -82,8 +82,21 @@ impl Opts {
             "payloads": self.payloads,
         });
         writeln!(out, "{head}")?;
-        let schema = det.schema;
         let mut chunk = vec![0u8; CHUNK];
+        self.records(&mut r, &det, &mut out, &mut chunk)
+            .map_err(|e| crate::io::with_detection(e, &det))?;
+        out.commit().context("writing the dump")?;
+        Ok(0)
+    }
+
+    fn records(
+        &self,
+        r: &mut ckpt_format::Reader<crate::io::Source>,
+        det: &ckpt_format::detect::Detection,
+        out: &mut Output,
+        chunk: &mut [u8],
+    ) -> Result<()> {
+        let schema = det.schema;
         while let Some(rec) = r.next_record()? {
             let mut m = record_line(&rec);
             if rec.inline {
@@ -129,7 +142,7 @@ impl Opts {
                 m.insert("chunked".into(), json!(true));
                 writeln!(out, "{}", Json::Object(m))?;
                 loop {
-                    let k = r.read_payload(&mut chunk)?;
+                    let k = r.read_payload(chunk)?;
                     if k == 0 {
                         break;
                     }
@@ -143,7 +156,7 @@ impl Opts {
                 let mut h = Sha256::new();
                 let mut first = Vec::new();
                 loop {
-                    let k = r.read_payload(&mut chunk)?;
+                    let k = r.read_payload(chunk)?;
                     if k == 0 {
                         break;
                     }
@@ -152,7 +165,7 @@ impl Opts {
                     }
                     h.update(&chunk[..k]);
                 }
-                if let Some(addrs) = page_addresses(&r, &rec, &first) {
+                if let Some(addrs) = page_addresses(r, &rec, &first) {
                     m.insert("page_addresses".into(), json!(addrs));
                 }
                 m.insert("body_len".into(), json!(rec.body_len()));
@@ -160,8 +173,7 @@ impl Opts {
                 writeln!(out, "{}", Json::Object(m))?;
             }
         }
-        out.commit().context("writing the dump")?;
-        Ok(0)
+        Ok(())
     }
 }
 

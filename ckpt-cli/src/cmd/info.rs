@@ -121,7 +121,7 @@ impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
         let (mut r, det) = open_image(&self.image, self.rev.as_deref())?;
-        let info = walk(&mut r, &det, &self)?;
+        let info = walk(&mut r, &det, &self).map_err(|e| crate::io::with_detection(e, &det))?;
         let mut out = std::io::stdout().lock();
         if self.json {
             serde_json::to_writer_pretty(&mut out, &info)?;
