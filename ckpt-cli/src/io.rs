@@ -60,6 +60,24 @@ pub fn with_detection(e: anyhow::Error, det: &Detection) -> anyhow::Error {
     e.context(how)
 }
 
+/// Refuses an output that is the input itself (it would be replaced while being read).
+pub fn refuse_same_file(input: &str, output: &Path) -> Result<()> {
+    if input == "-" || output == Path::new("-") {
+        return Ok(());
+    }
+    let (Ok(a), Ok(b)) = (std::fs::canonicalize(input), std::fs::canonicalize(output)) else {
+        return Ok(());
+    };
+    if a == b {
+        return Err(UsageError(format!(
+            "the output {} is the input; write to another file",
+            output.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// An output: standard output, or a file that appears (by rename) only when complete.
 pub enum Output {
     /// Standard output.

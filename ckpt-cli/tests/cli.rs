@@ -216,6 +216,19 @@ fn exit_codes() {
             .code(),
         Some(2)
     );
+    let dir = tempfile::tempdir().unwrap();
+    let img_path = dir.path().join("x.ckpt");
+    std::fs::write(&img_path, sample("v23-rc2", "x86_64")).unwrap();
+    let p = img_path.to_str().unwrap();
+    assert_eq!(
+        run(&["dump", p, "-o", p], None).status.code(),
+        Some(2),
+        "refuses to overwrite its input"
+    );
+    assert_eq!(
+        std::fs::read(&img_path).unwrap(),
+        sample("v23-rc2", "x86_64")
+    );
     // I/O errors: 3.
     let o = run(&["info", "/nonexistent/image"], None);
     assert_eq!(o.status.code(), Some(3));

@@ -71,6 +71,7 @@ fn record_line(rec: &RecordInfo) -> Map<String, Json> {
 impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
+        crate::io::refuse_same_file(&self.image, &self.output)?;
         let (mut r, det) = open_image(&self.image, self.rev.as_deref())?;
         let mut out = Output::create(&self.output)?;
         let head = json!({

@@ -43,6 +43,7 @@ fn hexdecode(v: &Json, what: &str) -> Result<Vec<u8>> {
 impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
+        crate::io::refuse_same_file(&self.dump, &self.output)?;
         let input: Box<dyn Read> = if self.dump == "-" {
             Box::new(std::io::stdin())
         } else {
