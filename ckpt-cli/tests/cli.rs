@@ -334,3 +334,38 @@ fn the_readme_sample_reads() {
         "{out}"
     );
 }
+
+#[test]
+fn schema_diff_reports_changes_and_exits_1() {
+    let o = run(&["schema", "diff", "v23-rc2", "v23-rc2"], None);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no differences"));
+    let o = run(
+        &[
+            "schema", "diff", "b6cdf01", "1fd8e6e", "--arch", "x86_64", "--json",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    validate("schema-diff.schema.json", &d);
+    let mm = d["diff"]["enums"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "MM_CONTEXT")
+        .unwrap();
+    assert_eq!(
+        (mm["old"].as_i64(), mm["new"].as_i64()),
+        (Some(404), Some(405))
+    );
+    assert_eq!(
+        run(
+            &["schema", "diff", "v23-rc2", "f678773", "--arch", "arm"],
+            None
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+}

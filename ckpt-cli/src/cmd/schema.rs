@@ -17,6 +17,17 @@ const AFTER_LIST: &str = "Examples:
 
 Exit status: 0 success, 2 usage error, 3 I/O error";
 
+const AFTER_DIFF: &str = "Examples:
+  ckpt schema diff b6cdf01 1fd8e6e
+  ckpt schema diff v19-rc2.x86_64 v19-rc3 --arch x86_64 --json
+
+Shows record, object, arch and other enum values renumbered, records whose binding or
+payloads changed, structs whose members were added, removed, moved, resized or retyped,
+and constants that changed. (Whether conversion carries each change losslessly comes with
+the migration steps.)
+
+Exit status: 0 no differences, 1 differences, 2 usage error";
+
 const AFTER_SHOW: &str = "Examples:
   ckpt schema show v23-rc2
   ckpt schema show 0abe2fe --arch x86_32 --json
@@ -29,6 +40,20 @@ pub enum Command {
     /// List every known revision: id, aliases, user-cr commit, CHECKPOINT_VERSION, kernels, arches.
     #[command(after_help = AFTER_LIST)]
     List {
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed between two revisions, computed from their schemas.
+    #[command(after_help = AFTER_DIFF)]
+    Diff {
+        /// The older revision.
+        a: String,
+        /// The newer revision.
+        b: String,
+        /// Architecture (default: the first both have).
+        #[arg(long, value_parser = super::parse_arch)]
+        arch: Option<Arch>,
         /// Output JSON.
         #[arg(long)]
         json: bool,
@@ -157,6 +182,39 @@ impl Command {
                         )?;
                     }
                 }
+            }
+            Command::Diff { a, b, arch, json } => {
+                let reg = Registry::get();
+                let sa = reg.find(&a).map_err(|e| super::usage(e.to_string()))?;
+                let sb = reg.find(&b).map_err(|e| super::usage(e.to_string()))?;
+                let arch = match arch {
+                    Some(x) if !(sa.has_arch(x) && sb.has_arch(x)) => {
+                        return Err(super::usage(format!(
+                            "{} and {} do not both have {x}",
+                            sa.id, sb.id
+                        )));
+                    }
+                    Some(x) => x,
+                    None => sa
+                        .arches
+                        .iter()
+                        .map(|(x, _)| *x)
+                        .find(|x| sb.has_arch(*x))
+                        .ok_or_else(|| {
+                            super::usage(format!("{} and {} share no architecture", sa.id, sb.id))
+                        })?,
+                };
+                let d = ckpt_convert::diff(sa, sb, arch);
+                if json {
+                    serde_json::to_writer_pretty(
+                        &mut out,
+                        &serde_json::json!({"format_version": FORMAT_VERSION, "diff": d}),
+                    )?;
+                    writeln!(out)?;
+                } else {
+                    print_diff(&mut out, &d)?;
+                }
+                return Ok(if d.is_empty() { 0 } else { crate::EXIT_NO });
             }
             Command::Show { rev, arch, json } => {
                 let s = Registry::get()
@@ -295,4 +353,86 @@ impl Command {
         }
         Ok(0)
     }
+}
+
+fn print_diff(out: &mut impl Write, d: &ckpt_convert::SchemaDiff) -> Result<()> {
+    use ckpt_convert::diff::MemberChange;
+    writeln!(
+        out,
+        "{} -> {} on {} (CHECKPOINT_VERSION {} -> {})",
+        d.from, d.to, d.arch, d.checkpoint_version.0, d.checkpoint_version.1
+    )?;
+    if d.is_empty() {
+        writeln!(out, "no differences")?;
+        return Ok(());
+    }
+    let v = |x: Option<i64>| x.map_or("-".to_string(), |v| v.to_string());
+    if !d.enums.is_empty() {
+        writeln!(out, "\nenum values:")?;
+        for e in &d.enums {
+            let what = match (e.old, e.new) {
+                (None, _) => "added",
+                (_, None) => "removed",
+                _ => "renumbered",
+            };
+            writeln!(
+                out,
+                "  {:<7} {:<24} {:>6} -> {:<6} {what}",
+                e.kind,
+                e.name,
+                v(e.old),
+                v(e.new)
+            )?;
+        }
+    }
+    if !d.records.is_empty() {
+        writeln!(out, "\nrecord bindings and payloads:")?;
+        for r in &d.records {
+            writeln!(out, "  {}", r.name)?;
+            writeln!(out, "    - {}", r.old.as_deref().unwrap_or("(none)"))?;
+            writeln!(out, "    + {}", r.new.as_deref().unwrap_or("(none)"))?;
+        }
+    }
+    if !d.structs.is_empty() {
+        writeln!(out, "\nstructs:")?;
+        for st in &d.structs {
+            let sz = |x: Option<u32>| x.map_or("-".to_string(), |v| v.to_string());
+            writeln!(
+                out,
+                "  struct {} (size {} -> {})",
+                st.name,
+                sz(st.old_size),
+                sz(st.new_size)
+            )?;
+            for m in &st.members {
+                match m {
+                    MemberChange::Added {
+                        name,
+                        offset,
+                        size,
+                        r#type,
+                    } => writeln!(out, "    + {name} @{offset} ({size} bytes, {type})")?,
+                    MemberChange::Removed {
+                        name,
+                        offset,
+                        size,
+                        r#type,
+                    } => writeln!(out, "    - {name} @{offset} ({size} bytes, {type})")?,
+                    MemberChange::Changed { name, old, new } => writeln!(
+                        out,
+                        "    ~ {name} @{} ({} bytes, {}) -> @{} ({} bytes, {})",
+                        old.0, old.1, old.2, new.0, new.1, new.2
+                    )?,
+                }
+            }
+        }
+    }
+    if !d.constants.is_empty() {
+        writeln!(out, "\nconstants:")?;
+        let c = |x: Option<i128>| x.map_or("-".to_string(), |v| v.to_string());
+        for k in &d.constants {
+            writeln!(out, "  {:<28} {} -> {}", k.name, c(k.old), c(k.new))?;
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,148 @@
+//! Linux kernel versions as linux-cr images record them (not semver: `2.6.32.27`,
+//! `2.6.33-rc8`, `3.0.8`).
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::str::FromStr;
+
+/// A Linux kernel version: 2 to 4 numbers and an optional `-rcN`.
+///
+/// An image header holds only `major.minor.patch` (16 bits each); the fourth number of a
+/// stable release and `-rcN` never reach it, so restart cannot tell `2.6.33-rc8` from
+/// `2.6.33` or `2.6.32.27` from `2.6.32`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KernelVersion {
+    /// The numbers: `[2, 6, 32, 27]` for 2.6.32.27 (at least 2, at most 4).
+    pub numbers: Vec<u32>,
+    /// The release candidate, for `-rcN`.
+    pub rc: Option<u32>,
+}
+
+/// A string that is not a kernel version.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a kernel version (expected e.g. 2.6.32, 2.6.32.27, 2.6.33-rc8, 3.0.8)")]
+pub struct BadKernelVersion(pub String);
+
+impl FromStr for KernelVersion {
+    type Err = BadKernelVersion;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BadKernelVersion(s.to_string());
+        let (nums, rc) = match s.split_once("-rc") {
+            Some((n, rc)) => (n, Some(rc.parse::<u32>().map_err(|_| bad())?)),
+            None => (s, None),
+        };
+        let numbers = nums
+            .split('.')
+            .map(|p| {
+                if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                    Err(bad())
+                } else {
+                    p.parse::<u32>().map_err(|_| bad())
+                }
+            })
+            .collect::<Result<Vec<u32>, _>>()?;
+        if !(2..=4).contains(&numbers.len()) {
+            return Err(bad());
+        }
+        Ok(KernelVersion { numbers, rc })
+    }
+}
+
+impl fmt::Display for KernelVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.numbers.iter().map(u32::to_string).collect();
+        f.write_str(&parts.join("."))?;
+        if let Some(rc) = self.rc {
+            write!(f, "-rc{rc}")?;
+        }
+        Ok(())
+    }
+}
+
+impl KernelVersion {
+    /// `major.minor.patch` as the image header stores it (missing numbers are 0).
+    pub fn header_triple(&self) -> Option<(u16, u16, u16)> {
+        let n = |i: usize| u16::try_from(self.numbers.get(i).copied().unwrap_or(0)).ok();
+        Some((n(0)?, n(1)?, n(2)?))
+    }
+
+    /// True when the version names all three numbers the header holds.
+    pub fn is_full(&self) -> bool {
+        self.numbers.len() >= 3
+    }
+}
+
+impl Ord for KernelVersion {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let pad = |v: &KernelVersion| {
+            let mut n = v.numbers.clone();
+            n.resize(4, 0);
+            n
+        };
+        pad(self)
+            .cmp(&pad(other))
+            .then_with(|| match (self.rc, other.rc) {
+                (None, None) => Ordering::Equal,
+                // 2.6.33-rc8 comes before 2.6.33.
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(a), Some(b)) => a.cmp(&b),
+            })
+    }
+}
+
+impl PartialOrd for KernelVersion {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> KernelVersion {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_the_forms_linux_cr_used() {
+        assert_eq!(v("2.6.32").numbers, [2, 6, 32]);
+        assert_eq!(v("2.6.32.27").numbers, [2, 6, 32, 27]);
+        assert_eq!(v("2.6.33-rc8").rc, Some(8));
+        assert_eq!(v("3.0.8").header_triple(), Some((3, 0, 8)));
+        assert_eq!(v("3.0").header_triple(), Some((3, 0, 0)));
+        assert!(!v("3.0").is_full());
+        for bad in [
+            "",
+            "2",
+            "2.6.x",
+            "2..6",
+            "2.6.32-rc",
+            "2.6.32+",
+            "1.2.3.4.5",
+            "2.6.70000",
+        ] {
+            assert!(
+                bad.parse::<KernelVersion>().is_err() || v(bad).header_triple().is_none(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn orders_like_linux() {
+        assert!(v("2.6.33-rc8") < v("2.6.33"));
+        assert!(v("2.6.32.27") > v("2.6.32"));
+        assert!(v("2.6.32.27") < v("2.6.33-rc1"));
+        assert!(v("3.0") == v("3.0.0") || v("3.0").cmp(&v("3.0.0")) == Ordering::Equal);
+        assert!(v("2.6.39") < v("3.0"));
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in ["2.6.32", "2.6.32.27", "2.6.33-rc8", "3.0.8", "3.0"] {
+            assert_eq!(v(s).to_string(), s);
+        }
+    }
+}
