@@ -53,6 +53,21 @@ pub struct BuildOptions {
     pub omit: Omit,
     /// End the image with an ERROR record (a failed checkpoint) after this many tasks.
     pub error_after_tasks: Option<u32>,
+    /// Checkpoint the net namespace (revisions with NET_NS, from 78d18cf): the header's
+    /// uflags ask for it (bit 0x2 is CHECKPOINT_NONETNS, "do not dump", at 78d18cf and
+    /// b0d8304, and CHECKPOINT_NETNS, "dump", from 82822cf), and a NET_NS object with a
+    /// loopback and a veth device is written inside the NS object. No kernel code of
+    /// this is public: the record order is inferred (grammar-research.md §1f).
+    pub with_netns: bool,
+    /// One hugetlb VMA with its HPAGE records in the first task's memory (revisions with
+    /// HPAGE: 1fd8e6e, 5c3471a). No kernel code is public: the order is inferred
+    /// (grammar-research.md §1g).
+    pub with_hugetlb: bool,
+    /// One SysV semaphore undo list (a SEM_UNDO object) shared by the first thread group
+    /// (revisions with TASK_SEM_UNDO_LIST, from f0fdd38), undoing on the image's
+    /// semaphore set. No kernel code is public: the order is inferred
+    /// (grammar-research.md §1g). Needs the SysV IPC objects (not `omit.ipc`).
+    pub with_sem_undo: bool,
 }
 
 impl Default for BuildOptions {
@@ -63,6 +78,9 @@ impl Default for BuildOptions {
             seed: 1,
             omit: Omit::default(),
             error_after_tasks: None,
+            with_netns: false,
+            with_hugetlb: false,
+            with_sem_undo: false,
         }
     }
 }
@@ -102,6 +120,10 @@ struct Emitter<'f, W: Write> {
     w: Writer<W>,
     next_tag: i64,
     summary: BuildSummary,
+    /// The tag of the image's one LSM label pointer (SECURITY_PTR), once written.
+    label: Option<i64>,
+    /// True until a FILE record has referred to the label.
+    label_file_pending: bool,
 }
 
 impl<W: Write> Emitter<'_, W> {
@@ -268,15 +290,6 @@ impl<W: Write> Emitter<'_, W> {
             let p = payloads
                 .next()
                 .ok_or_else(|| self.err(format!("{name}: no payload given for {}", item.name)))?;
-            if item.kind == "RAW" {
-                match p {
-                    Payload::Bytes(b) => self.w.write_record_bytes(&b)?,
-                    Payload::Pages { .. } => {
-                        return Err(self.err(format!("{name}: pages as a raw payload")));
-                    }
-                }
-                continue;
-            }
             if item.kind == "RAW" {
                 match p {
                     Payload::Bytes(b) => self.w.write_record_bytes(&b)?,
@@ -490,6 +503,8 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
         w: Writer::new(out, format.endian()),
         next_tag: 1,
         summary: BuildSummary::default(),
+        label: None,
+        label_file_pending: false,
     };
     let arch = format.arch;
     let mut tasks = plan_tree(opts, &mut rng);
@@ -521,11 +536,17 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
         .zip(&kc.values)
         .map(|(n, (_, v))| (n.as_str(), u(*v)))
         .collect();
-    // uflags: never dump the net namespace (bit 0x2 means "do not dump" until b0d8304).
-    let uflags = if format.schema.constant("CHECKPOINT_NONETNS", arch).is_some() {
-        2
-    } else {
-        0
+    // uflags bit 0x2: CHECKPOINT_NONETNS ("do not dump the net namespace") at 78d18cf and
+    // b0d8304, CHECKPOINT_NETNS ("dump it") from 82822cf (grammar.md). By default the net
+    // namespace is not dumped; `with_netns` dumps it where the revision has NET_NS.
+    let netns = opts.with_netns && format.record_type("NET_NS").is_some();
+    let uflags = match (
+        format.schema.constant("CHECKPOINT_NONETNS", arch),
+        format.schema.constant("CHECKPOINT_NETNS", arch),
+    ) {
+        (Some(no), _) if !netns => no as u64,
+        (_, Some(yes)) if netns => yes as u64,
+        _ => 0,
     };
     let mut hf: Vec<(&str, Value)> = vec![
         ("magic", u(MAGIC_HEAD)),
@@ -589,10 +610,19 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
         }
         Arch::S390x => e.rec("HEADER_ARCH", vec![], &[], vec![])?,
     }
-    // Container section.
+    // Container section. Revisions with a container payload (from d55d4c8) also have
+    // SECURITY records, and the image carries an SELinux label (see `write_label`), so the
+    // LSM is SELinux: the capability module ("default") never writes labels, its
+    // *_checkpoint hooks return -ENOSYS (v20 93/96). The LSM_INFO text of SELinux is not
+    // sourced; "dummy" (ckpt_write_dummy_lsm_info, for LSMs without policy info) [L].
     let container_payloads = if e.f.schema.payload_def("CONTAINER", arch).is_some() {
+        let lsm = if e.has("SECURITY") {
+            "selinux"
+        } else {
+            "default"
+        };
         vec![
-            Payload::Bytes(padded("default", 11)),
+            Payload::Bytes(padded(lsm, 11)),
             Payload::Bytes(b"dummy".to_vec()),
         ]
     } else {
@@ -784,8 +814,8 @@ struct Shared {
     groupinfo: Option<i64>,
     creds: BTreeMap<u64, i64>,
     ns: Option<i64>,
-    /// Per thread-group leader: (files, mm, fs, sighand, signal).
-    groups: BTreeMap<usize, [i64; 5]>,
+    /// Per thread-group leader: (files, mm, fs, sem_undo, sighand, signal).
+    groups: BTreeMap<usize, [i64; 6]>,
 }
 
 fn write_creds<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, uid: u64) -> Result<i64> {
@@ -833,6 +863,9 @@ fn write_creds<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, uid: u64) -> R
             x
         }
     };
+    // do_checkpoint_cred (v20 93/96) takes the groupinfo, then the user, then the label:
+    // the label object comes right before the CRED record.
+    let sec = write_label(e)?;
     let caps = if uid == 0 { 0xffff_ffff } else { 0 };
     e.rec(
         "CRED",
@@ -847,7 +880,7 @@ fn write_creds<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, uid: u64) -> R
             ("fsgid", u(uid)),
             ("user_ref", i(user)),
             ("groupinfo_ref", i(gi)),
-            ("sec_ref", i(0)),
+            ("sec_ref", i(sec)),
             ("cap_s.cap_p_0", u(caps)),
             ("cap_s.cap_e_0", u(caps)),
             ("cap_s.cap_b_0", u(0xffff_ffff)),
@@ -858,6 +891,37 @@ fn write_creds<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, uid: u64) -> R
     )?;
     sh.creds.insert(uid, cred);
     Ok(cred)
+}
+
+/// The SELinux context of the image's one label.
+const LABEL_CONTEXT: &str = "system_u:system_r:unconfined_t:s0";
+
+/// At the first CRED of an image whose revision has LSM labels (from d55d4c8): the label
+/// of the cred, and its tag (the `sec_ref`); 0 (SECURITY_CTX_NONE) for every other cred.
+///
+/// `security_checkpoint_obj` (v20 93/96, grammar-research.md §1f) registers the label
+/// *pointer* as a SECURITY_PTR object, which takes a tag and writes no record; that tag is
+/// what `sec_ref` and `f_secref` hold. At first sight it then writes the context string as
+/// a SECURITY object: OBJREF SECURITY (a second tag), SECURITY {ptrref = the pointer's
+/// tag, sectype}, STRING context (NUL included). The same label is referred to later by
+/// the image's first FILE (`file_common`); sharing one pointer between a cred and a file
+/// is what Smack does (one `void *security` for all object types, v20 93/96); sectype is
+/// that of the first referrer, CKPT_SECURITY_CRED = 4.
+fn write_label<W: Write>(e: &mut Emitter<'_, W>) -> Result<i64> {
+    if e.label.is_some() || !e.has("SECURITY") {
+        return Ok(0);
+    }
+    let ptr = e.tag(); // CKPT_OBJ_SECURITY_PTR: a tag, no OBJREF
+    e.objref("SECURITY")?;
+    e.rec(
+        "SECURITY",
+        vec![("ptrref", i(ptr)), ("sectype", u(4))],
+        &[],
+        vec![Payload::Bytes(file_name(LABEL_CONTEXT))],
+    )?;
+    e.label = Some(ptr);
+    e.label_file_pending = true;
+    Ok(ptr)
 }
 
 fn write_ns<W: Write>(
@@ -903,17 +967,120 @@ fn write_ns<W: Write>(
         vec![],
     )?;
     write_ipc(e, opts, rng)?;
+    let net = if opts.with_netns && e.has("NET_NS") {
+        write_netns(e)?
+    } else {
+        0
+    };
     e.rec(
         "NS",
         vec![
             ("uts_objref", i(uts)),
             ("ipc_objref", i(ipc)),
-            ("net_objref", i(0)),
+            ("net_objref", i(net)),
         ],
         &[],
         vec![],
     )?;
     sh.ns = Some(ns);
+    Ok(ns)
+}
+
+/// The net namespace object, written by `do_checkpoint_ns` after the UTS and IPC
+/// namespaces, before the NS record that refers to it ("along with the others"). No kernel
+/// code of it is public; the shape is inferred [L] from the user-cr headers and the patch
+/// description (grammar-research.md §1f; the schemas' `net ns object` line):
+///
+/// ```text
+/// OBJREF NET_NS, NET_NS {this_ref}
+/// per device: OBJREF NETDEV, [peer device object] NETDEV {netns_ref, type, inet_addrs, ...},
+///             [NETDEV_ADDR: inet_addrs x ckpt_netdev_addr, if inet_addrs > 0]
+/// ```
+///
+/// Devices: `lo` (127.0.0.1/8) and one end of a veth pair (10.0.3.2/24). The veth peer
+/// lives outside the checkpointed namespaces (netns_ref 0, no addresses); it is written
+/// nested inside the device that first refers to it, as objects referred to before their
+/// record are (the AF_UNIX peer does the same). The address array is the body of the
+/// buffer-like NETDEV_ADDR record (the schemas' reading of that record); whether a
+/// device-name record exists is unknown, none is written. The list of devices has no
+/// terminator or count: the NS record ends it.
+fn write_netns<W: Write>(e: &mut Emitter<'_, W>) -> Result<i64> {
+    e.summary.synthetic.push(
+        "NET_NS, NETDEV, NETDEV_ADDR: no kernel code is public; their order is inferred".into(),
+    );
+    let ns = e.objref("NET_NS")?;
+    e.rec("NET_NS", vec![("this_ref", i(ns))], &[], vec![])?;
+    let dev_type = |e: &Emitter<'_, W>, n: &str| e.f.schema.enum_value("netdev", n, e.f.arch);
+    let lo_t = dev_type(e, "LO").unwrap_or(0) as u64;
+    let veth_t = dev_type(e, "VETH").unwrap_or(1) as u64;
+    let ipv4 =
+        e.f.schema
+            .enum_value("netdev_addr", "IPV4", e.f.arch)
+            .unwrap_or(0) as u64;
+    let ip = |a: [u8; 4]| u(u32::from_be_bytes(a) as u64);
+    let addr = |e: &Emitter<'_, W>, a: [u8; 4], mask: [u8; 4], bcast: [u8; 4]| {
+        e.element(
+            "ckpt_netdev_addr",
+            &[
+                ("type", u(ipv4)),
+                ("inet4_local", ip(a)),
+                ("inet4_address", ip(a)),
+                ("inet4_mask", ip(mask)),
+                ("inet4_broadcast", ip(bcast)),
+            ],
+        )
+    };
+    let mac = |m: [u8; 6]| Value::List(m.iter().map(|b| u(*b as u64)).collect());
+    // lo: IFF_UP | IFF_LOOPBACK | IFF_RUNNING.
+    e.objref("NETDEV")?;
+    e.rec(
+        "NETDEV",
+        vec![
+            ("netns_ref", i(ns)),
+            ("inet_addrs", u(1)),
+            ("type", u(lo_t)),
+            ("flags", u(0x49)),
+            ("hwaddr", mac([0; 6])),
+        ],
+        &[],
+        vec![],
+    )?;
+    let a = addr(e, [127, 0, 0, 1], [255, 0, 0, 0], [0, 0, 0, 0])?;
+    let rt = e.f.record_type("NETDEV_ADDR").unwrap();
+    e.w.write_record(rt, &a)?;
+    // veth0 and its peer: IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_MULTICAST.
+    let veth = e.objref("NETDEV")?;
+    let peer = e.objref("NETDEV")?;
+    e.rec(
+        "NETDEV",
+        vec![
+            ("netns_ref", i(0)),
+            ("veth.this_ref", i(peer)),
+            ("veth.peer_ref", i(veth)),
+            ("inet_addrs", u(0)),
+            ("type", u(veth_t)),
+            ("flags", u(0x1043)),
+            ("hwaddr", mac([0x02, 0x42, 0x0a, 0x00, 0x03, 0x01])),
+        ],
+        &[],
+        vec![],
+    )?;
+    e.rec(
+        "NETDEV",
+        vec![
+            ("netns_ref", i(ns)),
+            ("veth.this_ref", i(veth)),
+            ("veth.peer_ref", i(peer)),
+            ("inet_addrs", u(1)),
+            ("type", u(veth_t)),
+            ("flags", u(0x1043)),
+            ("hwaddr", mac([0x02, 0x42, 0x0a, 0x00, 0x03, 0x02])),
+        ],
+        &[],
+        vec![],
+    )?;
+    let a = addr(e, [10, 0, 3, 2], [255, 255, 255, 0], [10, 0, 3, 255])?;
+    e.w.write_record(rt, &a)?;
     Ok(ns)
 }
 
@@ -956,7 +1123,7 @@ fn write_ipc<W: Write>(
         )?;
         e.rec("PGARR", vec![("nr_pages", u(0))], &[], vec![])?;
     }
-    // msg: one queue, no messages.
+    // msg: one queue holding one message (grammar-research.md §1e, v20 msg patch).
     e.rec(
         "IPC",
         vec![("ipc_type", u(t(e, "IPC_MSG"))), ("ipc_count", u(n))],
@@ -964,13 +1131,18 @@ fn write_ipc<W: Write>(
         vec![],
     )?;
     if with {
+        let text = b"job 42: rotate /var/log/task0.log\n".to_vec();
         let mut f = vec![
+            ("q_stime", u(1_300_000_100)),
             ("q_ctime", u(1_300_000_000)),
+            ("q_cbytes", u(text.len() as u64)),
+            ("q_qnum", u(1)),
             ("q_qbytes", u(16384)),
-            ("q_qnum", u(0)),
+            ("q_lspid", i(1)),
         ];
         f.extend(ipc_perms(0x2345, 2, 0o644));
         e.rec("IPC_MSG", f, &[], vec![])?;
+        write_msg(e, 1, &text)?;
     }
     // sem: one set of 3 semaphores, {semval, sempid} pairs.
     e.rec(
@@ -994,6 +1166,38 @@ fn write_ipc<W: Write>(
     Ok(())
 }
 
+/// One message of a queue (`checkpoint_msg_contents`, v20 msg patch; grammar-research.md
+/// §1e): IPC_MSG_MSG {m_type, m_ts, sec_ref = 0}, then the text in BUFFER records split as
+/// the kernel's msg_msg segments are: first min(m_ts, DATALEN_MSG) bytes, then chunks of
+/// DATALEN_SEG. DATALEN_MSG = PAGE_SIZE - sizeof(struct msg_msg) (six words: m_list,
+/// m_type, m_ts, next, security) and DATALEN_SEG = PAGE_SIZE - sizeof(struct msg_msgseg)
+/// (one word) are the figures of grammar-research.md [L]; restore recomputes them and
+/// reads each chunk at its exact length. The builder's messages fit in one chunk.
+fn write_msg<W: Write>(e: &mut Emitter<'_, W>, m_type: i64, text: &[u8]) -> Result<()> {
+    e.rec(
+        "IPC_MSG_MSG",
+        vec![
+            ("m_type", i(m_type)),
+            ("m_ts", u(text.len() as u64)),
+            ("sec_ref", i(0)),
+        ],
+        &[],
+        vec![],
+    )?;
+    let word = e.f.arch.word_size() as usize;
+    let page = PAGE_SIZE as usize;
+    let (first, seg) = (page - 6 * word, page - word);
+    let buffer = e.f.record_type("BUFFER").unwrap();
+    let (head, mut rest) = text.split_at(text.len().min(first));
+    e.w.write_record(buffer, head)?;
+    while !rest.is_empty() {
+        let (chunk, r) = rest.split_at(rest.len().min(seg));
+        e.w.write_record(buffer, chunk)?;
+        rest = r;
+    }
+    Ok(())
+}
+
 fn ipc_perms(key: u64, id: i64, mode: u64) -> Fields {
     vec![
         ("perms.id", i(id)),
@@ -1013,15 +1217,24 @@ fn file_name(s: &str) -> Vec<u8> {
     b
 }
 
-/// Writes a FILE object (OBJREF FILE, its records) and returns its tag.
+/// The fields of the common part of a FILE record. The image's first FILE refers to the
+/// LSM label (`f_secref`; checkpoint_file_common, v20 93/96), written before it with the
+/// first cred.
 fn file_common(
     cred: i64,
     f_type: &str,
-    e: &Emitter<'_, impl Write>,
+    e: &mut Emitter<'_, impl Write>,
     mode: u64,
     flags: u64,
 ) -> Fields {
     let t = e.f.schema.enum_value("file", f_type, e.f.arch).unwrap_or(1);
+    let sec = match e.label {
+        Some(l) if e.label_file_pending => {
+            e.label_file_pending = false;
+            l
+        }
+        _ => 0,
+    };
     vec![
         ("common.f_type", u(t as u64)),
         ("f_type", u(t as u64)),
@@ -1032,7 +1245,8 @@ fn file_common(
         ("common.f_credref", i(cred)),
         ("f_credref", i(cred)),
         ("common.f_pos", u(0)),
-        ("common.f_secref", i(0)),
+        ("common.f_secref", i(sec)),
+        ("f_secref", i(sec)),
     ]
 }
 
@@ -1282,13 +1496,44 @@ fn write_tty_file<W: Write>(e: &mut Emitter<'_, W>, cred: i64) -> Result<i64> {
         ]
     };
     e.rec("TTY", tty(1, slave_tag, 0), &[], vec![])?;
+    // What the slave side printed, not yet read through the master: a prompt.
+    write_ldisc(e, b"bash-4.1$ ")?;
     let slave = e.objref("TTY")?;
     debug_assert_eq!(slave, slave_tag);
     e.rec("TTY", tty(2, master, 0), &[], vec![])?;
+    // Input typed on the terminal, a line not yet ended.
+    write_ldisc(e, b"ls -l")?;
     let mut f = file_common(cred, "TTY", e, 0x1f, 0o2);
     f.push(("tty_objref", i(slave)));
     e.rec("FILE", f, &[], vec![])?;
     Ok(file)
+}
+
+/// The n_tty line discipline of a tty that is not hung up: TTY_LDISC, and a BUFFER with
+/// the `datalen` bytes of its read buffer (linearised from read_tail) if there are any
+/// (`checkpoint_tty_ldisc`, v18 72/80; grammar-research.md §1c). The data is an unended
+/// canonical line: no line is complete, so `canon_data`, `canon_datalen` and the
+/// end-of-line bits of `read_flags` are all 0.
+fn write_ldisc<W: Write>(e: &mut Emitter<'_, W>, data: &[u8]) -> Result<()> {
+    let payloads = if data.is_empty() {
+        vec![]
+    } else {
+        vec![Payload::Bytes(data.to_vec())]
+    };
+    e.rec(
+        "TTY_LDISC",
+        vec![
+            ("column", u(data.len() as u64)),
+            ("datalen", u(data.len() as u64)),
+            ("canon_column", u(0)),
+            ("canon_datalen", u(0)),
+            ("canon_data", u(0)),
+            ("minimum_to_wake", u(1)),
+            ("icanon", u(1)),
+        ],
+        &[],
+        payloads,
+    )
 }
 
 fn write_unix_pair<W: Write>(e: &mut Emitter<'_, W>, cred: i64) -> Result<(i64, i64, i64, i64)> {
@@ -1381,6 +1626,7 @@ fn write_mm<W: Write>(
     k: usize,
     cred: i64,
     pages: u64,
+    hugetlb: bool,
     rng: &mut SplitMix64,
 ) -> Result<i64> {
     let arch = e.f.arch;
@@ -1421,6 +1667,17 @@ fn write_mm<W: Write>(
         ),
         ("VDSO", 0, vdso, vdso + 0x1000, 0x5, 0),
     ];
+    // A private anonymous hugetlb mapping (MAP_HUGETLB) of one huge page, after the heap.
+    let hshift = hugetlb_shift(arch);
+    let mut vmas = vmas;
+    if hugetlb {
+        let at: u64 = if word == 4 {
+            0x4000_0000
+        } else {
+            0x7f00_0000_0000
+        };
+        vmas.insert(2, ("HUGETLB", 0, at, at + (1 << hshift), 0x3, 1));
+    }
     e.rec(
         "MM",
         vec![
@@ -1444,6 +1701,7 @@ fn write_mm<W: Write>(
     let chunk = (PAGE_SIZE as u64 / word).max(1);
     for (ty, objref, start, end, prot, npages) in vmas {
         let vt = e.f.schema.enum_value("vma", ty, arch).unwrap_or(2) as u64;
+        let huge = ty == "HUGETLB";
         e.rec(
             "VMA",
             vec![
@@ -1459,12 +1717,21 @@ fn write_mm<W: Write>(
                         0x25
                     }),
                 ),
-                ("vm_flags", u(0x0010_0070 | prot)),
+                // VM_HUGETLB | VM_RESERVED for the hugetlb mapping, VM_ACCOUNT otherwise.
+                (
+                    "vm_flags",
+                    u(if huge { 0x0048_0070 } else { 0x0010_0070 } | prot),
+                ),
                 ("vm_pgoff", u(if ty == "FILE" { 0 } else { start >> 12 })),
+                ("hugetlb_shift", u(if huge { hshift } else { 0 })),
             ],
             &[],
             vec![],
         )?;
+        if huge {
+            write_hpages(e, start, npages, hshift, rng)?;
+            continue;
+        }
         let mut left = npages;
         let mut addr = start;
         while left > 0 {
@@ -1509,6 +1776,53 @@ fn write_mm<W: Write>(
         Arch::Ppc | Arch::Ppc64 => {}
     }
     Ok(mm)
+}
+
+/// log2 of the huge page size: 2 MiB on x86 (and ARM LPAE), 1 MiB on s390x [L for ARM].
+fn hugetlb_shift(arch: Arch) -> u64 {
+    match arch {
+        Arch::S390x => 20,
+        _ => 21,
+    }
+}
+
+/// The huge pages of a HUGETLB VMA, inferred [L] (grammar-research.md §1g; no kernel code
+/// of it is public): per huge page an HPAGE {vaddr, shift} record, then its contents,
+/// `1 << shift` bytes. The contents are written as one BUFFER record per huge page, the
+/// buffer-like form the VMA page chunks use (a headerless copy, as the socket fragment
+/// pages have, is equally possible; the schemas claim no payload for HPAGE). The end
+/// marker is unknown (a count in the VMA, an HPAGE with shift 0, or PGARR 0 are
+/// candidates); none is written: every huge page of the VMA is written, so the VMA's size
+/// gives their number.
+fn write_hpages<W: Write>(
+    e: &mut Emitter<'_, W>,
+    start: u64,
+    n: u64,
+    shift: u64,
+    rng: &mut SplitMix64,
+) -> Result<()> {
+    e.summary.synthetic.push(
+        "HPAGE: no kernel code is public; contents as a BUFFER and no end marker are inferred"
+            .into(),
+    );
+    let buffer = e.f.record_type("BUFFER").unwrap();
+    let size = 1u64 << shift;
+    let mut page = vec![0u8; PAGE_SIZE as usize];
+    for h in 0..n {
+        e.rec(
+            "HPAGE",
+            vec![("vaddr", u(start + h * size)), ("shift", u(shift))],
+            &[],
+            vec![],
+        )?;
+        e.w.begin_record(buffer, size)?;
+        let mut prng = SplitMix64::new(rng.next_u64());
+        for k in 0..size / PAGE_SIZE as u64 {
+            fill_page(&mut page, &mut prng, k);
+            e.w.write_payload(&page)?;
+        }
+    }
+    Ok(())
 }
 
 fn mask(word: u64) -> u64 {
@@ -1650,6 +1964,36 @@ fn write_cpu<W: Write>(
     }
 }
 
+/// The semaphore undo list of a thread group, inferred [L] (grammar-research.md §1g and the
+/// schemas' `sem_undo` line; no kernel code is public): written among the task objects
+/// after FS and before SIGHAND (the order of TASK_OBJS's fields) as OBJREF SEM_UNDO,
+/// TASK_SEM_UNDO_LIST {count}, then per semaphore set TASK_SEM_UNDO {semid,
+/// semadj_count} and a BUFFER of semadj_count `short` adjustments. One entry here: the
+/// image's semaphore set (id 3, 3 semaphores).
+fn write_sem_undo<W: Write>(e: &mut Emitter<'_, W>) -> Result<i64> {
+    e.summary.synthetic.push(
+        "SEM_UNDO, TASK_SEM_UNDO_LIST, TASK_SEM_UNDO: no kernel code is public; their order \
+         and the semadj BUFFER are inferred"
+            .into(),
+    );
+    let tag = e.objref("SEM_UNDO")?;
+    e.rec("TASK_SEM_UNDO_LIST", vec![("count", u(1))], &[], vec![])?;
+    let adj: [i16; 3] = [-1, 0, 2];
+    e.rec(
+        "TASK_SEM_UNDO",
+        vec![("semid", u(3)), ("semadj_count", u(adj.len() as u64))],
+        &[],
+        vec![],
+    )?;
+    let mut buf = vec![0u8; 2 * adj.len()];
+    for (k, a) in adj.iter().enumerate() {
+        put_uint(&mut buf[2 * k..2 * k + 2], *a as u16 as u64, e.f.endian());
+    }
+    let buffer = e.f.record_type("BUFFER").unwrap();
+    e.w.write_record(buffer, &buf)?;
+    Ok(tag)
+}
+
 fn sigset(bits: u64) -> Value {
     Value::List((0..8).map(|k| u((bits >> (8 * k)) & 0xff)).collect())
 }
@@ -1767,7 +2111,8 @@ fn write_task<W: Write>(
     let first_of_group = !sh.groups.contains_key(&t.leader);
     let objs = if first_of_group {
         let files = write_files(e, k, cred, opts, rng)?;
-        let mm = write_mm(e, k, cred, pages, rng)?;
+        let hugetlb = opts.with_hugetlb && k == 0 && e.has("HPAGE");
+        let mm = write_mm(e, k, cred, pages, hugetlb, rng)?;
         let fs = if e.has("FS") {
             let fs = e.objref("FS")?;
             let fname = |s: &str| Payload::Bytes(file_name(s));
@@ -1781,9 +2126,16 @@ fn write_task<W: Write>(
         } else {
             0
         };
+        let sem_undo =
+            if opts.with_sem_undo && !opts.omit.ipc && t.leader == 0 && e.has("TASK_SEM_UNDO_LIST")
+            {
+                write_sem_undo(e)?
+            } else {
+                0
+            };
         let sighand = write_sighand(e, opts)?;
         let signal = e.tag(); // the signal struct takes a tag but has no OBJREF
-        let o = [files, mm, fs, sighand, signal];
+        let o = [files, mm, fs, sem_undo, sighand, signal];
         sh.groups.insert(t.leader, o);
         o
     } else {
@@ -1795,9 +2147,9 @@ fn write_task<W: Write>(
             ("files_objref", i(objs[0])),
             ("mm_objref", i(objs[1])),
             ("fs_objref", i(objs[2])),
-            ("sem_undo_objref", i(0)),
-            ("sighand_objref", i(objs[3])),
-            ("signal_objref", i(objs[4])),
+            ("sem_undo_objref", i(objs[3])),
+            ("sighand_objref", i(objs[4])),
+            ("signal_objref", i(objs[5])),
         ],
         &[],
         vec![],
@@ -1864,4 +2216,293 @@ fn write_task<W: Write>(
         vec![],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::Reader;
+    use crate::schema::{Registry, Schema};
+
+    /// One record read back: its name, length, decoded fields and text (inline records).
+    struct Rec {
+        name: &'static str,
+        len: u32,
+        fields: Vec<(String, Value)>,
+        text: Option<String>,
+    }
+
+    impl Rec {
+        fn int(&self, path: &str) -> i128 {
+            self.fields
+                .iter()
+                .find(|(p, _)| p == path)
+                .and_then(|(_, v)| v.as_int())
+                .unwrap_or_else(|| panic!("{}: no field {path}", self.name))
+        }
+    }
+
+    fn pairs() -> Vec<(&'static Schema, Arch)> {
+        Registry::get()
+            .all()
+            .iter()
+            .flat_map(|s| s.arches.iter().map(move |(a, _)| (s, *a)))
+            .collect()
+    }
+
+    fn all_on() -> BuildOptions {
+        BuildOptions {
+            tasks: 5,
+            memory: 6 * 4096,
+            seed: 7,
+            with_netns: true,
+            with_hugetlb: true,
+            with_sem_undo: true,
+            ..Default::default()
+        }
+    }
+
+    /// Builds, reads back every record and rewrites the image; the rewrite must be the
+    /// image byte for byte.
+    fn build_and_read(schema: &'static Schema, arch: Arch, opts: &BuildOptions) -> Vec<Rec> {
+        let f = Format::new(schema, arch);
+        let mut img = Vec::new();
+        build(&f, opts, &mut img).unwrap_or_else(|e| panic!("build {} {arch}: {e}", schema.id));
+        let mut r = Reader::new(&img[..], Format::new(schema, arch));
+        let mut out = Vec::new();
+        let mut w = Writer::new(&mut out, arch.endian());
+        let mut recs = Vec::new();
+        loop {
+            let rec = match r.next_record() {
+                Ok(Some(rec)) => rec,
+                Ok(None) => break,
+                Err(e) => panic!("{} {arch}: read: {e}", schema.id),
+            };
+            let (fields, text) = if rec.inline {
+                let d = r
+                    .decode()
+                    .unwrap_or_else(|e| panic!("{} {arch}: decode: {e}", schema.id));
+                w.write_record_bytes(r.record_bytes()).unwrap();
+                (d.fields, d.text)
+            } else {
+                w.begin_record(rec.rtype, rec.body_len() as u64).unwrap();
+                let mut buf = Vec::new();
+                r.copy_payload(&mut buf).unwrap();
+                w.write_payload(&buf).unwrap();
+                (vec![], None)
+            };
+            recs.push(Rec {
+                name: rec.name,
+                len: rec.len,
+                fields,
+                text,
+            });
+        }
+        assert!(r.finished(), "{} {arch}: no TAIL", schema.id);
+        w.finish().unwrap();
+        assert!(out == img, "{} {arch}: the rewrite differs", schema.id);
+        recs
+    }
+
+    fn objrefs(f: &Format, recs: &[Rec], obj: &str) -> Vec<(usize, i128)> {
+        let t = f.schema.enum_value("obj", obj, f.arch).unwrap() as i128;
+        recs.iter()
+            .enumerate()
+            .filter(|(_, r)| r.name == "OBJREF" && r.int("objtype") == t)
+            .map(|(k, r)| (k, r.int("objref")))
+            .collect()
+    }
+
+    fn count(recs: &[Rec], name: &str) -> usize {
+        recs.iter().filter(|r| r.name == name).count()
+    }
+
+    /// The `f_secref` of a FILE record, whichever struct it holds.
+    fn f_secref(r: &Rec) -> i128 {
+        r.fields
+            .iter()
+            .find(|(p, _)| p == "common.f_secref" || p == "f_secref")
+            .and_then(|(_, v)| v.as_int())
+            .unwrap()
+    }
+
+    fn check_label(f: &Format, recs: &[Rec]) {
+        let id = &f.schema.id;
+        if f.record_type("SECURITY").is_none() {
+            assert_eq!(count(recs, "SECURITY"), 0);
+            return;
+        }
+        let labels = objrefs(f, recs, "SECURITY");
+        assert_eq!(labels.len(), 1, "{id}: one label object");
+        let (at, tag) = labels[0];
+        let sec = &recs[at + 1];
+        assert_eq!(sec.name, "SECURITY");
+        assert_eq!(sec.int("sectype"), 4);
+        let ptr = sec.int("ptrref");
+        // The label pointer took the tag just before the OBJREF's, with no record.
+        assert_eq!(ptr + 1, tag, "{id}");
+        assert!(
+            recs.iter()
+                .all(|r| r.name != "OBJREF" || r.int("objref") != ptr)
+        );
+        assert_eq!(recs[at + 2].name, "STRING");
+        assert_eq!(recs[at + 2].text.as_deref(), Some(LABEL_CONTEXT));
+        // One CRED (right after the label) and one FILE refer to it, after it.
+        let creds: Vec<usize> = (0..recs.len())
+            .filter(|&k| recs[k].name == "CRED" && recs[k].int("sec_ref") != 0)
+            .collect();
+        assert_eq!(creds, vec![at + 3], "{id}");
+        assert_eq!(recs[at + 3].int("sec_ref"), ptr);
+        let files: Vec<usize> = (0..recs.len())
+            .filter(|&k| recs[k].name == "FILE" && f_secref(&recs[k]) != 0)
+            .collect();
+        assert_eq!(files.len(), 1, "{id}");
+        assert!(files[0] > at);
+        assert_eq!(f_secref(&recs[files[0]]), ptr);
+    }
+
+    fn check_ldisc(f: &Format, recs: &[Rec]) {
+        let ttys: Vec<usize> = (0..recs.len()).filter(|&k| recs[k].name == "TTY").collect();
+        if f.schema.enum_value("file", "TTY", f.arch).is_some() {
+            assert_eq!(ttys.len(), 2, "{}: master and slave", f.schema.id);
+        }
+        for k in ttys {
+            assert_eq!(recs[k + 1].name, "TTY_LDISC");
+            let n = recs[k + 1].int("datalen");
+            assert!(n > 0);
+            assert_eq!(recs[k + 2].name, "BUFFER");
+            assert_eq!(recs[k + 2].len as i128, 8 + n);
+        }
+    }
+
+    fn check_msg(recs: &[Rec]) {
+        let k = recs.iter().position(|r| r.name == "IPC_MSG").unwrap();
+        let q = &recs[k];
+        assert_eq!(q.int("q_qnum"), 1);
+        let m = &recs[k + 1];
+        assert_eq!(m.name, "IPC_MSG_MSG");
+        assert_eq!(m.int("m_ts"), q.int("q_cbytes"));
+        assert_eq!(recs[k + 2].name, "BUFFER");
+        assert_eq!(recs[k + 2].len as i128, 8 + m.int("m_ts"));
+        assert_eq!(recs[k + 3].name, "IPC");
+    }
+
+    fn uflags(recs: &[Rec]) -> i128 {
+        recs[0].int("uflags")
+    }
+
+    #[test]
+    fn every_pair_with_every_option_reads_back_and_rewrites_byte_for_byte() {
+        for (schema, arch) in pairs() {
+            let f = Format::new(schema, arch);
+            let id = &schema.id;
+            let recs = build_and_read(schema, arch, &all_on());
+            check_label(&f, &recs);
+            check_ldisc(&f, &recs);
+            check_msg(&recs);
+            // Net namespace.
+            let ns = recs.iter().find(|r| r.name == "NS").unwrap();
+            if f.record_type("NET_NS").is_some() {
+                let nets = objrefs(&f, &recs, "NET_NS");
+                assert_eq!(nets.len(), 1, "{id} {arch}");
+                let (at, tag) = nets[0];
+                assert_eq!(recs[at + 1].name, "NET_NS");
+                assert_eq!(recs[at + 1].int("this_ref"), tag);
+                assert_eq!(ns.int("net_objref"), tag);
+                assert_eq!(count(&recs, "NETDEV"), 3);
+                assert_eq!(count(&recs, "NETDEV_ADDR"), 2);
+                let dump = if schema.constant("CHECKPOINT_NETNS", arch).is_some() {
+                    2
+                } else {
+                    0
+                };
+                assert_eq!(uflags(&recs), dump, "{id} {arch}");
+            } else {
+                assert_eq!(count(&recs, "NET_NS"), 0);
+            }
+            // Hugetlb.
+            if f.record_type("HPAGE").is_some() {
+                let huge = f.schema.enum_value("vma", "HUGETLB", arch).unwrap() as i128;
+                let k = recs
+                    .iter()
+                    .position(|r| r.name == "VMA" && r.int("vma_type") == huge)
+                    .unwrap_or_else(|| panic!("{id} {arch}: no hugetlb vma"));
+                let shift = recs[k].int("hugetlb_shift");
+                assert_eq!(recs[k + 1].name, "HPAGE");
+                assert_eq!(recs[k + 1].int("shift"), shift);
+                assert_eq!(recs[k + 1].int("vaddr"), recs[k].int("vm_start"));
+                assert_eq!(recs[k + 2].name, "BUFFER");
+                assert_eq!(recs[k + 2].len as i128, 8 + (1 << shift));
+                assert_eq!(recs[k + 3].name, "VMA");
+                assert_eq!(count(&recs, "HPAGE"), 1);
+            } else {
+                assert_eq!(count(&recs, "HPAGE"), 0);
+            }
+            // Semaphore undo.
+            if f.record_type("TASK_SEM_UNDO_LIST").is_some() {
+                let undo = objrefs(&f, &recs, "SEM_UNDO");
+                assert_eq!(undo.len(), 1, "{id} {arch}");
+                let (at, tag) = undo[0];
+                assert_eq!(recs[at + 1].name, "TASK_SEM_UNDO_LIST");
+                assert_eq!(recs[at + 1].int("count"), 1);
+                assert_eq!(recs[at + 2].name, "TASK_SEM_UNDO");
+                let n = recs[at + 2].int("semadj_count");
+                assert_eq!(recs[at + 3].name, "BUFFER");
+                assert_eq!(recs[at + 3].len as i128, 8 + 2 * n);
+                // Between FS and SIGHAND.
+                assert_eq!(recs[at - 1].name, "FILE_NAME");
+                assert_eq!(recs[at + 4].name, "OBJREF");
+                assert_eq!(recs[at + 5].name, "SIGHAND");
+                let objs = recs.iter().find(|r| r.name == "TASK_OBJS").unwrap();
+                assert_eq!(objs.int("sem_undo_objref"), tag);
+            } else {
+                assert_eq!(count(&recs, "TASK_SEM_UNDO_LIST"), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn the_default_image_has_labels_ldiscs_and_messages_but_no_netns_hugetlb_or_sem_undo() {
+        for (schema, arch) in pairs() {
+            let f = Format::new(schema, arch);
+            let opts = BuildOptions {
+                tasks: 5,
+                ..Default::default()
+            };
+            let recs = build_and_read(schema, arch, &opts);
+            check_label(&f, &recs);
+            check_ldisc(&f, &recs);
+            check_msg(&recs);
+            for name in [
+                "NET_NS",
+                "NETDEV",
+                "NETDEV_ADDR",
+                "HPAGE",
+                "TASK_SEM_UNDO_LIST",
+            ] {
+                assert_eq!(count(&recs, name), 0, "{} {arch}: {name}", schema.id);
+            }
+            let no_dump = schema.constant("CHECKPOINT_NONETNS", arch).map_or(0, |v| v);
+            assert_eq!(uflags(&recs), no_dump);
+            let ns = recs.iter().find(|r| r.name == "NS").unwrap();
+            if let Some((_, v)) = ns.fields.iter().find(|(p, _)| p == "net_objref") {
+                assert_eq!(v.as_int(), Some(0));
+            }
+            assert!(recs.iter().filter(|r| r.name == "TASK_OBJS").all(|r| {
+                r.fields
+                    .iter()
+                    .all(|(p, v)| p != "sem_undo_objref" || v.as_int() == Some(0))
+            }));
+        }
+    }
+
+    #[test]
+    fn the_same_seed_makes_the_same_image() {
+        let schema = Registry::get().find("v23-rc2").unwrap();
+        let f = Format::new(schema, Arch::X86_64);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        build(&f, &all_on(), &mut a).unwrap();
+        build(&f, &all_on(), &mut b).unwrap();
+        assert!(a == b);
+    }
 }

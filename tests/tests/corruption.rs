@@ -46,7 +46,7 @@ fn tiny() -> BuildOptions {
             tty: true,
             ..Omit::default()
         },
-        error_after_tasks: None,
+        ..BuildOptions::default()
     }
 }
 

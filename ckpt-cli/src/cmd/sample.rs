@@ -41,6 +41,10 @@ pub struct Opts {
     /// Leave out kinds of objects (comma-separated: files, sockets, ipc, signals, zombies, threads, tty, pidns).
     #[arg(long, value_delimiter = ',')]
     omit: Vec<String>,
+    /// Add kinds of objects whose record order is inferred (comma-separated: netns,
+    /// hugetlb, sem-undo), where the revision has them.
+    #[arg(long, value_delimiter = ',')]
+    with: Vec<String>,
     /// Make a failed checkpoint: an ERROR record after this many tasks, no TAIL.
     #[arg(long)]
     error_after: Option<u32>,
@@ -85,7 +89,19 @@ impl Opts {
                 other => return Err(super::usage(format!("--omit: unknown kind `{other}`"))),
             }
         }
+        let (mut netns, mut hugetlb, mut sem_undo) = (false, false, false);
+        for w in &self.with {
+            match w.as_str() {
+                "netns" => netns = true,
+                "hugetlb" => hugetlb = true,
+                "sem-undo" => sem_undo = true,
+                other => return Err(super::usage(format!("--with: unknown kind `{other}`"))),
+            }
+        }
         let opts = BuildOptions {
+            with_netns: netns,
+            with_hugetlb: hugetlb,
+            with_sem_undo: sem_undo,
             tasks: self.tasks,
             memory: self.memory,
             seed: self.seed,
