@@ -30,6 +30,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Convert(cmd::convert::Opts),
     Info(cmd::info::Opts),
     Dump(cmd::dump::Opts),
     Encode(cmd::encode::Opts),
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Convert(o) => o.run(),
         Command::Info(o) => o.run(),
         Command::Dump(o) => o.run(),
         Command::Encode(o) => o.run(),

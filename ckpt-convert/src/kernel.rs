@@ -66,6 +66,15 @@ impl KernelVersion {
         Some((n(0)?, n(1)?, n(2)?))
     }
 
+    /// `major.minor.patch` of a version string that may carry more (`3.0.8`), or
+    /// (0, 0, 0) when it does not parse.
+    pub fn from_str_lossy(s: &str) -> (u16, u16, u16) {
+        s.parse::<KernelVersion>()
+            .ok()
+            .and_then(|k| k.header_triple())
+            .unwrap_or((0, 0, 0))
+    }
+
     /// True when the version names all three numbers the header holds.
     pub fn is_full(&self) -> bool {
         self.numbers.len() >= 3

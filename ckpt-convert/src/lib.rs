@@ -1,13 +1,19 @@
 //! Conversion of Linux-CR images between format revisions and kernels.
 //!
-//! So far: [`kernel`] (kernel versions as linux-cr images record them) and [`diff`] (what
-//! changed between two revisions, computed from the schemas: the mechanical part of each
-//! migration step). The migration chain itself is the next piece of work (issue 3).
+//! * [`mod@convert`]: the streaming converter (records matched by name between the two
+//!   schemas, the header retargeted, every change in a [`Ledger`]);
+//! * [`steps`]: what names cannot carry (records inserted or removed, changed meanings,
+//!   refusals), one entry per change of the format;
+//! * [`mod@diff`]: what changed between two revisions, computed from the schemas;
+//! * [`kernel`]: kernel versions as linux-cr images record them.
 
 #![warn(missing_docs)]
 
+pub mod convert;
 pub mod diff;
 pub mod kernel;
+pub mod steps;
 
+pub use convert::{Action, ConvertError, Ledger, LedgerEntry, Options, Summary, convert};
 pub use diff::{SchemaDiff, diff};
 pub use kernel::KernelVersion;

@@ -1,0 +1,191 @@
+//! `ckpt convert`: an image of one revision and kernel into another.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use ckpt_convert::{Action, ConvertError, KernelVersion, Options, convert};
+use ckpt_format::{Registry, Schema};
+
+use crate::io::{Output, open_image, refuse_same_file, with_detection};
+
+const AFTER: &str = "Examples:
+  ckpt convert old.ckpt --to-rev v23-rc2 -o new.ckpt
+  ckpt convert old.ckpt --target-kernel 2.6.37 -o new.ckpt --report ledger.json
+  ckpt convert v19rc2.ckpt --to-rev v19 --cwd /srv/app --root / -o out.ckpt
+  cat img.ckpt | ckpt convert - --to-rev 67cfee9 -o - | ckpt info -
+
+The output appears only when the conversion succeeded (a file is written beside OUT and
+renamed); to standard output, a failure stops before the TAIL record, so the partial
+stream is invalid. A summary of what changed goes to standard error; --report writes
+every change (renumbered, defaulted, supplied, dropped, rewritten) as JSON.
+
+Exit status:
+  0  converted
+  1  refused (the reason names the records and the option that would supply what is
+     missing), or data would be lost without --allow-lossy
+  2  usage error
+  3  I/O error";
+
+/// Convert an image to another format revision and kernel.
+#[derive(clap::Args)]
+#[command(after_help = AFTER)]
+pub struct Opts {
+    /// The image, or - for standard input.
+    image: String,
+    /// Output image, or - for standard output.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Revision of the input instead of detecting it.
+    #[arg(long)]
+    rev: Option<String>,
+    /// Target revision (its layouts).
+    #[arg(long)]
+    to_rev: Option<String>,
+    /// Target kernel version (x.y.z), written into the header with its constants.
+    #[arg(long)]
+    target_kernel: Option<String>,
+    /// A kernel config option the target constants depend on, as OPTION=VALUE
+    /// (CONFIG_IA32_EMULATION=n).
+    #[arg(long)]
+    target_config_option: Option<String>,
+    /// Working directory for the FS objects a newer revision needs and an older image lacks.
+    #[arg(long)]
+    cwd: Option<String>,
+    /// Root directory for those FS objects.
+    #[arg(long)]
+    root: Option<String>,
+    /// Convert even when non-default data would be dropped.
+    #[arg(long)]
+    allow_lossy: bool,
+    /// Write every change as JSON to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+/// The revision a kernel's linux-cr releases wrote: those listing the kernel, the most
+/// confident first, then the newest.
+fn revision_for_kernel(k: &KernelVersion) -> Result<&'static Schema> {
+    let name = k.to_string();
+    let triple = k
+        .header_triple()
+        .map(|t| format!("{}.{}.{}", t.0, t.1, t.2));
+    let reg = Registry::get();
+    let mut fits: Vec<(&'static Schema, ckpt_format::schema::Confidence)> = reg
+        .all()
+        .iter()
+        .filter_map(|s| {
+            s.kernels
+                .iter()
+                .find(|c| c.value == name || Some(&c.value) == triple.as_ref())
+                .map(|c| (s, c.confidence))
+        })
+        .collect();
+    if fits.is_empty() {
+        let mut known: Vec<String> = reg
+            .all()
+            .iter()
+            .flat_map(|s| s.kernels.iter().map(|k| k.value.clone()))
+            .collect();
+        known.sort();
+        known.dedup();
+        return Err(super::usage(format!(
+            "no known linux-cr revision was written by kernel {k}; known kernels: {}",
+            known.join(", ")
+        )));
+    }
+    let rank = |c: ckpt_format::schema::Confidence| match c {
+        ckpt_format::schema::Confidence::High => 0,
+        ckpt_format::schema::Confidence::Medium => 1,
+        ckpt_format::schema::Confidence::Low => 2,
+    };
+    fits.sort_by_key(|(s, c)| (rank(*c), std::cmp::Reverse(s.ordinal)));
+    Ok(fits[0].0)
+}
+
+impl Opts {
+    /// Runs the subcommand.
+    pub fn run(self) -> Result<u8> {
+        refuse_same_file(&self.image, &self.output)?;
+        let kernel = match &self.target_kernel {
+            Some(k) => Some(
+                k.parse::<KernelVersion>()
+                    .map_err(|e| super::usage(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let to = match (&self.to_rev, &kernel) {
+            (Some(r), _) => Registry::get()
+                .find(r)
+                .map_err(|e| super::usage(e.to_string()))?,
+            (None, Some(k)) => revision_for_kernel(k)?,
+            (None, None) => {
+                return Err(super::usage(
+                    "give --to-rev REV or --target-kernel VERSION".into(),
+                ));
+            }
+        };
+        let config = match &self.target_config_option {
+            Some(c) => {
+                let (o, v) = c.split_once('=').ok_or_else(|| {
+                    super::usage(format!("--target-config-option {c}: expected OPTION=VALUE"))
+                })?;
+                Some((o.to_string(), v.to_string()))
+            }
+            None => None,
+        };
+        let (reader, det) = open_image(&self.image, self.rev.as_deref())?;
+        let opts = Options {
+            allow_lossy: self.allow_lossy,
+            kernel,
+            config,
+            cwd: self.cwd.clone(),
+            root: self.root.clone(),
+        };
+        let mut out = Output::create(&self.output)?;
+        let summary = match convert(reader, to, &opts, &mut out) {
+            Ok(s) => s,
+            Err(ConvertError::Format(e)) => {
+                return Err(with_detection(anyhow::Error::new(e), &det));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        out.commit()?;
+        let l = &summary.ledger;
+        let mut err = std::io::stderr().lock();
+        writeln!(
+            err,
+            "converted {} -> {} on {} (kernel {}; steps: {})",
+            summary.from,
+            summary.to,
+            det.arch,
+            summary.kernel,
+            summary.path.join(" -> ")
+        )?;
+        writeln!(
+            err,
+            "records: {} in, {} out, {} changed; renumbered {}, defaulted {}, supplied {}, rewritten {}, inserted {}, removed {}, dropped {}",
+            summary.records_in,
+            summary.records_out,
+            summary.records_changed,
+            l.count(Action::Renumbered),
+            l.count(Action::Defaulted),
+            l.count(Action::Supplied),
+            l.count(Action::Rewritten),
+            l.count(Action::Inserted),
+            l.count(Action::Removed),
+            l.count(Action::Dropped),
+        )?;
+        if let Some(path) = &self.report {
+            let mut rep = Output::create(path)?;
+            serde_json::to_writer_pretty(
+                &mut rep,
+                &serde_json::json!({"format_version": "1.0.0", "summary": summary}),
+            )?;
+            writeln!(rep)?;
+            rep.commit()
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(0)
+    }
+}

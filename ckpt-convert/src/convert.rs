@@ -1,0 +1,855 @@
+//! The streaming converter: records of one revision in, records of another out.
+//!
+//! The mechanical part is derived from the two schemas, by name: record types,
+//! object/arch/file/vma/restart-block types and every struct member are matched by their
+//! names, values are carried into the target layout, members the target adds get their
+//! default (0) and members it drops must be 0 unless lossy conversion is allowed. The
+//! header is rewritten for the target kernel (`rev`, version, arch id, every
+//! `ckpt_const`). What names cannot carry is handled by [`crate::steps`]: records inserted
+//! or removed, values whose meaning changed, and refusals where the old image lacks
+//! information the new format needs.
+//!
+//! Everything that changes is written to the [`Ledger`].
+
+use std::io::Write;
+
+use ckpt_format::format::{HDR_SIZE, MAGIC_HEAD};
+use ckpt_format::input::Input;
+use ckpt_format::layout::{Field, PrimKind, StructLayout};
+use ckpt_format::read::Decoded;
+use ckpt_format::schema::RecordBody;
+use ckpt_format::value::{Value, decode_field, decode_struct, encode_field, put_uint};
+use ckpt_format::{Format, Reader, RecordInfo, Writer};
+use serde::Serialize;
+
+use crate::KernelVersion;
+use crate::steps::{self, Plan};
+
+/// What a conversion did to one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// A number that means the same thing got another value (record, object, arch ids).
+    Renumbered,
+    /// A member the source does not have got its default.
+    Defaulted,
+    /// The user supplied the value (`--cwd`, `--root`).
+    Supplied,
+    /// A non-default value the target cannot hold was dropped.
+    Dropped,
+    /// A value was rewritten because its meaning changed (header constants, units).
+    Rewritten,
+    /// A record was added.
+    Inserted,
+    /// A record was removed.
+    Removed,
+}
+
+/// One entry of the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LedgerEntry {
+    /// Index of the source record (the record before which an inserted one goes).
+    pub record_index: u64,
+    /// Record type name.
+    pub record: String,
+    /// Member path (empty for whole records).
+    pub field: String,
+    /// What happened.
+    pub action: Action,
+    /// Old value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<Value>,
+    /// New value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<Value>,
+}
+
+/// Every change a conversion made, with counts per action.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Ledger {
+    /// The entries, in stream order.
+    pub entries: Vec<LedgerEntry>,
+}
+
+impl Ledger {
+    /// Adds an entry.
+    pub fn add(&mut self, e: LedgerEntry) {
+        self.entries.push(e);
+    }
+    /// Number of entries with `action`.
+    pub fn count(&self, action: Action) -> usize {
+        self.entries.iter().filter(|e| e.action == action).count()
+    }
+    /// The entries that lose data.
+    pub fn losses(&self) -> impl Iterator<Item = &LedgerEntry> {
+        self.entries.iter().filter(|e| e.action == Action::Dropped)
+    }
+}
+
+/// Options of a conversion.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Convert even when non-default data is dropped.
+    pub allow_lossy: bool,
+    /// The kernel the target header names (default: the target revision's most likely one).
+    pub kernel: Option<KernelVersion>,
+    /// A kernel config option and value that selects a `ckpt_const` variant
+    /// (`CONFIG_IA32_EMULATION`, `n`).
+    pub config: Option<(String, String)>,
+    /// The working directory for the FS objects a target needs and the source lacks.
+    pub cwd: Option<String>,
+    /// The root directory for those FS objects.
+    pub root: Option<String>,
+}
+
+/// Why a conversion did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// Reading or writing failed.
+    #[error(transparent)]
+    Format(#[from] ckpt_format::Error),
+    /// The conversion cannot be made (the reason names the records and what would supply
+    /// the missing information).
+    #[error("conversion refused: {0}")]
+    Refused(String),
+    /// The conversion would drop non-default data (listed); allowed with `allow_lossy`.
+    #[error("conversion would lose data ({} values); allow it with --allow-lossy:\n{}", .0.len(), lossy_list(.0))]
+    Lossy(Vec<LedgerEntry>),
+}
+
+fn lossy_list(v: &[LedgerEntry]) -> String {
+    let mut s: Vec<String> = v
+        .iter()
+        .take(20)
+        .map(|e| {
+            format!(
+                "  record #{} {} {}: {:?} dropped",
+                e.record_index, e.record, e.field, e.old
+            )
+        })
+        .collect();
+    if v.len() > 20 {
+        s.push(format!("  ... and {} more", v.len() - 20));
+    }
+    s.join("\n")
+}
+
+/// What a conversion did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Source revision id.
+    pub from: String,
+    /// Target revision id.
+    pub to: String,
+    /// Revisions traversed, source first.
+    pub path: Vec<String>,
+    /// Kernel version written into the header.
+    pub kernel: String,
+    /// Records read.
+    pub records_in: u64,
+    /// Records written.
+    pub records_out: u64,
+    /// Records whose bytes changed.
+    pub records_changed: u64,
+    /// Every change.
+    pub ledger: Ledger,
+}
+
+/// An output record.
+pub(crate) enum Out {
+    /// A whole record, pre-header included (or headerless bytes).
+    Bytes(Vec<u8>),
+}
+
+/// State of one conversion.
+pub(crate) struct Conv<'a> {
+    pub from: &'static Format,
+    pub to: &'static Format,
+    pub opts: &'a Options,
+    pub ledger: Ledger,
+    pub kernel: (u16, u16, u16),
+    pub plan: Plan,
+}
+
+/// Enumerated members: (struct, member, enum kind).
+const ENUM_FIELDS: &[(&str, &str, &str)] = &[
+    ("ckpt_hdr_objref", "objtype", "obj"),
+    ("ckpt_hdr_vma", "vma_type", "vma"),
+    ("ckpt_hdr_file", "f_type", "file"),
+    ("ckpt_hdr_ipc", "ipc_type", "hdr"),
+    ("ckpt_hdr_restart_block", "function_type", "restart_block"),
+    ("ckpt_hdr_netdev", "type", "netdev"),
+];
+
+/// Members a newer revision adds whose default is not 0: (struct, member, value, why).
+pub const DEFAULTS: &[(&str, &str, u64, &str)] = &[(
+    "ckpt_hdr_fs",
+    "umask",
+    0o022,
+    "the usual umask; images before v23-rc1 (f0fdd38) do not record it",
+)];
+
+fn enum_kind(struct_name: &str, path: &str) -> Option<&'static str> {
+    let leaf = path.rsplit('.').next().unwrap_or(path);
+    ENUM_FIELDS
+        .iter()
+        .find(|(s, m, _)| {
+            (*s == struct_name || path.starts_with("common.") && *s == "ckpt_hdr_file")
+                && *m == leaf
+        })
+        .map(|(_, _, k)| *k)
+}
+
+fn is_padding(path: &str) -> bool {
+    let leaf = path.rsplit('.').next().unwrap_or(path);
+    leaf.starts_with('_') && leaf.contains("pad")
+        || leaf == "padding"
+        || leaf.starts_with("h.")
+        || path.starts_with("h.")
+}
+
+fn is_default(v: &Value) -> bool {
+    match v {
+        Value::Uint(0) | Value::Int(0) => true,
+        Value::Float(f) => *f == 0.0,
+        Value::Text(t) => t.is_empty(),
+        Value::List(l) => l.iter().all(is_default),
+        _ => false,
+    }
+}
+
+impl Conv<'_> {
+    pub(crate) fn note(
+        &mut self,
+        index: u64,
+        record: &str,
+        field: &str,
+        action: Action,
+        old: Option<Value>,
+        new: Option<Value>,
+    ) {
+        self.ledger.add(LedgerEntry {
+            record_index: index,
+            record: record.to_string(),
+            field: field.to_string(),
+            action,
+            old,
+            new,
+        });
+    }
+
+    /// The target record type number of `name`.
+    pub(crate) fn target_type(&self, name: &str) -> Result<u32, ConvertError> {
+        self.to.record_type(name).ok_or_else(|| {
+            ConvertError::Refused(format!(
+                "the image has {name} records, which revision {} does not have",
+                self.to.schema.id
+            ))
+        })
+    }
+
+    /// Renumbers an enumerated value by name.
+    fn remap_enum(&self, kind: &str, v: i128, what: &str) -> Result<i128, ConvertError> {
+        let name = self
+            .from
+            .schema
+            .enum_name(kind, v as i64, self.from.arch)
+            .ok_or_else(|| {
+                ConvertError::Refused(format!(
+                    "{what}: value {v} is not a {kind} value of {}",
+                    self.from.schema.id
+                ))
+            })?;
+        self.to
+            .schema
+            .enum_value(kind, name, self.to.arch)
+            .map(|x| x as i128)
+            .ok_or_else(|| {
+                ConvertError::Refused(format!(
+                    "{what}: {name} does not exist in {}",
+                    self.to.schema.id
+                ))
+            })
+    }
+
+    /// Carries the fields of `src` (laid out as `sl` in the source) into `dst` (laid out as
+    /// `dl` in the target), by name.
+    // The record's index and name travel with the layouts for the ledger.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn map_struct(
+        &mut self,
+        index: u64,
+        record: &str,
+        sl: &StructLayout,
+        src: &[u8],
+        dl: &StructLayout,
+        dst: &mut [u8],
+        prefix: &str,
+    ) -> Result<(), ConvertError> {
+        let (se, de) = (self.from.endian(), self.to.endian());
+        let sfields = sl.fields();
+        let dfields = dl.fields();
+        for df in &dfields {
+            let path = format!("{prefix}{}", df.path);
+            match sfields.iter().find(|f| f.path == df.path) {
+                Some(sf) => {
+                    let Some(v) = decode_field(sf, src, se) else {
+                        continue;
+                    };
+                    let v = match enum_kind(&sl.name, &sf.path) {
+                        Some(kind) => {
+                            let old = v.as_int().unwrap_or(0);
+                            let new = self.remap_enum(kind, old, &format!("{record} {path}"))?;
+                            if new != old {
+                                self.note(
+                                    index,
+                                    record,
+                                    &path,
+                                    Action::Renumbered,
+                                    Some(v.clone()),
+                                    Some(Value::Int(new as i64)),
+                                );
+                            }
+                            Value::Int(new as i64)
+                        }
+                        None => v,
+                    };
+                    self.put(index, record, &path, df, &v, dst, de)?;
+                }
+                None => {
+                    if !is_padding(&df.path) {
+                        let default = DEFAULTS
+                            .iter()
+                            .find(|(st, m, _, _)| *st == dl.name && *m == df.path)
+                            .map_or(0, |d| d.2);
+                        if default != 0 {
+                            encode_field(df, &Value::Uint(default), dst, de)
+                                .map_err(ConvertError::Refused)?;
+                        }
+                        self.note(
+                            index,
+                            record,
+                            &path,
+                            Action::Defaulted,
+                            None,
+                            Some(Value::Uint(default)),
+                        );
+                    }
+                }
+            }
+        }
+        for sf in &sfields {
+            if dfields.iter().any(|f| f.path == sf.path) || is_padding(&sf.path) {
+                continue;
+            }
+            if let Some(v) = decode_field(sf, src, se)
+                && !is_default(&v)
+            {
+                self.note(
+                    index,
+                    record,
+                    &format!("{prefix}{}", sf.path),
+                    Action::Dropped,
+                    Some(v),
+                    None,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `v` into target field `df`, narrowing arrays and integers with a ledger entry
+    /// when values do not fit.
+    #[allow(clippy::too_many_arguments)]
+    fn put(
+        &mut self,
+        index: u64,
+        record: &str,
+        path: &str,
+        df: &Field,
+        v: &Value,
+        dst: &mut [u8],
+        de: ckpt_format::Endian,
+    ) -> Result<(), ConvertError> {
+        let fitted = match v {
+            Value::List(items) if items.len() != df.count as usize => {
+                let n = df.count as usize;
+                if items.len() > n && !items[n..].iter().all(is_default) {
+                    self.note(
+                        index,
+                        record,
+                        path,
+                        Action::Dropped,
+                        Some(Value::List(items[n..].to_vec())),
+                        None,
+                    );
+                }
+                if items.len() < n {
+                    self.note(
+                        index,
+                        record,
+                        path,
+                        Action::Defaulted,
+                        None,
+                        Some(Value::Uint(0)),
+                    );
+                }
+                let mut l: Vec<Value> = items.iter().take(n).cloned().collect();
+                l.resize(n, Value::Uint(0));
+                if n == 1 { l.remove(0) } else { Value::List(l) }
+            }
+            Value::Text(t) if t.len() > df.count as usize => {
+                self.note(index, record, path, Action::Dropped, Some(v.clone()), None);
+                Value::Text(t[..df.count as usize].to_string())
+            }
+            other => other.clone(),
+        };
+        if let Err(e) = encode_field(df, &fitted, dst, de) {
+            // A value wider than the target member: keep the low bits, say so.
+            let bits = 8 * df.prim.size;
+            let i = fitted.as_int().unwrap_or(0);
+            let masked = (i as u128 & ((1u128 << bits) - 1)) as u64;
+            let kept = if df.prim.kind == PrimKind::Signed {
+                Value::Int(((masked << (64 - bits)) as i64) >> (64 - bits))
+            } else {
+                Value::Uint(masked)
+            };
+            encode_field(df, &kept, dst, de)
+                .map_err(|_| ConvertError::Refused(format!("{record} {path}: {e}")))?;
+            self.note(
+                index,
+                record,
+                path,
+                Action::Dropped,
+                Some(fitted),
+                Some(kept),
+            );
+        }
+        Ok(())
+    }
+
+    /// The struct a record holds in a format (FILE: by its type).
+    pub(crate) fn struct_of(f: &Format, name: &str, bytes: &[u8]) -> Option<String> {
+        match &f.schema.record_def(name, f.arch)?.body {
+            RecordBody::Struct { name, .. } => Some(name.clone()),
+            RecordBody::Select {
+                common,
+                selector,
+                cases,
+            } => {
+                let cl = f.layout(common).ok()?;
+                let sf = cl.fields().into_iter().find(|x| x.path == *selector)?;
+                let v = decode_field(&sf, bytes, f.endian())?.as_int()?;
+                let case = f.schema.enum_name("file", v as i64, f.arch)?;
+                Some(
+                    cases
+                        .iter()
+                        .find(|(c, _)| c == case)
+                        .map_or(common.clone(), |(_, s)| s.clone()),
+                )
+            }
+            _ => None,
+        }
+    }
+
+    /// Converts one inline record of the source to the target, mechanically.
+    pub(crate) fn mechanical(
+        &mut self,
+        info: &RecordInfo,
+        bytes: &[u8],
+        decoded: &Decoded,
+    ) -> Result<Vec<u8>, ConvertError> {
+        let name = info.name;
+        if info.headerless {
+            return Ok(bytes.to_vec());
+        }
+        let rtype = self.target_type(name)?;
+        if rtype != info.rtype {
+            self.note(
+                info.index,
+                name,
+                "h.type",
+                Action::Renumbered,
+                Some(Value::Uint(info.rtype as u64)),
+                Some(Value::Uint(rtype as u64)),
+            );
+        }
+        let de = self.to.endian();
+        // Payload buffers with typed elements: map element by element.
+        if let Some((owner, pname)) = info.payload_of
+            && let Some((sty, dty)) = self.element_types(owner, pname)
+            && sty != "pgarr_chunk"
+            && sty != "pids_entry"
+            && let (Ok(sl), Ok(dl)) = (self.from.layout(&sty), self.to.layout(&dty))
+        {
+            let body = &bytes[HDR_SIZE as usize..];
+            let mut out = vec![0u8; HDR_SIZE as usize];
+            for (k, chunk) in body.chunks_exact(sl.size.max(1) as usize).enumerate() {
+                let mut d = vec![0u8; dl.size as usize];
+                self.map_struct(
+                    info.index,
+                    name,
+                    &sl,
+                    chunk,
+                    &dl,
+                    &mut d,
+                    &format!("{pname}[{k}]."),
+                )?;
+                out.extend_from_slice(&d);
+            }
+            put_uint(&mut out[..4], rtype as u64, de);
+            let len = out.len() as u64;
+            put_uint(&mut out[4..8], len, de);
+            return Ok(out);
+        }
+        let sst = Self::struct_of(self.from, name, bytes);
+        let Some(sst) = sst else {
+            // Bytes, strings: the body as it is.
+            let mut out = bytes.to_vec();
+            put_uint(&mut out[..4], rtype as u64, de);
+            return Ok(out);
+        };
+        let sl = self.from.layout(&sst).map_err(|e| {
+            ConvertError::Format(ckpt_format::Error::new(e.into(), Default::default()))
+        })?;
+        // The target struct: FILE-like records by their (renumbered) type; others by name.
+        let dst_name = match &self
+            .to
+            .schema
+            .record_def(name, self.to.arch)
+            .map(|d| &d.body)
+        {
+            Some(RecordBody::Select { cases, common, .. }) => {
+                let f_type = decoded
+                    .int("common.f_type")
+                    .or(decoded.int("f_type"))
+                    .unwrap_or(0);
+                let case = self
+                    .from
+                    .schema
+                    .enum_name("file", f_type as i64, self.from.arch)
+                    .unwrap_or("");
+                cases
+                    .iter()
+                    .find(|(c, _)| c == case)
+                    .map_or(common.clone(), |(_, s)| s.clone())
+            }
+            Some(RecordBody::Struct { name: n, .. }) => n.clone(),
+            _ => {
+                return Err(ConvertError::Refused(format!(
+                    "{name} holds {sst} in {} but no struct in {}",
+                    self.from.schema.id, self.to.schema.id
+                )));
+            }
+        };
+        let dl = self.to.layout(&dst_name).map_err(|e| {
+            ConvertError::Format(ckpt_format::Error::new(e.into(), Default::default()))
+        })?;
+        // The tail (elements after the struct, in the same record).
+        let tail = self.tail(info, bytes, &sl, &dl, decoded)?;
+        let mut out = vec![0u8; dl.size as usize];
+        self.map_struct(
+            info.index,
+            name,
+            &sl,
+            &bytes[..(sl.size as usize).min(bytes.len())],
+            &dl,
+            &mut out,
+            "",
+        )?;
+        let at = self.tail_start(name, &dl);
+        out.truncate(at.max(dl.size as usize).min(out.len()));
+        if at < dl.size as usize {
+            // GROUPINFO: the tail starts inside the struct's padding; the record is
+            // sizeof + the elements.
+            let len = dl.size as usize + tail.len();
+            out.resize(len, 0);
+            out[at..at + tail.len()].copy_from_slice(&tail);
+        } else {
+            out.extend_from_slice(&tail);
+        }
+        put_uint(&mut out[..4], rtype as u64, de);
+        let len = out.len() as u64;
+        put_uint(&mut out[4..8], len, de);
+        Ok(out)
+    }
+
+    fn tail_start(&self, name: &str, dl: &StructLayout) -> usize {
+        match self
+            .to
+            .schema
+            .record_def(name, self.to.arch)
+            .map(|d| &d.body)
+        {
+            Some(RecordBody::Struct { tail: Some(t), .. }) => {
+                t.at.as_ref()
+                    .and_then(|m| dl.offset_of(m))
+                    .unwrap_or(dl.size) as usize
+            }
+            _ => dl.size as usize,
+        }
+    }
+
+    /// The tail elements of a record, carried into the target element layout.
+    fn tail(
+        &mut self,
+        info: &RecordInfo,
+        bytes: &[u8],
+        sl: &StructLayout,
+        _dl: &StructLayout,
+        _decoded: &Decoded,
+    ) -> Result<Vec<u8>, ConvertError> {
+        let name = info.name;
+        let st = |f: &Format| match f.schema.record_def(name, f.arch).map(|d| &d.body) {
+            Some(RecordBody::Struct { tail: Some(t), .. }) => Some(t.clone()),
+            _ => None,
+        };
+        let (Some(ts), td) = (st(self.from), st(self.to)) else {
+            return Ok(vec![]);
+        };
+        let start = ts
+            .at
+            .as_ref()
+            .and_then(|m| sl.offset_of(m))
+            .unwrap_or(sl.size) as usize;
+        let end = match ts.at {
+            // GROUPINFO: sizeof + n elements, starting inside the padding.
+            Some(_) => bytes.len() - (sl.size as usize - start),
+            None => bytes.len(),
+        };
+        let src = &bytes[start.min(bytes.len())..end.max(start).min(bytes.len())];
+        let Some(td) = td else {
+            if !src.iter().all(|&b| b == 0) {
+                self.note(info.index, name, "tail", Action::Dropped, None, None);
+            }
+            return Ok(vec![]);
+        };
+        let se = self.from.layouts.type_layout(&ts.elem);
+        let de_ = self.to.layouts.type_layout(&td.elem);
+        match (se, de_) {
+            (
+                Ok(ckpt_format::layout::TypeLayout::Struct(a)),
+                Ok(ckpt_format::layout::TypeLayout::Struct(b)),
+            ) => {
+                let mut out = Vec::new();
+                for (k, chunk) in src.chunks_exact(a.size.max(1) as usize).enumerate() {
+                    let mut d = vec![0u8; b.size as usize];
+                    self.map_struct(
+                        info.index,
+                        name,
+                        &a,
+                        chunk,
+                        &b,
+                        &mut d,
+                        &format!("tail[{k}]."),
+                    )?;
+                    out.extend_from_slice(&d);
+                }
+                Ok(out)
+            }
+            (
+                Ok(ckpt_format::layout::TypeLayout::Prim(a)),
+                Ok(ckpt_format::layout::TypeLayout::Prim(b)),
+            ) if a.size == b.size => {
+                if self.from.endian() == self.to.endian() {
+                    Ok(src.to_vec())
+                } else {
+                    Err(ConvertError::Refused("byte order differs".into()))
+                }
+            }
+            _ => Err(ConvertError::Refused(format!(
+                "the tail of {name} changed its element type"
+            ))),
+        }
+    }
+
+    /// Element types of a payload in the source and the target.
+    fn element_types(&self, owner: &str, pname: &str) -> Option<(String, String)> {
+        let el = |f: &Format| {
+            f.schema
+                .payload_def(owner, f.arch)?
+                .items
+                .iter()
+                .find(|i| i.name == pname)?
+                .elements
+                .as_ref()
+                .map(|(t, _)| t.clone())
+        };
+        let (a, b) = (el(self.from)?, el(self.to)?);
+        // Primitive elements need no mapping.
+        if ckpt_format::layout::Prim::from_c(&a, self.from.arch).is_some() {
+            return None;
+        }
+        Some((a, b))
+    }
+
+    /// The target HEADER: rev, kernel version, arch id and constants of the target kernel.
+    pub(crate) fn header(
+        &mut self,
+        info: &RecordInfo,
+        bytes: &[u8],
+    ) -> Result<Vec<u8>, ConvertError> {
+        let decoded = ckpt_format::read::decode_record(self.from, info, bytes)
+            .map_err(|k| ConvertError::Format(ckpt_format::Error::new(k, Default::default())))?;
+        let mut out = self.mechanical(info, bytes, &decoded)?;
+        // The constants are the target kernel's, whatever the source said: a renamed
+        // slot (mm_saved_auxv_len -> at_vector_size) is rewritten, not dropped.
+        let idx = info.index;
+        self.ledger
+            .entries
+            .retain(|e| !(e.record_index == idx && e.field.starts_with("constants.")));
+        let dl = self
+            .to
+            .layout("ckpt_hdr_header")
+            .map_err(|e| ConvertError::Refused(e.to_string()))?;
+        let de = self.to.endian();
+        let kernel_name = format!("{}.{}.{}", self.kernel.0, self.kernel.1, self.kernel.2);
+        let kc = self.plan.constants.clone();
+        let mut set =
+            |path: &str, v: u64, action: Action, conv: &mut Self| -> Result<(), ConvertError> {
+                let f = dl
+                    .fields()
+                    .into_iter()
+                    .find(|f| f.path == path)
+                    .ok_or_else(|| ConvertError::Refused(format!("no header field {path}")))?;
+                let old = decode_field(&f, &out, de);
+                let new = Value::Uint(v);
+                if old.as_ref().and_then(Value::as_int) != Some(v as i128) {
+                    conv.note(info.index, "HEADER", path, action, old, Some(new.clone()));
+                }
+                encode_field(&f, &new, &mut out, de).map_err(ConvertError::Refused)
+            };
+        set(
+            "rev",
+            self.to.schema.checkpoint_version as u64,
+            Action::Rewritten,
+            self,
+        )?;
+        set("major", self.kernel.0 as u64, Action::Rewritten, self)?;
+        set("minor", self.kernel.1 as u64, Action::Rewritten, self)?;
+        set("patch", self.kernel.2 as u64, Action::Rewritten, self)?;
+        for (n, v) in &kc {
+            set(&format!("constants.{n}"), *v, Action::Rewritten, self)?;
+        }
+        // arch_id: the target's number, little-endian on every arch.
+        let id = self.to.schema.arch_id(self.to.arch).ok_or_else(|| {
+            ConvertError::Refused(format!("{} has no {}", self.to.schema.id, self.to.arch))
+        })?;
+        let off = dl.offset_of("arch_id").unwrap_or(16) as usize;
+        let old = u16::from_le_bytes([bytes[off], bytes[off + 1]]);
+        if old != id {
+            self.note(
+                info.index,
+                "HEADER",
+                "arch_id",
+                Action::Renumbered,
+                Some(Value::Uint(old as u64)),
+                Some(Value::Uint(id as u64)),
+            );
+        }
+        out[off..off + 2].copy_from_slice(&id.to_le_bytes());
+        let magic = dl.fields().into_iter().find(|f| f.path == "magic").unwrap();
+        encode_field(&magic, &Value::Uint(MAGIC_HEAD), &mut out, de)
+            .map_err(ConvertError::Refused)?;
+        let _ = kernel_name;
+        Ok(out)
+    }
+}
+
+/// Converts the image read by `reader` into revision `to` (same architecture), writing
+/// it to `out`. On error nothing after the failing record is written, and never a TAIL.
+pub fn convert<R: Input, W: Write>(
+    mut reader: Reader<R>,
+    to: &'static ckpt_format::Schema,
+    opts: &Options,
+    out: W,
+) -> Result<Summary, ConvertError> {
+    let from = Format::shared(reader.format().schema, reader.format().arch);
+    let arch = from.arch;
+    if !to.has_arch(arch) {
+        return Err(ConvertError::Refused(format!(
+            "revision {} has no {arch} (it has {}); converting between architectures is not supported",
+            to.id,
+            to.arches
+                .iter()
+                .map(|(a, _)| a.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let to_f = Format::shared(to, arch);
+    let plan = steps::plan(from, to_f, opts)?;
+    let mut conv = Conv {
+        from,
+        to: to_f,
+        opts,
+        ledger: Ledger::default(),
+        kernel: plan.kernel,
+        plan,
+    };
+    let mut w = Writer::new(out, to_f.endian());
+    let mut state = steps::State::default();
+    let (mut records_in, mut changed) = (0u64, 0u64);
+    while let Some(info) = reader.next_record()? {
+        records_in += 1;
+        if !info.inline {
+            // Streamed bodies (pages): re-framed, copied through.
+            let rtype = conv.target_type(info.name)?;
+            let outs = steps::around_stream(&mut conv, &mut state, &info)?;
+            for o in outs {
+                emit(&mut w, o)?;
+            }
+            w.begin_record(rtype, info.body_len() as u64)?;
+            let mut buf = vec![0u8; ckpt_format::limits::READ_BUFFER];
+            loop {
+                let k = reader.read_payload(&mut buf)?;
+                if k == 0 {
+                    break;
+                }
+                w.write_payload(&buf[..k])?;
+            }
+            continue;
+        }
+        let bytes = reader.record_bytes().to_vec();
+        let outs = steps::record(&mut conv, &mut state, &info, &bytes)?;
+        if !(outs.len() == 1 && matches!(&outs[0], Out::Bytes(b) if *b == bytes)) {
+            changed += 1;
+        }
+        if info.name == "TAIL" {
+            let losses: Vec<LedgerEntry> = conv.ledger.losses().cloned().collect();
+            if !losses.is_empty() && !opts.allow_lossy {
+                return Err(ConvertError::Lossy(losses));
+            }
+        }
+        for o in outs {
+            emit(&mut w, o)?;
+        }
+    }
+    let records_out = w.records();
+    w.finish()?;
+    let k = conv.kernel;
+    Ok(Summary {
+        from: from.schema.id.clone(),
+        to: to.id.clone(),
+        path: steps::path(from.schema, to),
+        kernel: format!("{}.{}.{}", k.0, k.1, k.2),
+        records_in,
+        records_out,
+        records_changed: changed,
+        ledger: conv.ledger,
+    })
+}
+
+fn emit<W: Write>(w: &mut Writer<W>, o: Out) -> Result<(), ConvertError> {
+    let Out::Bytes(b) = o;
+    w.write_record_bytes(&b)?;
+    Ok(())
+}
+
+/// Decodes a record's struct (used by steps).
+pub(crate) fn fields_of(f: &Format, name: &str, bytes: &[u8]) -> Vec<(String, Value)> {
+    match Conv::struct_of(f, name, bytes).and_then(|s| f.layout(&s).ok()) {
+        Some(l) => decode_struct(&l, bytes, f.endian()),
+        None => vec![],
+    }
+}

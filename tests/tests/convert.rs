@@ -1,0 +1,209 @@
+//! Conversion over every ordered pair of revisions of every architecture.
+
+use ckpt_convert::{Action, ConvertError, Options, convert};
+use ckpt_format::build::{BuildOptions, Omit};
+use ckpt_format::{Arch, Format, Reader, Registry, Schema};
+use ckpt_tests::image;
+
+fn opts_for_pair() -> BuildOptions {
+    BuildOptions {
+        tasks: 3,
+        memory: 3 * 4096,
+        seed: 9,
+        omit: Omit {
+            sockets: true,
+            signals: true,
+            ..Omit::default()
+        },
+        ..BuildOptions::default()
+    }
+}
+
+fn read_all(img: &[u8], s: &'static Schema, arch: Arch) -> Result<u64, String> {
+    let mut r = Reader::new(img, Format::new(s, arch));
+    let mut n = 0;
+    loop {
+        match r.next_record() {
+            Ok(Some(_)) => n += 1,
+            Ok(None) => return Ok(n),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+fn conv(
+    img: &[u8],
+    from: &'static Schema,
+    to: &'static Schema,
+    arch: Arch,
+    o: &Options,
+) -> Result<(Vec<u8>, ckpt_convert::Summary), ConvertError> {
+    let r = Reader::new(img, Format::new(from, arch));
+    let mut out = Vec::new();
+    let s = convert(r, to, o, &mut out)?;
+    Ok((out, s))
+}
+
+#[test]
+fn every_ordered_pair_converts_or_is_refused_with_a_reason() {
+    let reg = Registry::get();
+    let o = Options {
+        cwd: Some("/srv".into()),
+        root: Some("/".into()),
+        allow_lossy: true,
+        ..Options::default()
+    };
+    let mut report = Vec::new();
+    let mut converted = 0;
+    for a in reg.all() {
+        for b in reg.all() {
+            for (arch, _) in &a.arches {
+                if !b.has_arch(*arch) || a.id == b.id {
+                    continue;
+                }
+                let img = image(a, *arch, &opts_for_pair());
+                match conv(&img, a, b, *arch, &o) {
+                    Ok((out, s)) => {
+                        converted += 1;
+                        if let Err(e) = read_all(&out, b, *arch) {
+                            report.push(format!(
+                                "{} -> {} {arch}: output does not read: {e}",
+                                a.id, b.id
+                            ));
+                            continue;
+                        }
+                        // Back again: equal to the original when nothing was defaulted,
+                        // supplied or dropped.
+                        let clean = s.ledger.count(Action::Defaulted) == 0
+                            && s.ledger.count(Action::Supplied) == 0
+                            && s.ledger.count(Action::Dropped) == 0;
+                        match conv(&out, b, a, *arch, &o) {
+                            Ok((back, _)) if clean && back != img => report.push(format!(
+                                "{} -> {} -> back {arch}: differs although lossless",
+                                a.id, b.id
+                            )),
+                            Ok(_) => {}
+                            Err(e) => {
+                                report.push(format!("{} -> {} -> back {arch}: {e}", a.id, b.id))
+                            }
+                        }
+                    }
+                    Err(ConvertError::Refused(r)) => assert!(r.len() > 20, "{r}"),
+                    Err(e) => report.push(format!("{} -> {} {arch}: {e}", a.id, b.id)),
+                }
+            }
+        }
+    }
+    eprintln!("converted {converted} pairs");
+    assert!(converted > 100, "only {converted} pairs converted");
+    assert!(
+        report.is_empty(),
+        "{} problems:\n{}",
+        report.len(),
+        report.join("\n")
+    );
+}
+
+fn opts() -> Options {
+    Options {
+        cwd: Some("/srv".into()),
+        root: Some("/".into()),
+        allow_lossy: true,
+        ..Options::default()
+    }
+}
+
+#[test]
+fn chains_equal_direct_conversions() {
+    // A -> C equals A -> B -> C, for every triple that converts.
+    let reg = Registry::get();
+    let all = reg.all();
+    let mut checked = 0;
+    for (i, a) in all.iter().enumerate() {
+        for (j, b) in all.iter().enumerate().skip(i + 1) {
+            for c in all.iter().skip(j + 1).step_by(2) {
+                for (arch, _) in a
+                    .arches
+                    .iter()
+                    .filter(|(x, _)| b.has_arch(*x) && c.has_arch(*x))
+                {
+                    let img = image(a, *arch, &opts_for_pair());
+                    let (Ok((ac, _)), Ok((ab, _))) = (
+                        conv(&img, a, c, *arch, &opts()),
+                        conv(&img, a, b, *arch, &opts()),
+                    ) else {
+                        continue;
+                    };
+                    let (abc, _) = conv(&ab, b, c, *arch, &opts()).unwrap();
+                    assert!(
+                        abc == ac,
+                        "{} -> {} -> {} on {arch} differs from {} -> {}",
+                        a.id,
+                        b.id,
+                        c.id,
+                        a.id,
+                        c.id
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}
+
+#[test]
+fn what_each_change_does() {
+    let reg = Registry::get();
+    let x = Arch::X86_64;
+    let names = |img: &[u8], s: &'static Schema| {
+        let mut r = Reader::new(img, Format::new(s, x));
+        let mut v = Vec::new();
+        while let Some(rec) = r.next_record().unwrap() {
+            v.push(rec.name);
+        }
+        v
+    };
+    // A VPIDS record follows the tree from c83f38b.
+    let (v19, pidns) = (reg.find("67cfee9").unwrap(), reg.find("c83f38b").unwrap());
+    let (out, s) = conv(&image(v19, x, &opts_for_pair()), v19, pidns, x, &opts()).unwrap();
+    let n = names(&out, pidns);
+    let t = n.iter().position(|r| *r == "TREE").unwrap();
+    assert_eq!(&n[t..t + 3], ["TREE", "BUFFER", "VPIDS"]);
+    assert_eq!(s.ledger.count(Action::Inserted), 1);
+    // uflags bit 0x2 changes meaning at 82822cf.
+    let (b0, v21) = (reg.find("b0d8304").unwrap(), reg.find("82822cf").unwrap());
+    let img = image(b0, x, &opts_for_pair());
+    assert_eq!(img[64] & 2, 2, "b0d8304: bit set = do not dump");
+    let (out, _) = conv(&img, b0, v21, x, &opts()).unwrap();
+    assert_eq!(out[64] & 2, 0, "82822cf: bit clear = do not dump");
+    // The FS object needs --cwd and --root; without them the conversion is refused.
+    let (old, new) = (reg.find("76fcfe5").unwrap(), reg.find("c97c03d").unwrap());
+    let img = image(old, x, &opts_for_pair());
+    match conv(&img, old, new, x, &Options::default()) {
+        Err(ConvertError::Refused(r)) => {
+            assert!(r.contains("--cwd") && r.contains("--root"), "{r}")
+        }
+        other => panic!("{:?}", other.map(|o| o.1.to)),
+    }
+    // Going back drops the supplied paths: lossy, refused without allow_lossy.
+    let (up, _) = conv(&img, old, new, x, &opts()).unwrap();
+    match conv(&up, new, old, x, &Options::default()) {
+        Err(ConvertError::Lossy(l)) => assert!(l.iter().any(|e| e.field == "cwd")),
+        other => panic!("{:?}", other.map(|o| o.1.to)),
+    }
+    // Refusals name what is missing.
+    let (a, b) = (reg.find("a272e68").unwrap(), reg.find("b6cdf01").unwrap());
+    match conv(&image(a, x, &opts_for_pair()), a, b, x, &opts()) {
+        Err(ConvertError::Refused(r)) => assert!(r.contains("pids"), "{r}"),
+        other => panic!("{:?}", other.map(|o| o.1.to)),
+    }
+    // An architecture the target lacks is refused.
+    let ppc = image(v19, Arch::Ppc, &opts_for_pair());
+    let r = Reader::new(&ppc[..], Format::new(v19, Arch::Ppc));
+    let mut sink = Vec::new();
+    match convert(r, reg.find("a272e68").unwrap(), &opts(), &mut sink) {
+        Err(ConvertError::Refused(r)) => assert!(r.contains("has no ppc"), "{r}"),
+        other => panic!("{:?}", other.map(|o| o.to)),
+    }
+}
