@@ -23,15 +23,17 @@ const EXIT_HELP: &str = "Exit status:
 /// Reads, explains, dumps and builds Linux-CR checkpoint images (linux-cr kernels, 2009-2012).
 #[derive(Parser)]
 #[command(name = "ckpt", version, after_help = EXIT_HELP, propagate_version = true)]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    Completions(cmd::completions::Opts),
     Convert(cmd::convert::Opts),
     Info(cmd::info::Opts),
+    Man(cmd::man::Opts),
     Dump(cmd::dump::Opts),
     Encode(cmd::encode::Opts),
     Sample(cmd::sample::Opts),
@@ -49,7 +51,9 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Completions(o) => o.run(),
         Command::Convert(o) => o.run(),
+        Command::Man(o) => o.run(),
         Command::Info(o) => o.run(),
         Command::Dump(o) => o.run(),
         Command::Encode(o) => o.run(),

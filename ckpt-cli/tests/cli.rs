@@ -369,3 +369,93 @@ fn schema_diff_reports_changes_and_exits_1() {
         Some(2)
     );
 }
+
+#[test]
+fn completions_and_man_pages() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = String::from_utf8(ok(&["completions", shell], None)).unwrap();
+        assert!(out.contains("convert") && out.contains("schema"), "{shell}");
+    }
+    let page = String::from_utf8(ok(&["man"], None)).unwrap();
+    assert!(page.contains(".TH ckpt"));
+    let dir = tempfile::tempdir().unwrap();
+    ok(&["man", "--dir", dir.path().to_str().unwrap()], None);
+    for sub in [
+        "ckpt",
+        "ckpt-info",
+        "ckpt-convert",
+        "ckpt-dump",
+        "ckpt-sample",
+        "ckpt-schema",
+    ] {
+        assert!(dir.path().join(format!("{sub}.1")).exists(), "{sub}");
+    }
+}
+
+#[test]
+fn convert_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("rc3.ckpt");
+    std::fs::write(
+        &src,
+        ok(
+            &["sample", "--rev", "c97c03d", "--arch", "x86_64", "-o", "-"],
+            None,
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out.ckpt");
+    let report = dir.path().join("report.json");
+    let s = src.to_str().unwrap();
+    // 2.6.33 was run by the released ckpt-v19/v20, 67cfee9.
+    let o = run(
+        &[
+            "convert",
+            s,
+            "--target-kernel",
+            "2.6.33",
+            "-o",
+            out.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("v19-rc3 -> v19"));
+    let info = String::from_utf8(ok(&["info", out.to_str().unwrap()], None)).unwrap();
+    assert!(
+        info.contains("revision:   v19 ") && info.contains("kernel:     2.6.33"),
+        "{info}"
+    );
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(rep["summary"]["to"], "v19");
+    // Several equally plausible revisions: ask for --to-rev. A 3.x kernel must be given in full.
+    let o = run(
+        &["convert", s, "--target-kernel", "2.6.37", "-o", "-"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--to-rev"));
+    let o = run(&["convert", s, "--target-kernel", "3.0", "-o", "-"], None);
+    assert_eq!(o.status.code(), Some(2));
+    // Refused conversions exit 1 and leave no output.
+    let o = run(
+        &[
+            "convert",
+            s,
+            "--to-rev",
+            "b6cdf01",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("refused"));
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        3,
+        "no temporary left behind"
+    );
+}

@@ -63,22 +63,29 @@ pub struct Opts {
     report: Option<PathBuf>,
 }
 
-/// The revision a kernel's linux-cr releases wrote: those listing the kernel, the most
-/// confident first, then the newest.
+/// The revision a kernel's linux-cr release wrote, from the schemas' kernel and tag
+/// claims: among the revisions that list the kernel, one whose tag is a release (not an
+/// `-rc`) wins (2.6.33 -> v19/v20, 67cfee9); otherwise the single most confident one.
+/// Equally plausible candidates are an error that asks for `--to-rev`.
 fn revision_for_kernel(k: &KernelVersion) -> Result<&'static Schema> {
-    let name = k.to_string();
+    use ckpt_format::schema::Confidence;
     let triple = k
         .header_triple()
         .map(|t| format!("{}.{}.{}", t.0, t.1, t.2));
     let reg = Registry::get();
-    let mut fits: Vec<(&'static Schema, ckpt_format::schema::Confidence)> = reg
+    let rank = |c: Confidence| match c {
+        Confidence::High => 0,
+        Confidence::Medium => 1,
+        Confidence::Low => 2,
+    };
+    let fits: Vec<(&'static Schema, u8)> = reg
         .all()
         .iter()
         .filter_map(|s| {
             s.kernels
                 .iter()
-                .find(|c| c.value == name || Some(&c.value) == triple.as_ref())
-                .map(|c| (s, c.confidence))
+                .find(|c| Some(&c.value) == triple.as_ref() || c.value == k.to_string())
+                .map(|c| (s, rank(c.confidence)))
         })
         .collect();
     if fits.is_empty() {
@@ -94,13 +101,29 @@ fn revision_for_kernel(k: &KernelVersion) -> Result<&'static Schema> {
             known.join(", ")
         )));
     }
-    let rank = |c: ckpt_format::schema::Confidence| match c {
-        ckpt_format::schema::Confidence::High => 0,
-        ckpt_format::schema::Confidence::Medium => 1,
-        ckpt_format::schema::Confidence::Low => 2,
-    };
-    fits.sort_by_key(|(s, c)| (rank(*c), std::cmp::Reverse(s.ordinal)));
-    Ok(fits[0].0)
+    let released: Vec<&(&'static Schema, u8)> = fits
+        .iter()
+        .filter(|(s, _)| s.tags.iter().any(|t| !t.value.contains("-rc")))
+        .collect();
+    if let [one] = released.as_slice() {
+        return Ok(one.0);
+    }
+    let best = fits.iter().map(|(_, r)| *r).min().unwrap_or(2);
+    let top: Vec<&'static Schema> = fits
+        .iter()
+        .filter(|(_, r)| *r == best)
+        .map(|(s, _)| *s)
+        .collect();
+    if let [one] = top.as_slice() {
+        return Ok(one);
+    }
+    Err(super::usage(format!(
+        "kernel {k} was run by several linux-cr revisions that are equally plausible: {}; choose one with --to-rev",
+        top.iter()
+            .map(|s| format!("{} ({})", s.id, s.short_commit()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
 }
 
 impl Opts {
@@ -108,10 +131,18 @@ impl Opts {
     pub fn run(self) -> Result<u8> {
         refuse_same_file(&self.image, &self.output)?;
         let kernel = match &self.target_kernel {
-            Some(k) => Some(
-                k.parse::<KernelVersion>()
-                    .map_err(|e| super::usage(e.to_string()))?,
-            ),
+            Some(k) => {
+                let k = k
+                    .parse::<KernelVersion>()
+                    .map_err(|e| super::usage(e.to_string()))?;
+                if !k.is_full() {
+                    return Err(super::usage(format!(
+                        "--target-kernel {k}: the image header holds major.minor.patch and restart compares it \
+                         exactly; give all three numbers (e.g. {k}.8)"
+                    )));
+                }
+                Some(k)
+            }
             None => None,
         };
         let to = match (&self.to_rev, &kernel) {

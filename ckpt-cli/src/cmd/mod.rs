@@ -1,9 +1,11 @@
 //! One module per subcommand, each with its options (`Opts`) and a `run`.
 
+pub mod completions;
 pub mod convert;
 pub mod dump;
 pub mod encode;
 pub mod info;
+pub mod man;
 pub mod sample;
 pub mod schema;
 
