@@ -30,6 +30,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Check(cmd::check::Opts),
     Completions(cmd::completions::Opts),
     Convert(cmd::convert::Opts),
     Info(cmd::info::Opts),
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Check(o) => o.run(),
         Command::Completions(o) => o.run(),
         Command::Convert(o) => o.run(),
         Command::Man(o) => o.run(),

@@ -459,3 +459,66 @@ fn convert_through_the_cli() {
         "no temporary left behind"
     );
 }
+
+#[test]
+fn check_reports_every_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("x.ckpt");
+    std::fs::write(&img, sample("v23-rc2", "x86_64")).unwrap();
+    let cfg = dir.path().join("config");
+    std::fs::write(&cfg, "CONFIG_CHECKPOINT=y\nCONFIG_SYSVIPC=y\n# CONFIG_EPOLL is not set\nCONFIG_UNIX=y\nCONFIG_INET=y\nCONFIG_EVENTFD=y\n").unwrap();
+    let i = img.to_str().unwrap();
+    // On the kernel the image names, nothing is wrong (config and CPU not verified).
+    let o = run(&["check", i], None);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("not verified"));
+    // A config without epoll and another CPU: exit 1 with both reasons.
+    let o = run(
+        &[
+            "check",
+            i,
+            "--target-config",
+            cfg.to_str().unwrap(),
+            "--target-cpu",
+            "fxsr=1,xsave=1,xstate-size=832",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let checks: Vec<&str> = v["report"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["check"].as_str().unwrap())
+        .collect();
+    assert!(
+        checks.contains(&"config CONFIG_EPOLL") && checks.contains(&"cpu xstate_size"),
+        "{checks:?}"
+    );
+    // Another revision's kernel: the layouts and the header differ.
+    let o = run(
+        &["check", i, "--to-rev", "v19", "--target-kernel", "2.6.33"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("header.rev")
+            && out.contains("header.kernel")
+            && out.contains("convert the image first"),
+        "{out}"
+    );
+    assert_eq!(
+        run(&["check", i, "--target-cpu", "fxsr=2"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+}

@@ -106,6 +106,71 @@ impl PartialOrd for KernelVersion {
     }
 }
 
+use ckpt_format::Schema;
+
+/// The revision a kernel's linux-cr release wrote, from the schemas' kernel and tag
+/// claims: among the revisions that list the kernel, one whose tag is a release (not an
+/// `-rc`) wins (2.6.33 -> v19/v20, 67cfee9); otherwise the single most confident one.
+/// Equally plausible candidates are an error that asks for `--to-rev`.
+pub fn revision_for(k: &KernelVersion) -> Result<&'static Schema, String> {
+    use ckpt_format::schema::Confidence;
+    let triple = k
+        .header_triple()
+        .map(|t| format!("{}.{}.{}", t.0, t.1, t.2));
+    let reg = ckpt_format::Registry::get();
+    let rank = |c: Confidence| match c {
+        Confidence::High => 0,
+        Confidence::Medium => 1,
+        Confidence::Low => 2,
+    };
+    let fits: Vec<(&'static Schema, u8)> = reg
+        .all()
+        .iter()
+        .filter_map(|s| {
+            s.kernels
+                .iter()
+                .find(|c| Some(&c.value) == triple.as_ref() || c.value == k.to_string())
+                .map(|c| (s, rank(c.confidence)))
+        })
+        .collect();
+    if fits.is_empty() {
+        let mut known: Vec<String> = reg
+            .all()
+            .iter()
+            .flat_map(|s| s.kernels.iter().map(|k| k.value.clone()))
+            .collect();
+        known.sort();
+        known.dedup();
+        return Err(format!(
+            "no known linux-cr revision was written by kernel {k}; known kernels: {}",
+            known.join(", ")
+        ));
+    }
+    let released: Vec<&(&'static Schema, u8)> = fits
+        .iter()
+        .filter(|(s, _)| s.tags.iter().any(|t| !t.value.contains("-rc")))
+        .collect();
+    if let [one] = released.as_slice() {
+        return Ok(one.0);
+    }
+    let best = fits.iter().map(|(_, r)| *r).min().unwrap_or(2);
+    let top: Vec<&'static Schema> = fits
+        .iter()
+        .filter(|(_, r)| *r == best)
+        .map(|(s, _)| *s)
+        .collect();
+    if let [one] = top.as_slice() {
+        return Ok(one);
+    }
+    Err(format!(
+        "kernel {k} was run by several linux-cr revisions that are equally plausible: {}; choose one with --to-rev",
+        top.iter()
+            .map(|s| format!("{} ({})", s.id, s.short_commit()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod convert;
 pub mod diff;
 pub mod kernel;

@@ -72,6 +72,15 @@ fn every_ordered_pair_converts_or_is_refused_with_a_reason() {
                             ));
                             continue;
                         }
+                        // Every converted image passes the target's preflight.
+                        let r = Reader::new(&out[..], Format::new(b, *arch));
+                        let pre = ckpt_convert::check::check(r, b, None, None, None, None).unwrap();
+                        if !pre.ok() {
+                            report.push(format!(
+                                "{} -> {} {arch}: preflight: {:?}",
+                                a.id, b.id, pre.problems
+                            ));
+                        }
                         // Back again: equal to the original when nothing was defaulted,
                         // supplied or dropped.
                         let clean = s.ledger.count(Action::Defaulted) == 0

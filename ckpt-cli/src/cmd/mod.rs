@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its options (`Opts`) and a `run`.
 
+pub mod check;
 pub mod completions;
 pub mod convert;
 pub mod dump;

@@ -1,0 +1,154 @@
+//! `ckpt check`: would this image restart on that kernel?
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use ckpt_convert::KernelVersion;
+use ckpt_convert::check::{CpuFacts, KernelConfig, check};
+use ckpt_format::Registry;
+
+use crate::io::{open_image, with_detection};
+
+const AFTER: &str = "Checks what a linux-cr restart checks: the header (magic, arch id, rev, kernel
+version, every ckpt_const), every record (known type, exact length, structure, TAIL),
+the kernel config options the records need, and the x86 FPU facts of HEADER_ARCH.
+Without --target-kernel the target is the kernel the image names, with its revision.
+
+Examples:
+  ckpt check image.ckpt
+  ckpt check image.ckpt --target-kernel 2.6.33 --target-config /boot/config-2.6.33 --target-cpu host
+  ckpt check image.ckpt --to-rev v23-rc2 --target-kernel 2.6.37 --target-cpu fxsr=1,xsave=1,xstate-size=832 --json
+
+Exit status:
+  0  the image would restart on the target (checks not made are listed as not verified)
+  1  it would not: every reason is listed
+  2  usage error
+  3  I/O error";
+
+/// Check an image against a target kernel, its config and CPU.
+#[derive(clap::Args)]
+#[command(after_help = AFTER)]
+pub struct Opts {
+    /// The image, or - for standard input.
+    image: String,
+    /// Revision of the image instead of detecting it.
+    #[arg(long)]
+    rev: Option<String>,
+    /// Target revision (default: from --target-kernel, else the image's).
+    #[arg(long)]
+    to_rev: Option<String>,
+    /// Target kernel version x.y.z (default: the one the image names).
+    #[arg(long)]
+    target_kernel: Option<String>,
+    /// The target kernel's .config.
+    #[arg(long)]
+    target_config: Option<PathBuf>,
+    /// The target CPU: fxsr=0|1,xsave=0|1,xstate-size=N, or host.
+    #[arg(long)]
+    target_cpu: Option<String>,
+    /// Output JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Opts {
+    /// Runs the subcommand.
+    pub fn run(self) -> Result<u8> {
+        let (reader, det) = open_image(&self.image, self.rev.as_deref())?;
+        let kernel = match &self.target_kernel {
+            Some(k) => {
+                let k: KernelVersion =
+                    k.parse()
+                        .map_err(|e: ckpt_convert::kernel::BadKernelVersion| {
+                            super::usage(e.to_string())
+                        })?;
+                if !k.is_full() {
+                    return Err(super::usage(format!(
+                        "--target-kernel {k}: give major.minor.patch"
+                    )));
+                }
+                Some(k)
+            }
+            None => None,
+        };
+        let target = match (&self.to_rev, &kernel) {
+            (Some(r), _) => Registry::get()
+                .find(r)
+                .map_err(|e| super::usage(e.to_string()))?,
+            (None, Some(k)) => ckpt_convert::kernel::revision_for(k).map_err(super::usage)?,
+            (None, None) => det.schema,
+        };
+        let config_text = match &self.target_config {
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?,
+            ),
+            None => None,
+        };
+        let config = config_text.as_deref().map(KernelConfig::parse);
+        let variant = config.as_ref().and_then(|c| {
+            c.value("CONFIG_IA32_EMULATION")
+                .map(|v| ("CONFIG_IA32_EMULATION", if v == "y" { "y" } else { "n" }))
+        });
+        let cpu = match self.target_cpu.as_deref() {
+            Some("host") => Some(
+                CpuFacts::host()
+                    .ok_or_else(|| super::usage("--target-cpu host: not an x86 host".into()))?,
+            ),
+            Some(s) => {
+                Some(CpuFacts::parse(s).map_err(|e| super::usage(format!("--target-cpu: {e}")))?)
+            }
+            None => None,
+        };
+        // The kernel: given, or the one the image's header names.
+        let kernel_triple = kernel.as_ref().and_then(KernelVersion::header_triple);
+        let report = check(reader, target, kernel_triple, variant, config.as_ref(), cpu)
+            .map_err(|e| with_detection(anyhow::Error::new(e), &det))?;
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            serde_json::to_writer_pretty(
+                &mut out,
+                &serde_json::json!({"format_version": "1.0.0", "ok": report.ok(), "report": report}),
+            )?;
+            writeln!(out)?;
+        } else {
+            writeln!(
+                out,
+                "image {} checked against {} on kernel {}: {}",
+                report.revision,
+                report.target_revision,
+                report.target_kernel,
+                if report.ok() {
+                    "would restart"
+                } else {
+                    "would NOT restart"
+                }
+            )?;
+            for p in &report.problems {
+                writeln!(
+                    out,
+                    "  FAIL {}: image {}, target {} -- {}",
+                    p.check, p.image, p.target, p.consequence
+                )?;
+                if !p.records.is_empty() {
+                    writeln!(out, "       records: {}", p.records.join(", "))?;
+                }
+            }
+            for p in &report.warnings {
+                writeln!(
+                    out,
+                    "  warn {}: image {}, target {} -- {}",
+                    p.check, p.image, p.target, p.consequence
+                )?;
+            }
+            for (opt, recs) in &report.needs {
+                writeln!(out, "  needs {opt} ({})", recs.join(", "))?;
+            }
+            for n in &report.not_verified {
+                writeln!(out, "  not verified: {n}")?;
+            }
+        }
+        Ok(if report.ok() { 0 } else { crate::EXIT_NO })
+    }
+}
