@@ -100,6 +100,9 @@ pub struct Options {
     pub cwd: Option<String>,
     /// The root directory for those FS objects.
     pub root: Option<String>,
+    /// The xstate size of the target CPU, when stated: HEADER_ARCH and CPU_FPU are copied
+    /// unchanged, so an image with another size is refused.
+    pub cpu_xstate_size: Option<u16>,
 }
 
 /// Why a conversion did not happen.

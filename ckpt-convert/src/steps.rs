@@ -287,6 +287,23 @@ pub(crate) fn record(
             )));
         }
     }
+    if name == "HEADER_ARCH"
+        && let Some(want) = conv.opts.cpu_xstate_size
+    {
+        let f = fields_of(conv.from, name, bytes);
+        let have = f
+            .iter()
+            .find(|(p, _)| p == "xstate_size")
+            .and_then(|(_, v)| v.as_int());
+        if let Some(have) = have
+            && have != want as i128
+        {
+            return Err(ConvertError::Refused(format!(
+                "record #{idx} HEADER_ARCH: the image's FPU state is {have} bytes (xstate_size) and the target \
+                 CPU's is {want}; restart requires them equal and ckpt copies the FPU state unchanged"
+            )));
+        }
+    }
     let decoded = ckpt_format::read::decode_record(conv.from, info, bytes)
         .map_err(|k| ConvertError::Format(ckpt_format::Error::new(k, Default::default())))?;
     let mut outs = Vec::new();
@@ -381,11 +398,11 @@ pub(crate) fn record(
     }
     let mut out = conv.mechanical(info, bytes, &decoded)?;
     // Values whose meaning changed.
-    if name == "BUFFER"
-        && info.payload_of == Some(("MM", "saved_auxv"))
-        && plan.auxv_units != Change::Same
-    {
-        out = auxv(conv, idx, &out, plan.auxv_units)?;
+    if name == "BUFFER" && info.payload_of == Some(("MM", "saved_auxv")) {
+        if plan.auxv_units != Change::Same {
+            out = auxv(conv, idx, &out, plan.auxv_units)?;
+        }
+        out = auxv_length(conv, idx, out, &plan)?;
     }
     if name == "PIDS" && plan.pids_offset != 0 {
         let l = conv
@@ -600,4 +617,54 @@ fn fs_umask() -> u64 {
         .iter()
         .find(|d| d.0 == "ckpt_hdr_fs" && d.1 == "umask")
         .map_or(0, |d| d.2)
+}
+
+/// saved_auxv holds exactly the target kernel's AT_VECTOR_SIZE entries (restart reads
+/// that many): pad with zero entries, or drop trailing ones (a loss unless they are 0).
+fn auxv_length(
+    conv: &mut Conv<'_>,
+    idx: u64,
+    mut rec: Vec<u8>,
+    plan: &Plan,
+) -> Result<Vec<u8>, ConvertError> {
+    let get = |n: &str| plan.constants.iter().find(|(x, _)| x == n).map(|(_, v)| *v);
+    let want = match (get("at_vector_size"), get("mm_saved_auxv_len")) {
+        (Some(entries), _) => entries * 8,
+        (None, Some(bytes)) => bytes,
+        _ => return Ok(rec),
+    } as usize;
+    let have = rec.len() - 8;
+    if have == want {
+        return Ok(rec);
+    }
+    if have > want {
+        let cut = &rec[8 + want..];
+        let action = if cut.iter().all(|&b| b == 0) {
+            Action::Removed
+        } else {
+            Action::Dropped
+        };
+        conv.note(
+            idx,
+            "BUFFER",
+            "saved_auxv",
+            action,
+            Some(Value::Uint(have as u64)),
+            Some(Value::Uint(want as u64)),
+        );
+        rec.truncate(8 + want);
+    } else {
+        conv.note(
+            idx,
+            "BUFFER",
+            "saved_auxv",
+            Action::Defaulted,
+            Some(Value::Uint(have as u64)),
+            Some(Value::Uint(want as u64)),
+        );
+        rec.resize(8 + want, 0);
+    }
+    let len = rec.len() as u64;
+    put_uint(&mut rec[4..8], len, conv.to.endian());
+    Ok(rec)
 }

@@ -45,10 +45,14 @@ pub struct Opts {
     /// Target kernel version (x.y.z), written into the header with its constants.
     #[arg(long)]
     target_kernel: Option<String>,
-    /// A kernel config option the target constants depend on, as OPTION=VALUE
-    /// (CONFIG_IA32_EMULATION=n).
+    /// The target kernel's .config (x86_64's AT_VECTOR_SIZE depends on
+    /// CONFIG_IA32_EMULATION; without it the common default, y, is used).
     #[arg(long)]
-    target_config_option: Option<String>,
+    target_config: Option<PathBuf>,
+    /// The target CPU: fxsr=0|1,xsave=0|1,xstate-size=N, or host. HEADER_ARCH and CPU_FPU
+    /// are copied unchanged, so a different xstate size is refused.
+    #[arg(long)]
+    target_cpu: Option<String>,
     /// Working directory for the FS objects a newer revision needs and an older image lacks.
     #[arg(long)]
     cwd: Option<String>,
@@ -93,13 +97,29 @@ impl Opts {
                 ));
             }
         };
-        let config = match &self.target_config_option {
-            Some(c) => {
-                let (o, v) = c.split_once('=').ok_or_else(|| {
-                    super::usage(format!("--target-config-option {c}: expected OPTION=VALUE"))
-                })?;
-                Some((o.to_string(), v.to_string()))
+        let config = match &self.target_config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?;
+                let cfg = ckpt_convert::check::KernelConfig::parse(&text);
+                cfg.value("CONFIG_IA32_EMULATION").map(|v| {
+                    (
+                        "CONFIG_IA32_EMULATION".to_string(),
+                        if v == "y" { "y" } else { "n" }.to_string(),
+                    )
+                })
             }
+            None => None,
+        };
+        let cpu = match self.target_cpu.as_deref() {
+            Some("host") => Some(
+                ckpt_convert::check::CpuFacts::host()
+                    .ok_or_else(|| super::usage("--target-cpu host: not an x86 host".into()))?,
+            ),
+            Some(c) => Some(
+                ckpt_convert::check::CpuFacts::parse(c)
+                    .map_err(|e| super::usage(format!("--target-cpu: {e}")))?,
+            ),
             None => None,
         };
         let (reader, det) = open_image(&self.image, self.rev.as_deref())?;
@@ -109,6 +129,7 @@ impl Opts {
             config,
             cwd: self.cwd.clone(),
             root: self.root.clone(),
+            cpu_xstate_size: cpu.map(|c| c.xstate_size),
         };
         let mut out = Output::create(&self.output)?;
         let summary = match convert(reader, to, &opts, &mut out) {
