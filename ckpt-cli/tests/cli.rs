@@ -113,8 +113,16 @@ fn json_outputs_follow_their_schemas() {
         ("c83f38b", "ppc64"),
     ] {
         let img = sample(rev, arch);
-        let info: serde_json::Value =
-            serde_json::from_slice(&ok(&["info", "--json", "-v", "-p", "-"], Some(&img))).unwrap();
+        let info: serde_json::Value = serde_json::from_slice(&ok(
+            &["info", "--json", "-v", "-p", "--show-arch-regs", "-"],
+            Some(&img),
+        ))
+        .unwrap();
+        assert_eq!(
+            info["arch_regs"].as_array().unwrap().len(),
+            2,
+            "one cpu record per live task"
+        );
         validate("info.schema.json", &info);
         assert_eq!(info["arch"], arch);
         assert_eq!(info["tasks"], 2);
@@ -521,4 +529,39 @@ fn check_reports_every_reason() {
             .code(),
         Some(2)
     );
+}
+
+#[test]
+fn info_error_message_and_registers() {
+    let img = ok(
+        &[
+            "sample",
+            "--rev",
+            "v23-rc2",
+            "--arch",
+            "x86_64",
+            "--error-after",
+            "1",
+            "-o",
+            "-",
+        ],
+        None,
+    );
+    let out = String::from_utf8(ok(&["info", "-e", "-"], Some(&img))).unwrap();
+    assert_eq!(out.trim(), "checkpoint failed: task is not frozen (-16)");
+    let out =
+        String::from_utf8(ok(&["info", "-e", "-"], Some(&sample("v23-rc2", "x86_64")))).unwrap();
+    assert!(out.contains("no error record"));
+    let out = String::from_utf8(ok(
+        &["info", "--show-arch-regs", "-"],
+        Some(&sample("0abe2fe", "s390x")),
+    ))
+    .unwrap();
+    assert!(out.contains("psw_t_addr") && out.contains("gprs"), "{out}");
+    let out = String::from_utf8(ok(
+        &["info", "--show-arch-regs", "-"],
+        Some(&sample("f0fdd38", "ppc64")),
+    ))
+    .unwrap();
+    assert!(out.contains("opaque"), "{out}");
 }

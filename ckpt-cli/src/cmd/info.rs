@@ -43,6 +43,12 @@ pub struct Opts {
     /// Show the process tree.
     #[arg(short = 'p', long = "pids")]
     pids: bool,
+    /// Show only the message of the error record of a failed checkpoint.
+    #[arg(short = 'e', long = "error")]
+    error: bool,
+    /// Show the registers of every task, named as the cpu record's members.
+    #[arg(long)]
+    show_arch_regs: bool,
     /// Output JSON.
     #[arg(long)]
     json: bool,
@@ -70,6 +76,19 @@ struct TaskLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     comm: Option<String>,
     zombie: bool,
+}
+
+#[derive(Serialize)]
+struct TaskRegs {
+    /// Index of the task in the tree.
+    task: usize,
+    /// Offset of its CPU record.
+    offset: u64,
+    /// The registers, by member name (empty for an opaque record).
+    regs: Vec<(String, ckpt_format::value::Value)>,
+    /// For an arch whose cpu record no source describes: its length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    opaque_len: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -111,6 +130,8 @@ struct Info {
     record_list: Option<Vec<RecordLine>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tree: Option<Vec<TaskLine>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arch_regs: Option<Vec<TaskRegs>>,
 }
 
 fn text(v: Option<&str>) -> String {
@@ -123,6 +144,13 @@ impl Opts {
         let (mut r, det) = open_image(&self.image, self.rev.as_deref())?;
         let info = walk(&mut r, &det, &self).map_err(|e| crate::io::with_detection(e, &det))?;
         let mut out = std::io::stdout().lock();
+        if self.error && !self.json {
+            match &info.error_message {
+                Some(m) => writeln!(out, "{m}")?,
+                None => writeln!(out, "no error record: the checkpoint completed")?,
+            }
+            return Ok(0);
+        }
         if self.json {
             serde_json::to_writer_pretty(&mut out, &info)?;
             writeln!(out)?;
@@ -146,6 +174,8 @@ fn walk(r: &mut Reader<Source>, det: &Detection, o: &Opts) -> Result<Info> {
     let mut pids_offset = 0i64;
     let mut error_message = None;
     let mut last_task_zombie = false;
+    let mut regs: Vec<TaskRegs> = Vec::new();
+    let mut task_index = 0usize;
     let endian = r.format().endian();
     while let Some(rec) = r.next_record()? {
         count += 1;
@@ -190,7 +220,22 @@ fn walk(r: &mut Reader<Source>, det: &Detection, o: &Opts) -> Result<Info> {
                     k += 1;
                 }
             }
+            ("CPU", None) if o.show_arch_regs => {
+                let d = r.decode()?;
+                let opaque = d.struct_name.is_none();
+                regs.push(TaskRegs {
+                    task: task_index.saturating_sub(1),
+                    offset: rec.offset,
+                    regs: d
+                        .fields
+                        .into_iter()
+                        .filter(|(p, _)| !p.starts_with("h."))
+                        .collect(),
+                    opaque_len: opaque.then_some(rec.len),
+                });
+            }
             ("TASK", _) => {
+                task_index += 1;
                 let d = r.decode()?;
                 last_task_zombie = d.int("exit_state").unwrap_or(0) != 0;
             }
@@ -295,6 +340,7 @@ fn walk(r: &mut Reader<Source>, det: &Detection, o: &Opts) -> Result<Info> {
         error_message,
         record_list: o.verbose.then_some(records),
         tree: o.pids.then_some(tasks),
+        arch_regs: o.show_arch_regs.then_some(regs),
     })
 }
 
@@ -381,6 +427,37 @@ fn print_text(out: &mut impl Write, i: &Info, det: &Detection) -> Result<()> {
                 r.len,
                 r.payload_of.as_deref().unwrap_or("")
             )?;
+        }
+    }
+    if let Some(regs) = &i.arch_regs {
+        writeln!(out)?;
+        for t in regs {
+            match t.opaque_len {
+                Some(n) => writeln!(
+                    out,
+                    "task {} cpu at {:#x}: opaque ({n} bytes; no source describes this arch's cpu record)",
+                    t.task, t.offset
+                )?,
+                None => {
+                    writeln!(out, "task {} cpu at {:#x}:", t.task, t.offset)?;
+                    for (name, v) in &t.regs {
+                        let shown = match v {
+                            ckpt_format::value::Value::Uint(x) => format!("{x:#x}"),
+                            ckpt_format::value::Value::Int(x) => format!("{x}"),
+                            ckpt_format::value::Value::List(items) => items
+                                .iter()
+                                .map(|x| match x {
+                                    ckpt_format::value::Value::Uint(u) => format!("{u:#x}"),
+                                    other => serde_json::to_string(other).unwrap_or_default(),
+                                })
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                            other => serde_json::to_string(other).unwrap_or_default(),
+                        };
+                        writeln!(out, "  {name:<28} {shown}")?;
+                    }
+                }
+            }
         }
     }
     if let Some(tree) = &i.tree {
