@@ -565,3 +565,35 @@ fn info_error_message_and_registers() {
     .unwrap();
     assert!(out.contains("opaque"), "{out}");
 }
+
+#[test]
+fn info_stats() {
+    let img = ok(
+        &[
+            "sample", "--rev", "v23-rc2", "--arch", "x86_64", "--tasks", "4", "--memory", "40K",
+            "-o", "-",
+        ],
+        None,
+    );
+    let out = String::from_utf8(ok(&["info", "--stats", "-"], Some(&img))).unwrap();
+    assert!(out.contains("pages      15 in all"), "10 of memory, 2 of shm, 1 per executable: {out}");
+    assert!(
+        out.contains("shared objects") && out.contains("largest records"),
+        "{out}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&ok(&["info", "--stats", "--json", "-"], Some(&img))).unwrap();
+    let st = &v["stats"];
+    assert_eq!(st["records"]["TAIL"][0], 1);
+    let total: u64 = st["pages_per_task"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, v["pages"].as_u64().unwrap());
+    assert_eq!(
+        st["page_bytes"].as_u64().unwrap() + st["metadata_bytes"].as_u64().unwrap(),
+        img.len() as u64
+    );
+}

@@ -49,6 +49,10 @@ pub struct Opts {
     /// Show the registers of every task, named as the cpu record's members.
     #[arg(long)]
     show_arch_regs: bool,
+    /// Statistics: records and objects by kind, pages per task, shared objects, the
+    /// largest records, metadata against page contents.
+    #[arg(long)]
+    stats: bool,
     /// Output JSON.
     #[arg(long)]
     json: bool,
@@ -132,6 +136,8 @@ struct Info {
     tree: Option<Vec<TaskLine>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     arch_regs: Option<Vec<TaskRegs>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stats: Option<super::stats::Stats>,
 }
 
 fn text(v: Option<&str>) -> String {
@@ -175,6 +181,8 @@ fn walk(r: &mut Reader<Source>, det: &Detection, o: &Opts) -> Result<Info> {
     let mut error_message = None;
     let mut last_task_zombie = false;
     let mut regs: Vec<TaskRegs> = Vec::new();
+    let mut stats = super::stats::Stats::default();
+    let format = ckpt_format::Format::shared(det.schema, det.arch);
     let mut task_index = 0usize;
     let endian = r.format().endian();
     while let Some(rec) = r.next_record()? {
@@ -183,7 +191,14 @@ fn walk(r: &mut Reader<Source>, det: &Detection, o: &Opts) -> Result<Info> {
             records.push(line(&rec));
         }
         if !rec.inline {
+            if o.stats {
+                stats.add(format, &rec, None);
+            }
             continue;
+        }
+        if o.stats {
+            let d = r.decode()?;
+            stats.add(format, &rec, Some(&d));
         }
         match (rec.name, rec.payload_of) {
             ("HEADER", _) => header = Some(r.decode()?),
@@ -341,6 +356,10 @@ fn walk(r: &mut Reader<Source>, det: &Detection, o: &Opts) -> Result<Info> {
         record_list: o.verbose.then_some(records),
         tree: o.pids.then_some(tasks),
         arch_regs: o.show_arch_regs.then_some(regs),
+        stats: o.stats.then(|| {
+            stats.finish();
+            stats
+        }),
     })
 }
 
@@ -428,6 +447,9 @@ fn print_text(out: &mut impl Write, i: &Info, det: &Detection) -> Result<()> {
                 r.payload_of.as_deref().unwrap_or("")
             )?;
         }
+    }
+    if let Some(st) = &i.stats {
+        st.print(out)?;
     }
     if let Some(regs) = &i.arch_regs {
         writeln!(out)?;

@@ -9,6 +9,7 @@ pub mod info;
 pub mod man;
 pub mod sample;
 pub mod schema;
+pub mod stats;
 
 use anyhow::Result;
 use ckpt_format::Arch;
