@@ -576,7 +576,10 @@ fn info_stats() {
         None,
     );
     let out = String::from_utf8(ok(&["info", "--stats", "-"], Some(&img))).unwrap();
-    assert!(out.contains("pages      15 in all"), "10 of memory, 2 of shm, 1 per executable: {out}");
+    assert!(
+        out.contains("pages      15 in all"),
+        "10 of memory, 2 of shm, 1 per executable: {out}"
+    );
     assert!(
         out.contains("shared objects") && out.contains("largest records"),
         "{out}"

@@ -142,6 +142,15 @@ impl Opts {
         out.commit()?;
         let l = &summary.ledger;
         let mut err = std::io::stderr().lock();
+        if !det.also.is_empty() {
+            let also: Vec<&str> = det.also.iter().map(|s| s.id.as_str()).collect();
+            writeln!(
+                err,
+                "source read as {} (identical for this image to {}; --rev names another)",
+                det.schema.id,
+                also.join(", ")
+            )?;
+        }
         writeln!(
             err,
             "converted {} -> {} on {} (kernel {}; steps: {})",
