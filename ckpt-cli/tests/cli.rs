@@ -600,3 +600,18 @@ fn info_stats() {
         img.len() as u64
     );
 }
+
+/// Found by reading the code while fuzzing: a dump record with a huge len and no bytes
+/// made encode allocate it (fuzz/regressions/cli-encode-huge-len.jsonl).
+#[test]
+fn regression_encode_huge_len_is_refused() {
+    let dump = std::fs::read(root().join("fuzz/regressions/cli-encode-huge-len.jsonl")).unwrap();
+    let o = run(&["encode", "-", "-o", "-"], Some(&dump));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("exceeds the limit"));
+}

@@ -443,7 +443,8 @@ impl Conv<'_> {
                 let cl = f.layout(common).ok()?;
                 let sf = cl.fields().into_iter().find(|x| x.path == *selector)?;
                 let v = decode_field(&sf, bytes, f.endian())?.as_int()?;
-                let case = f.schema.enum_name("file", v as i64, f.arch)?;
+                // An unknown type reads as the common part, as the reader does.
+                let case = f.schema.enum_name("file", v as i64, f.arch).unwrap_or("");
                 Some(
                     cases
                         .iter()

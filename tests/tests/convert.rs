@@ -216,3 +216,22 @@ fn what_each_change_does() {
         other => panic!("{:?}", other.map(|o| o.to)),
     }
 }
+
+/// Fuzz finding (fuzz/regressions/convert-file-unknown-type.bin): a FILE of an unknown
+/// type was copied unconverted, and the output did not read back. The first three
+/// bytes pick source revision, arch and target (see fuzz/fuzz_targets/convert.rs).
+#[test]
+fn regression_file_of_unknown_type() {
+    let data = include_bytes!("../../fuzz/regressions/convert-file-unknown-type.bin");
+    let reg = Registry::get();
+    let from = &reg.all()[data[0] as usize % reg.all().len()];
+    let arch = from.arches[data[1] as usize % from.arches.len()].0;
+    let targets: Vec<&'static Schema> = reg.all().iter().filter(|s| s.has_arch(arch)).collect();
+    let to = targets[data[2] as usize % targets.len()];
+    let img = &data[3..];
+    match conv(img, from, to, arch, &opts()) {
+        Ok((out, _)) => read_all(&out, to, arch).map(|_| ()).unwrap(),
+        Err(ConvertError::Refused(r)) => assert!(r.contains("file"), "{r}"),
+        Err(e) => panic!("{e}"),
+    }
+}

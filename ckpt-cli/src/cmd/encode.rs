@@ -121,7 +121,15 @@ fn encode_line<W: std::io::Write>(format: &Format, w: &mut Writer<W>, v: &Json) 
     } else if !v["body_sha256"].is_null() {
         bail!("record {name}: its payload is not in the dump (dump with --payloads)");
     } else {
-        vec![0u8; len.saturating_sub(HDR_SIZE as u64) as usize]
+        // A record given by its fields alone: bounded like any inline record.
+        let body = len.saturating_sub(HDR_SIZE as u64);
+        if body > ckpt_format::limits::MAX_INLINE_BODY as u64 {
+            bail!(
+                "record {name}: len {len} without raw or body bytes exceeds the limit of {} bytes",
+                ckpt_format::limits::MAX_INLINE_BODY
+            );
+        }
+        vec![0u8; body as usize]
     };
     if body.len() as u64 + HDR_SIZE as u64 != len {
         bail!("record {name}: len {len} but {} bytes of body", body.len());
