@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use ckpt_convert::KernelVersion;
-use ckpt_convert::check::{CpuFacts, KernelConfig, check};
+use ckpt_convert::check::{KernelConfig, check};
 use ckpt_format::Registry;
 
 use crate::io::{open_image, with_detection};
@@ -56,22 +56,7 @@ impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
         let (reader, det) = open_image(&self.image, self.rev.as_deref())?;
-        let kernel = match &self.target_kernel {
-            Some(k) => {
-                let k: KernelVersion =
-                    k.parse()
-                        .map_err(|e: ckpt_convert::kernel::BadKernelVersion| {
-                            super::usage(e.to_string())
-                        })?;
-                if !k.is_full() {
-                    return Err(super::usage(format!(
-                        "--target-kernel {k}: give major.minor.patch"
-                    )));
-                }
-                Some(k)
-            }
-            None => None,
-        };
+        let kernel = super::target_kernel(self.target_kernel.as_deref())?;
         let target = match (&self.to_rev, &kernel) {
             (Some(r), _) => Registry::get()
                 .find(r)
@@ -91,16 +76,7 @@ impl Opts {
             c.value("CONFIG_IA32_EMULATION")
                 .map(|v| ("CONFIG_IA32_EMULATION", if v == "y" { "y" } else { "n" }))
         });
-        let cpu = match self.target_cpu.as_deref() {
-            Some("host") => Some(
-                CpuFacts::host()
-                    .ok_or_else(|| super::usage("--target-cpu host: not an x86 host".into()))?,
-            ),
-            Some(s) => {
-                Some(CpuFacts::parse(s).map_err(|e| super::usage(format!("--target-cpu: {e}")))?)
-            }
-            None => None,
-        };
+        let cpu = super::target_cpu(self.target_cpu.as_deref())?;
         // The kernel: given, or the one the image's header names.
         let kernel_triple = kernel.as_ref().and_then(KernelVersion::header_triple);
         let report = check(reader, target, kernel_triple, variant, config.as_ref(), cpu)

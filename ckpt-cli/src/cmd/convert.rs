@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use ckpt_convert::{Action, ConvertError, KernelVersion, Options, convert};
+use ckpt_convert::{Action, ConvertError, Options, convert};
 use ckpt_format::Registry;
 
 use crate::io::{Output, open_image, refuse_same_file, with_detection};
@@ -71,21 +71,7 @@ impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
         refuse_same_file(&self.image, &self.output)?;
-        let kernel = match &self.target_kernel {
-            Some(k) => {
-                let k = k
-                    .parse::<KernelVersion>()
-                    .map_err(|e| super::usage(e.to_string()))?;
-                if !k.is_full() {
-                    return Err(super::usage(format!(
-                        "--target-kernel {k}: the image header holds major.minor.patch and restart compares it \
-                         exactly; give all three numbers (e.g. {k}.8)"
-                    )));
-                }
-                Some(k)
-            }
-            None => None,
-        };
+        let kernel = super::target_kernel(self.target_kernel.as_deref())?;
         let to = match (&self.to_rev, &kernel) {
             (Some(r), _) => Registry::get()
                 .find(r)
@@ -111,17 +97,7 @@ impl Opts {
             }
             None => None,
         };
-        let cpu = match self.target_cpu.as_deref() {
-            Some("host") => Some(
-                ckpt_convert::check::CpuFacts::host()
-                    .ok_or_else(|| super::usage("--target-cpu host: not an x86 host".into()))?,
-            ),
-            Some(c) => Some(
-                ckpt_convert::check::CpuFacts::parse(c)
-                    .map_err(|e| super::usage(format!("--target-cpu: {e}")))?,
-            ),
-            None => None,
-        };
+        let cpu = super::target_cpu(self.target_cpu.as_deref())?;
         let (reader, det) = open_image(&self.image, self.rev.as_deref())?;
         let opts = Options {
             allow_lossy: self.allow_lossy,

@@ -44,6 +44,38 @@ pub fn parse_arch(s: &str) -> Result<Arch, String> {
     s.parse::<Arch>().map_err(|e| e.to_string())
 }
 
+/// Parses `--target-kernel`: a kernel version with all three numbers the header holds
+/// (restart compares x.y.z exactly).
+pub fn target_kernel(arg: Option<&str>) -> Result<Option<ckpt_convert::KernelVersion>> {
+    let Some(a) = arg else { return Ok(None) };
+    let k: ckpt_convert::KernelVersion = a
+        .parse()
+        .map_err(|e: ckpt_convert::kernel::BadKernelVersion| usage(e.to_string()))?;
+    if !k.is_full() {
+        return Err(usage(format!(
+            "--target-kernel {k}: the image header holds major.minor.patch and restart compares it \
+             exactly; give all three numbers (e.g. {k}.8)"
+        )));
+    }
+    Ok(Some(k))
+}
+
+/// Parses `--target-cpu`: `fxsr=0|1,xsave=0|1,xstate-size=N`, or `host`.
+pub fn target_cpu(arg: Option<&str>) -> Result<Option<ckpt_convert::check::CpuFacts>> {
+    use ckpt_convert::check::CpuFacts;
+    match arg {
+        None => Ok(None),
+        Some("host") => {
+            Ok(Some(CpuFacts::host().ok_or_else(|| {
+                usage("--target-cpu host: not an x86 host".into())
+            })?))
+        }
+        Some(s) => Ok(Some(
+            CpuFacts::parse(s).map_err(|e| usage(format!("--target-cpu: {e}")))?,
+        )),
+    }
+}
+
 /// A usage error (exit 2) as an anyhow error.
 pub fn usage(msg: String) -> anyhow::Error {
     UsageError(msg).into()
