@@ -550,7 +550,7 @@ impl Conv<'_> {
             ConvertError::Format(ckpt_format::Error::new(e.into(), Default::default()))
         })?;
         // The tail (elements after the struct, in the same record).
-        let tail = self.tail(info, bytes, &sl, &dl, decoded)?;
+        let tail = self.tail(info, bytes, &sl)?;
         let mut out = vec![0u8; dl.size as usize];
         self.map_struct(
             info.index,
@@ -600,8 +600,6 @@ impl Conv<'_> {
         info: &RecordInfo,
         bytes: &[u8],
         sl: &StructLayout,
-        _dl: &StructLayout,
-        _decoded: &Decoded,
     ) -> Result<Vec<u8>, ConvertError> {
         let name = info.name;
         let st = |f: &Format| match f.schema.record_def(name, f.arch).map(|d| &d.body) {
@@ -707,7 +705,6 @@ impl Conv<'_> {
             .layout("ckpt_hdr_header")
             .map_err(|e| ConvertError::Refused(e.to_string()))?;
         let de = self.to.endian();
-        let kernel_name = format!("{}.{}.{}", self.kernel.0, self.kernel.1, self.kernel.2);
         let kc = self.plan.constants.clone();
         let mut set =
             |path: &str, v: u64, action: Action, conv: &mut Self| -> Result<(), ConvertError> {
@@ -755,7 +752,6 @@ impl Conv<'_> {
         let magic = dl.fields().into_iter().find(|f| f.path == "magic").unwrap();
         encode_field(&magic, &Value::Uint(MAGIC_HEAD), &mut out, de)
             .map_err(ConvertError::Refused)?;
-        let _ = kernel_name;
         Ok(out)
     }
 }

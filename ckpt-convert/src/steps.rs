@@ -523,15 +523,6 @@ pub(crate) fn record(
             .filter(|(p, _)| p.ends_with(".depth"))
             .filter_map(|(_, v)| v.as_int())
             .sum();
-        if sum > 0
-            && conv.from.record_type("VPIDS").is_none()
-            && conv
-                .from
-                .layout("ckpt_pids")
-                .is_ok_and(|l| l.offset_of("depth").is_none())
-        {
-            unreachable!("a tree without depths has no nested pids");
-        }
         outs.push(Out::Bytes(struct_record(
             conv,
             "VPIDS",

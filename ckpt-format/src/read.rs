@@ -203,6 +203,12 @@ impl<R: Input> Reader<R> {
         }
     }
 
+    /// An I/O error of the source at the current position.
+    fn io_fail(&mut self, e: io::Error) -> Error {
+        let p = self.pos();
+        self.fail(e.into(), p)
+    }
+
     fn fail(&mut self, kind: ErrorKind, pos: Position) -> Error {
         self.failed = true;
         Error::new(kind, pos)
@@ -242,10 +248,9 @@ impl<R: Input> Reader<R> {
         let mut left = n;
         while left > 0 {
             let want = left.min(self.buf.len().max(limits::READ_BUFFER));
-            let got = self.fill(want.min(limits::READ_BUFFER)).map_err(|e| {
-                let p = self.pos();
-                self.fail(e.into(), p)
-            })?;
+            let got = self
+                .fill(want.min(limits::READ_BUFFER))
+                .map_err(|e| self.io_fail(e))?;
             if got == 0 {
                 let p = self.pos();
                 return Err(self.fail(
@@ -303,10 +308,7 @@ impl<R: Input> Reader<R> {
                     other => break other,
                 }
             }
-            .map_err(|e| {
-                let p = self.pos();
-                self.fail(e.into(), p)
-            })?;
+            .map_err(|e| self.io_fail(e))?;
             if k == 0 {
                 let p = self.pos();
                 return Err(self.fail(
@@ -318,10 +320,7 @@ impl<R: Input> Reader<R> {
             self.pending -= k as u64;
             return Ok(k);
         } else {
-            let got = self.fill(want).map_err(|e| {
-                let p = self.pos();
-                self.fail(e.into(), p)
-            })?;
+            let got = self.fill(want).map_err(|e| self.io_fail(e))?;
             if got == 0 {
                 let p = self.pos();
                 return Err(self.fail(
@@ -392,10 +391,7 @@ impl<R: Input> Reader<R> {
                 }
             }
         };
-        let have = self.fill(HDR_SIZE as usize).map_err(|e| {
-            let p = self.pos();
-            self.fail(e.into(), p)
-        })?;
+        let have = self.fill(HDR_SIZE as usize).map_err(|e| self.io_fail(e))?;
         if have == 0 {
             if self.finished {
                 return Ok(None);
