@@ -437,7 +437,16 @@ fn convert_through_the_cli() {
         "{info}"
     );
     let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
-    assert_eq!(rep["summary"]["to"], "v19");
+    validate("convert-report.schema.json", &rep);
+    assert_eq!(rep["result"]["summary"]["to"], "v19");
+    assert!(
+        rep["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "rewritten" && e["record"] == "HEADER"),
+        "{rep}"
+    );
     // Several equally plausible revisions: ask for --to-rev. A 3.x kernel must be given in full.
     let o = run(
         &["convert", s, "--target-kernel", "2.6.37", "-o", "-"],
@@ -453,7 +462,7 @@ fn convert_through_the_cli() {
             "convert",
             s,
             "--to-rev",
-            "b6cdf01",
+            "d55d4c8",
             "-o",
             out.to_str().unwrap(),
         ],

@@ -5,13 +5,17 @@
 //! names, values are carried into the target layout, members the target adds get their
 //! default (0) and members it drops must be 0 unless lossy conversion is allowed. The
 //! header is rewritten for the target kernel (`rev`, version, arch id, every
-//! `ckpt_const`). What names cannot carry is handled by [`crate::steps`]: records inserted
-//! or removed, values whose meaning changed, and refusals where the old image lacks
-//! information the new format needs.
+//! `ckpt_const`). What names cannot carry is handled by the rewrites of the crossed
+//! [`crate::steps`] ([`crate::rewrite`]): records inserted, removed or reordered, values
+//! whose meaning changed, and refusals where the old image lacks information the new
+//! format needs.
 //!
-//! Everything that changes is written to the [`Ledger`].
+//! Everything that changes is written to the [`Ledger`], or streamed to a report
+//! ([`convert_with_report`]).
 
-use std::io::Write;
+use std::collections::BTreeMap;
+use std::io::{self, Read, Seek, Write};
+use std::path::PathBuf;
 
 use ckpt_format::format::{HDR_SIZE, MAGIC_HEAD};
 use ckpt_format::input::Input;
@@ -23,10 +27,11 @@ use ckpt_format::{Format, Reader, RecordInfo, Writer};
 use serde::Serialize;
 
 use crate::KernelVersion;
-use crate::steps::{self, Plan};
+use crate::rewrite::{self, Plan};
+use crate::steps::Rewrite;
 
 /// What a conversion did to one value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// A number that means the same thing got another value (record, object, arch ids).
@@ -43,6 +48,8 @@ pub enum Action {
     Inserted,
     /// A record was removed.
     Removed,
+    /// A record moved to where the target's grammar puts it.
+    Moved,
 }
 
 /// One entry of the ledger.
@@ -62,27 +69,95 @@ pub struct LedgerEntry {
     /// New value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new: Option<Value>,
+    /// The migration step whose hand-written rewrite made the change
+    /// (`"a272e68 -> b6cdf01"`); none for the mechanical mapping and the header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
 }
 
 /// Every change a conversion made, with counts per action.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Ledger {
-    /// The entries, in stream order.
+    /// The entries, in stream order (empty when they were streamed to a report).
     pub entries: Vec<LedgerEntry>,
+    /// Number of entries per action.
+    pub counts: BTreeMap<Action, u64>,
+    /// The entries that lose data (kept even when streamed: a refusal lists them).
+    #[serde(skip)]
+    losses: Vec<LedgerEntry>,
 }
 
 impl Ledger {
-    /// Adds an entry.
-    pub fn add(&mut self, e: LedgerEntry) {
-        self.entries.push(e);
+    /// Adds an entry; `keep` false counts it without keeping it (it was streamed).
+    pub fn add(&mut self, e: LedgerEntry, keep: bool) {
+        *self.counts.entry(e.action).or_default() += 1;
+        if e.action == Action::Dropped && self.losses.len() < MAX_LOSSES_KEPT {
+            self.losses.push(e.clone());
+        }
+        if keep {
+            self.entries.push(e);
+        }
     }
     /// Number of entries with `action`.
     pub fn count(&self, action: Action) -> usize {
-        self.entries.iter().filter(|e| e.action == action).count()
+        self.counts.get(&action).copied().unwrap_or(0) as usize
     }
-    /// The entries that lose data.
+    /// The entries that lose data (the first [`MAX_LOSSES_KEPT`]).
     pub fn losses(&self) -> impl Iterator<Item = &LedgerEntry> {
-        self.entries.iter().filter(|e| e.action == Action::Dropped)
+        self.losses.iter()
+    }
+}
+
+/// How many lossy entries a ledger keeps for the refusal message when entries are streamed.
+pub const MAX_LOSSES_KEPT: usize = 1000;
+
+/// Directories for the FS objects a conversion inserts: one for every task, and
+/// per-task ones by pid (`--cwd PATH`, `--cwd PID=PATH`).
+#[derive(Debug, Clone, Default)]
+pub struct TaskPaths {
+    /// For every task without its own.
+    pub all: Option<String>,
+    /// Per task, by pid in the root pid namespace of the image.
+    pub by_pid: Vec<(i64, String)>,
+}
+
+impl TaskPaths {
+    /// The same path for every task.
+    pub fn all(path: &str) -> TaskPaths {
+        TaskPaths {
+            all: Some(path.to_string()),
+            by_pid: vec![],
+        }
+    }
+
+    /// Adds `PATH` (every task) or `PID=PATH` (one task).
+    pub fn add(&mut self, arg: &str) -> Result<(), String> {
+        match arg.split_once('=') {
+            Some((pid, path)) if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) => {
+                let pid: i64 = pid.parse().map_err(|_| format!("bad pid in {arg}"))?;
+                if path.is_empty() {
+                    return Err(format!("{arg}: no path after ="));
+                }
+                self.by_pid.push((pid, path.to_string()));
+            }
+            _ => {
+                if arg.is_empty() {
+                    return Err("an empty path".into());
+                }
+                self.all = Some(arg.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// The path for the task with `pid`.
+    pub fn for_pid(&self, pid: i64) -> Option<&str> {
+        self.by_pid
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == pid)
+            .map(|(_, s)| s.as_str())
+            .or(self.all.as_deref())
     }
 }
 
@@ -96,13 +171,16 @@ pub struct Options {
     /// A kernel config option and value that selects a `ckpt_const` variant
     /// (`CONFIG_IA32_EMULATION`, `n`).
     pub config: Option<(String, String)>,
-    /// The working directory for the FS objects a target needs and the source lacks.
-    pub cwd: Option<String>,
-    /// The root directory for those FS objects.
-    pub root: Option<String>,
+    /// The working directories for the FS objects a target needs and the source lacks.
+    pub cwd: TaskPaths,
+    /// The root directories for those FS objects.
+    pub root: TaskPaths,
     /// The xstate size of the target CPU, when stated: HEADER_ARCH and CPU_FPU are copied
     /// unchanged, so an image with another size is refused.
     pub cpu_xstate_size: Option<u16>,
+    /// Where to spill a task's objects while its records are reordered (pre-v19 <->
+    /// v19); the system's temporary directory when not given.
+    pub spill_dir: Option<PathBuf>,
 }
 
 /// Why a conversion did not happen.
@@ -115,6 +193,9 @@ pub enum ConvertError {
     /// the missing information).
     #[error("conversion refused: {0}")]
     Refused(String),
+    /// The report could not be written.
+    #[error("writing the report: {0}")]
+    Report(String),
     /// The conversion would drop non-default data (listed); allowed with `allow_lossy`.
     #[error("conversion would lose data ({} values); allow it with --allow-lossy:\n{}", .0.len(), lossy_list(.0))]
     Lossy(Vec<LedgerEntry>),
@@ -158,11 +239,20 @@ pub struct Summary {
     pub ledger: Ledger,
 }
 
-/// An output record.
+/// An output record, or a change of where output records go.
 pub(crate) enum Out {
     /// A whole record, pre-header included (or headerless bytes).
     Bytes(Vec<u8>),
+    /// From now on, records go to the spill file.
+    SpillOn,
+    /// Records go to the output again; the spill keeps what it holds.
+    SpillPause,
+    /// The spill's records are appended to the output, which records go to again.
+    SpillFlush,
 }
+
+/// Receives each ledger entry as the conversion makes it.
+pub type ReportFn<'r> = dyn FnMut(&LedgerEntry) -> io::Result<()> + 'r;
 
 /// State of one conversion.
 pub(crate) struct Conv<'a> {
@@ -170,6 +260,9 @@ pub(crate) struct Conv<'a> {
     pub to: &'static Format,
     pub opts: &'a Options,
     pub ledger: Ledger,
+    /// Entries of the record being converted (a rewrite may still take some back).
+    pub pending: Vec<LedgerEntry>,
+    pub report: Option<&'a mut ReportFn<'a>>,
     pub kernel: (u16, u16, u16),
     pub plan: Plan,
 }
@@ -183,14 +276,6 @@ const ENUM_FIELDS: &[(&str, &str, &str)] = &[
     ("ckpt_hdr_restart_block", "function_type", "restart_block"),
     ("ckpt_hdr_netdev", "type", "netdev"),
 ];
-
-/// Members a newer revision adds whose default is not 0: (struct, member, value, why).
-pub const DEFAULTS: &[(&str, &str, u64, &str)] = &[(
-    "ckpt_hdr_fs",
-    "umask",
-    0o022,
-    "the usual umask; images before v23-rc1 (f0fdd38) do not record it",
-)];
 
 fn enum_kind(struct_name: &str, path: &str) -> Option<&'static str> {
     let leaf = path.rsplit('.').next().unwrap_or(path);
@@ -231,14 +316,47 @@ impl Conv<'_> {
         old: Option<Value>,
         new: Option<Value>,
     ) {
-        self.ledger.add(LedgerEntry {
+        self.pending.push(LedgerEntry {
             record_index: index,
             record: record.to_string(),
             field: field.to_string(),
             action,
             old,
             new,
+            step: None,
         });
+    }
+
+    /// Notes a change made by the hand-written rewrite `rw` (the entry names its step).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn note_step(
+        &mut self,
+        rw: Rewrite,
+        index: u64,
+        record: &str,
+        field: &str,
+        action: Action,
+        old: Option<Value>,
+        new: Option<Value>,
+    ) {
+        self.note(index, record, field, action, old, new);
+        let step = self.plan.step_of(rw);
+        if let Some(e) = self.pending.last_mut() {
+            e.step = Some(step);
+        }
+    }
+
+    /// Moves the entries of the record just converted to the ledger (or the report).
+    fn commit_pending(&mut self) -> Result<(), ConvertError> {
+        for e in std::mem::take(&mut self.pending) {
+            if let Some(r) = self.report.as_mut() {
+                r(&e).map_err(|err| ConvertError::Report(err.to_string()))?;
+                self.ledger.add(e, false);
+            } else {
+                self.ledger.add(e, true);
+            }
+        }
+        Ok(())
     }
 
     /// The target record type number of `name`.
@@ -321,10 +439,8 @@ impl Conv<'_> {
                 }
                 None => {
                     if !is_padding(&df.path) {
-                        let default = DEFAULTS
-                            .iter()
-                            .find(|(st, m, _, _)| *st == dl.name && *m == df.path)
-                            .map_or(0, |d| d.2);
+                        let default =
+                            crate::steps::default_of(&dl.name, &df.path).map_or(0, |d| d.value);
                         if default != 0 {
                             encode_field(df, &Value::Uint(default), dst, de)
                                 .map_err(ConvertError::Refused)?;
@@ -697,8 +813,7 @@ impl Conv<'_> {
         // The constants are the target kernel's, whatever the source said: a renamed
         // slot (mm_saved_auxv_len -> at_vector_size) is rewritten, not dropped.
         let idx = info.index;
-        self.ledger
-            .entries
+        self.pending
             .retain(|e| !(e.record_index == idx && e.field.starts_with("constants.")));
         let dl = self
             .to
@@ -759,10 +874,109 @@ impl Conv<'_> {
 /// Converts the image read by `reader` into revision `to` (same architecture), writing
 /// it to `out`. On error nothing after the failing record is written, and never a TAIL.
 pub fn convert<R: Input, W: Write>(
-    mut reader: Reader<R>,
+    reader: Reader<R>,
     to: &'static ckpt_format::Schema,
     opts: &Options,
     out: W,
+) -> Result<Summary, ConvertError> {
+    convert_inner(reader, to, opts, out, None)
+}
+
+/// [`convert`], streaming every ledger entry to `report` as it is made instead of keeping
+/// it (the summary's ledger then holds the counts and no entries).
+pub fn convert_with_report<R: Input, W: Write>(
+    reader: Reader<R>,
+    to: &'static ckpt_format::Schema,
+    opts: &Options,
+    out: W,
+    report: &mut ReportFn<'_>,
+) -> Result<Summary, ConvertError> {
+    convert_inner(reader, to, opts, out, Some(report))
+}
+
+/// Where converted records go: the output, or (while a task's records are reordered) a
+/// spill file that is appended to the output later.
+struct Sinks<W: Write> {
+    main: Writer<W>,
+    spill: Option<Writer<io::BufWriter<std::fs::File>>>,
+    spilling: bool,
+    spill_dir: Option<PathBuf>,
+}
+
+impl<W: Write> Sinks<W> {
+    fn control(&mut self, o: &Out, endian: ckpt_format::Endian) -> Result<(), ConvertError> {
+        match o {
+            Out::Bytes(_) => {}
+            Out::SpillOn => {
+                if self.spill.is_none() {
+                    let f = match &self.spill_dir {
+                        Some(d) => tempfile::tempfile_in(d),
+                        None => tempfile::tempfile(),
+                    }
+                    .map_err(|e| spill_error("create", e))?;
+                    self.spill = Some(Writer::new(io::BufWriter::new(f), endian));
+                }
+                self.spilling = true;
+            }
+            Out::SpillPause => self.spilling = false,
+            Out::SpillFlush => {
+                self.spilling = false;
+                if let Some(w) = self.spill.take() {
+                    let (bytes, records) = (w.offset(), w.records());
+                    let mut f = w
+                        .finish()?
+                        .into_inner()
+                        .map_err(|e| spill_error("write", e.into_error()))?;
+                    f.rewind().map_err(|e| spill_error("read", e))?;
+                    self.main
+                        .append_records(&mut f.take(bytes), bytes, records)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn record_bytes(&mut self, b: &[u8]) -> Result<(), ConvertError> {
+        match (&mut self.spill, self.spilling) {
+            (Some(w), true) => w.write_record_bytes(b)?,
+            _ => self.main.write_record_bytes(b)?,
+        }
+        Ok(())
+    }
+
+    fn begin(&mut self, rtype: u32, len: u64) -> Result<(), ConvertError> {
+        match (&mut self.spill, self.spilling) {
+            (Some(w), true) => w.begin_record(rtype, len)?,
+            _ => self.main.begin_record(rtype, len)?,
+        }
+        Ok(())
+    }
+
+    fn payload(&mut self, b: &[u8]) -> Result<(), ConvertError> {
+        match (&mut self.spill, self.spilling) {
+            (Some(w), true) => w.write_payload(b)?,
+            _ => self.main.write_payload(b)?,
+        }
+        Ok(())
+    }
+}
+
+fn spill_error(what: &str, e: io::Error) -> ConvertError {
+    ConvertError::Format(ckpt_format::Error::new(
+        ckpt_format::ErrorKind::Io(io::Error::new(
+            e.kind(),
+            format!("cannot {what} the spill file (records being reordered): {e}"),
+        )),
+        Default::default(),
+    ))
+}
+
+fn convert_inner<'a, R: Input, W: Write>(
+    mut reader: Reader<R>,
+    to: &'static ckpt_format::Schema,
+    opts: &'a Options,
+    out: W,
+    report: Option<&'a mut ReportFn<'a>>,
 ) -> Result<Summary, ConvertError> {
     let from = Format::shared(reader.format().schema, reader.format().arch);
     let arch = from.arch;
@@ -778,43 +992,59 @@ pub fn convert<R: Input, W: Write>(
         )));
     }
     let to_f = Format::shared(to, arch);
-    let plan = steps::plan(from, to_f, opts)?;
+    let plan = rewrite::plan(from, to_f, opts)?;
     let mut conv = Conv {
         from,
         to: to_f,
         opts,
         ledger: Ledger::default(),
+        pending: Vec::new(),
+        report,
         kernel: plan.kernel,
         plan,
     };
-    let mut w = Writer::new(out, to_f.endian());
-    let mut state = steps::State::default();
+    let mut sinks = Sinks {
+        main: Writer::new(out, to_f.endian()),
+        spill: None,
+        spilling: false,
+        spill_dir: opts.spill_dir.clone(),
+    };
+    let mut state = rewrite::State::default();
     let (mut records_in, mut changed) = (0u64, 0u64);
+    let mut buf = vec![0u8; ckpt_format::limits::READ_BUFFER];
     while let Some(info) = reader.next_record()? {
         records_in += 1;
         if !info.inline {
             // Streamed bodies (pages): re-framed, copied through.
             let rtype = conv.target_type(info.name)?;
-            let outs = steps::around_stream(&mut conv, &mut state, &info)?;
+            let outs = rewrite::around_stream(&mut conv, &mut state, &info)?;
             for o in outs {
-                emit(&mut w, o)?;
+                emit(&mut sinks, o, to_f.endian())?;
             }
-            w.begin_record(rtype, info.body_len() as u64)?;
-            let mut buf = vec![0u8; ckpt_format::limits::READ_BUFFER];
+            sinks.begin(rtype, info.body_len() as u64)?;
             loop {
                 let k = reader.read_payload(&mut buf)?;
                 if k == 0 {
                     break;
                 }
-                w.write_payload(&buf[..k])?;
+                sinks.payload(&buf[..k])?;
             }
+            conv.commit_pending()?;
             continue;
         }
         let bytes = reader.record_bytes().to_vec();
-        let outs = steps::record(&mut conv, &mut state, &info, &bytes)?;
-        if !(outs.len() == 1 && matches!(&outs[0], Out::Bytes(b) if *b == bytes)) {
+        let outs = rewrite::record(&mut conv, &mut state, &info, &bytes)?;
+        let data: Vec<&Vec<u8>> = outs
+            .iter()
+            .filter_map(|o| match o {
+                Out::Bytes(b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        if !(data.len() == 1 && *data[0] == bytes) {
             changed += 1;
         }
+        conv.commit_pending()?;
         if info.name == "TAIL" {
             let losses: Vec<LedgerEntry> = conv.ledger.losses().cloned().collect();
             if !losses.is_empty() && !opts.allow_lossy {
@@ -822,16 +1052,16 @@ pub fn convert<R: Input, W: Write>(
             }
         }
         for o in outs {
-            emit(&mut w, o)?;
+            emit(&mut sinks, o, to_f.endian())?;
         }
     }
-    let records_out = w.records();
-    w.finish()?;
+    let records_out = sinks.main.records();
+    sinks.main.finish()?;
     let k = conv.kernel;
     Ok(Summary {
         from: from.schema.id.clone(),
         to: to.id.clone(),
-        path: steps::path(from.schema, to),
+        path: rewrite::path(from.schema, to),
         kernel: format!("{}.{}.{}", k.0, k.1, k.2),
         records_in,
         records_out,
@@ -840,10 +1070,15 @@ pub fn convert<R: Input, W: Write>(
     })
 }
 
-fn emit<W: Write>(w: &mut Writer<W>, o: Out) -> Result<(), ConvertError> {
-    let Out::Bytes(b) = o;
-    w.write_record_bytes(&b)?;
-    Ok(())
+fn emit<W: Write>(
+    sinks: &mut Sinks<W>,
+    o: Out,
+    endian: ckpt_format::Endian,
+) -> Result<(), ConvertError> {
+    match o {
+        Out::Bytes(b) => sinks.record_bytes(&b),
+        other => sinks.control(&other, endian),
+    }
 }
 
 /// Decodes a record's struct (used by steps).

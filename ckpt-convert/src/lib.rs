@@ -13,8 +13,12 @@ pub mod check;
 pub mod convert;
 pub mod diff;
 pub mod kernel;
+pub mod rewrite;
 pub mod steps;
 
-pub use convert::{Action, ConvertError, Ledger, LedgerEntry, Options, Summary, convert};
+pub use convert::{
+    Action, ConvertError, Ledger, LedgerEntry, Options, Summary, TaskPaths, convert,
+    convert_with_report,
+};
 pub use diff::{SchemaDiff, diff};
 pub use kernel::KernelVersion;

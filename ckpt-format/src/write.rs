@@ -153,6 +153,22 @@ impl<W: Write> Writer<W> {
         Ok(done)
     }
 
+    /// Appends `bytes` bytes holding `records` whole records that another writer of the
+    /// same byte order wrote (a spill file), copied from `src`.
+    pub fn append_records<R: Read>(&mut self, src: &mut R, bytes: u64, records: u64) -> Result<()> {
+        self.check_idle()?;
+        let mut chunk = vec![0u8; crate::limits::READ_BUFFER];
+        let mut done = 0;
+        while done < bytes {
+            let n = ((bytes - done) as usize).min(chunk.len());
+            src.read_exact(&mut chunk[..n]).map_err(|e| self.err(e))?;
+            self.raw(&chunk[..n])?;
+            done += n as u64;
+        }
+        self.index += records;
+        Ok(())
+    }
+
     /// Flushes and returns the sink.
     pub fn finish(mut self) -> Result<W> {
         self.check_idle()?;

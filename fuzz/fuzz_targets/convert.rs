@@ -52,8 +52,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let opts = Options {
         allow_lossy: true,
-        cwd: Some("/".into()),
-        root: Some("/".into()),
+        cwd: ckpt_convert::TaskPaths::all("/"),
+        root: ckpt_convert::TaskPaths::all("/"),
         ..Default::default()
     };
     let reader = Reader::new(image, Format::new(schema, arch));

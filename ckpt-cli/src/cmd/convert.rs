@@ -1,10 +1,10 @@
 //! `ckpt convert`: an image of one revision and kernel into another.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use ckpt_convert::{Action, ConvertError, Options, convert};
+use ckpt_convert::{Action, ConvertError, LedgerEntry, Options, TaskPaths, convert_with_report};
 use ckpt_format::Registry;
 
 use crate::io::{Output, open_image, refuse_same_file, with_detection};
@@ -13,12 +13,16 @@ const AFTER: &str = "Examples:
   ckpt convert old.ckpt --to-rev v23-rc2 -o new.ckpt
   ckpt convert old.ckpt --target-kernel 2.6.37 -o new.ckpt --report ledger.json
   ckpt convert v19rc2.ckpt --to-rev v19 --cwd /srv/app --root / -o out.ckpt
+  ckpt convert v19rc2.ckpt --to-rev v19 --cwd / --cwd 1042=/srv/db --root / -o out.ckpt
   cat img.ckpt | ckpt convert - --to-rev 67cfee9 -o - | ckpt info -
 
 The output appears only when the conversion succeeded (a file is written beside OUT and
 renamed); to standard output, a failure stops before the TAIL record, so the partial
-stream is invalid. A summary of what changed goes to standard error; --report writes
-every change (renumbered, defaulted, supplied, dropped, rewritten) as JSON.
+stream is invalid. A summary of what changed goes to standard error (with a progress
+bar when it is a terminal); --report streams every change (renumbered, defaulted,
+supplied, dropped, rewritten, inserted, removed, moved) as one JSON document
+(schemas/json/convert-report.schema.json) that appears when the conversion ends, also
+when it was refused.
 
 Exit status:
   0  converted
@@ -53,16 +57,17 @@ pub struct Opts {
     /// are copied unchanged, so a different xstate size is refused.
     #[arg(long)]
     target_cpu: Option<String>,
-    /// Working directory for the FS objects a newer revision needs and an older image lacks.
-    #[arg(long)]
-    cwd: Option<String>,
-    /// Root directory for those FS objects.
-    #[arg(long)]
-    root: Option<String>,
+    /// Working directory for the FS objects a newer revision needs and an older image
+    /// lacks: PATH for every task, or PID=PATH for one task (repeatable).
+    #[arg(long, value_name = "[PID=]PATH")]
+    cwd: Vec<String>,
+    /// Root directory for those FS objects: PATH, or PID=PATH (repeatable).
+    #[arg(long, value_name = "[PID=]PATH")]
+    root: Vec<String>,
     /// Convert even when non-default data would be dropped.
     #[arg(long)]
     allow_lossy: bool,
-    /// Write every change as JSON to this file.
+    /// Stream every change as JSON to this file.
     #[arg(long)]
     report: Option<PathBuf>,
 }
@@ -98,17 +103,47 @@ impl Opts {
             None => None,
         };
         let cpu = super::target_cpu(self.target_cpu.as_deref())?;
+        let paths = |args: &[String], what: &str| -> Result<TaskPaths> {
+            let mut p = TaskPaths::default();
+            for a in args {
+                p.add(a)
+                    .map_err(|e| super::usage(format!("--{what} {a}: {e}")))?;
+            }
+            Ok(p)
+        };
         let (reader, det) = open_image(&self.image, self.rev.as_deref())?;
+        let spill_dir = (self.output != Path::new("-"))
+            .then(|| self.output.parent().map(Path::to_path_buf))
+            .flatten()
+            .filter(|p| !p.as_os_str().is_empty());
         let opts = Options {
             allow_lossy: self.allow_lossy,
             kernel,
             config,
-            cwd: self.cwd.clone(),
-            root: self.root.clone(),
+            cwd: paths(&self.cwd, "cwd")?,
+            root: paths(&self.root, "root")?,
             cpu_xstate_size: cpu.map(|c| c.xstate_size),
+            spill_dir,
         };
         let mut out = Output::create(&self.output)?;
-        let summary = match convert(reader, to, &opts, &mut out) {
+        let bar = progress_bar(&self.image);
+        let mut report = match &self.report {
+            Some(p) => Some(Report::begin(p, &det.schema.id, &to.id)?),
+            None => None,
+        };
+        let mut on_entry = |e: &LedgerEntry| -> std::io::Result<()> {
+            match report.as_mut() {
+                Some(r) => r.entry(e),
+                None => Ok(()),
+            }
+        };
+        let result =
+            convert_with_report(reader, to, &opts, bar.wrap_write(&mut out), &mut on_entry);
+        bar.finish_and_clear();
+        if let Some(r) = report.take() {
+            r.end(&result)?;
+        }
+        let summary = match result {
             Ok(s) => s,
             Err(ConvertError::Format(e)) => {
                 return Err(with_detection(anyhow::Error::new(e), &det));
@@ -138,7 +173,7 @@ impl Opts {
         )?;
         writeln!(
             err,
-            "records: {} in, {} out, {} changed; renumbered {}, defaulted {}, supplied {}, rewritten {}, inserted {}, removed {}, dropped {}",
+            "records: {} in, {} out, {} changed; renumbered {}, defaulted {}, supplied {}, rewritten {}, inserted {}, removed {}, moved {}, dropped {}",
             summary.records_in,
             summary.records_out,
             summary.records_changed,
@@ -148,18 +183,80 @@ impl Opts {
             l.count(Action::Rewritten),
             l.count(Action::Inserted),
             l.count(Action::Removed),
+            l.count(Action::Moved),
             l.count(Action::Dropped),
         )?;
-        if let Some(path) = &self.report {
-            let mut rep = Output::create(path)?;
-            serde_json::to_writer_pretty(
-                &mut rep,
-                &serde_json::json!({"format_version": "1.0.0", "summary": summary}),
-            )?;
-            writeln!(rep)?;
-            rep.commit()
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
         Ok(0)
+    }
+}
+
+/// A progress bar over the input's size, on standard error when it is a terminal.
+fn progress_bar(image: &str) -> indicatif::ProgressBar {
+    let len = (image != "-")
+        .then(|| std::fs::metadata(image).ok())
+        .flatten()
+        .map(|m| m.len());
+    match len {
+        Some(n) if std::io::stderr().is_terminal() => {
+            let bar = indicatif::ProgressBar::new(n);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        }
+        _ => indicatif::ProgressBar::hidden(),
+    }
+}
+
+/// The ledger streamed as one JSON document: `{"format_version", "from", "to",
+/// "entries": [...], "result": {...}}`, written beside its path and renamed at the end.
+struct Report {
+    out: Output,
+    path: PathBuf,
+    first: bool,
+}
+
+impl Report {
+    fn begin(path: &Path, from: &str, to: &str) -> Result<Report> {
+        let mut out = Output::create(path)?;
+        write!(
+            out,
+            "{{\"format_version\": \"2.0.0\", \"from\": {}, \"to\": {}, \"entries\": [",
+            serde_json::to_string(from)?,
+            serde_json::to_string(to)?
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+        Ok(Report {
+            out,
+            path: path.to_path_buf(),
+            first: true,
+        })
+    }
+
+    fn entry(&mut self, e: &LedgerEntry) -> std::io::Result<()> {
+        self.out
+            .write_all(if self.first { b"\n  " } else { b",\n  " })?;
+        self.first = false;
+        serde_json::to_writer(&mut self.out, e)?;
+        Ok(())
+    }
+
+    /// Ends the document with the summary, or the reason the conversion stopped.
+    fn end(mut self, result: &Result<ckpt_convert::Summary, ConvertError>) -> Result<()> {
+        let tail = match result {
+            Ok(s) => serde_json::json!({"converted": true, "summary": {
+                "from": s.from, "to": s.to, "path": s.path, "kernel": s.kernel,
+                "records_in": s.records_in, "records_out": s.records_out,
+                "records_changed": s.records_changed, "counts": s.ledger.counts,
+            }}),
+            Err(e) => serde_json::json!({"converted": false, "error": e.to_string()}),
+        };
+        write!(self.out, "\n], \"result\": {tail}}}\n")
+            .with_context(|| format!("writing {}", self.path.display()))?;
+        self.out
+            .commit()
+            .with_context(|| format!("writing {}", self.path.display()))
     }
 }
