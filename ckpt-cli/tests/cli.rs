@@ -85,11 +85,79 @@ fn info_v_matches_golden_files_for_every_pair() {
             std::fs::write(&path, &out).unwrap();
             continue;
         }
-        match std::fs::read(&path) {
-            Ok(want) if want == out => {}
-            Ok(_) => failures.push(format!("{} differs (BLESS=1 to accept)", path.display())),
-            Err(_) => failures.push(format!("{} is missing (BLESS=1 to create)", path.display())),
-        }
+        golden(&path, &out, bless, &mut failures);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Compares `out` with the golden file at `path` (or writes it when blessing).
+fn golden(path: &std::path::Path, out: &[u8], bless: bool, failures: &mut Vec<String>) {
+    if bless {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, out).unwrap();
+        return;
+    }
+    match std::fs::read(path) {
+        Ok(want) if want == out => {}
+        Ok(_) => failures.push(format!("{} differs (BLESS=1 to accept)", path.display())),
+        Err(_) => failures.push(format!("{} is missing (BLESS=1 to create)", path.display())),
+    }
+}
+
+/// Golden `ckpt schema diff` of every migration step, on the first arch both revisions
+/// have; the JSON form validates against its schema.
+#[test]
+fn schema_diff_matches_golden_files_for_every_step() {
+    let bless = std::env::var_os("BLESS").is_some();
+    let dir = root().join("tests/golden/schema-diff");
+    let mut failures = Vec::new();
+    let revs = ckpt_format::Registry::get().all();
+    for w in revs.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        let arch = a.arches.iter().find(|(x, _)| b.has_arch(*x)).unwrap().0;
+        let args = ["schema", "diff", &a.id, &b.id, "--arch", arch.name()];
+        let o = run(&args, None);
+        assert_eq!(o.status.code(), Some(1), "{} -> {}", a.id, b.id);
+        let path = dir.join(format!(
+            "{:02}-{}-{}.{arch}.txt",
+            a.ordinal,
+            &a.commit[..7],
+            &b.commit[..7]
+        ));
+        golden(&path, &o.stdout, bless, &mut failures);
+        let mut j = args.to_vec();
+        j.push("--json");
+        let v: serde_json::Value = serde_json::from_slice(&run(&j, None).stdout).unwrap();
+        validate("schema-diff.schema.json", &v);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Golden `ckpt info --stats` of fixtures of several revisions and arches.
+#[test]
+fn info_stats_matches_golden_files() {
+    let bless = std::env::var_os("BLESS").is_some();
+    let dir = root().join("tests/golden/info-stats");
+    let mut failures = Vec::new();
+    for (rev, arch) in [
+        ("0abe2fe", "ppc64"),
+        ("d55d4c8", "x86_32"),
+        ("c97c03d", "s390x"),
+        ("f678773", "arm"),
+        ("1fd8e6e", "x86_64"),
+        ("5c3471a", "arm"),
+    ] {
+        let img = sample(rev, arch);
+        let out = ok(&["info", "--stats", "-"], Some(&img));
+        golden(
+            &dir.join(format!("{rev}.{arch}.txt")),
+            &out,
+            bless,
+            &mut failures,
+        );
+        let j: serde_json::Value =
+            serde_json::from_slice(&ok(&["info", "--stats", "--json", "-"], Some(&img))).unwrap();
+        validate("info.schema.json", &j);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -357,6 +425,18 @@ fn schema_diff_reports_changes_and_exits_1() {
     assert_eq!(o.status.code(), Some(1));
     let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     validate("schema-diff.schema.json", &d);
+    // Each change says how conversion carries it; the step's rewrites come along.
+    let carry = |subject: &str| {
+        d["carry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["subject"] == subject)
+            .map(|c| c["carry"].clone())
+    };
+    assert_eq!(carry("enum hdr MM_CONTEXT"), Some("lossless".into()));
+    assert_eq!(carry("ckpt_hdr_task.flags"), Some("defaulted".into()));
+    assert_eq!(d["rewrites"][0]["rewrite"], "pids-offset");
     let mm = d["diff"]["enums"]
         .as_array()
         .unwrap()

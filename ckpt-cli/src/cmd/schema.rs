@@ -9,7 +9,7 @@ use ckpt_format::{Arch, Registry};
 use serde::Serialize;
 
 /// Version of the `--json` outputs of `schema list` and `schema show`.
-pub const FORMAT_VERSION: &str = "1.0.0";
+pub const FORMAT_VERSION: &str = "1.1.0";
 
 const AFTER_LIST: &str = "Examples:
   ckpt schema list
@@ -205,16 +205,20 @@ impl Command {
                         })?,
                 };
                 let d = ckpt_convert::diff(sa, sb, arch);
+                let carry = ckpt_convert::steps::classify(&d);
+                let rewrites = ckpt_convert::steps::crossed(sa, sb);
                 if json {
                     serde_json::to_writer_pretty(
                         &mut out,
-                        &serde_json::json!({"format_version": FORMAT_VERSION, "diff": d}),
+                        &serde_json::json!({"format_version": FORMAT_VERSION, "diff": d,
+                            "carry": carry, "rewrites": rewrites}),
                     )?;
                     writeln!(out)?;
                 } else {
-                    print_diff(&mut out, &d)?;
+                    print_diff(&mut out, &d, &carry, &rewrites)?;
                 }
-                return Ok(if d.is_empty() { 0 } else { crate::EXIT_NO });
+                let same = d.is_empty() && rewrites.is_empty();
+                return Ok(if same { 0 } else { crate::EXIT_NO });
             }
             Command::Show { rev, arch, json } => {
                 let s = Registry::get()
@@ -355,17 +359,41 @@ impl Command {
     }
 }
 
-fn print_diff(out: &mut impl Write, d: &ckpt_convert::SchemaDiff) -> Result<()> {
+fn print_diff(
+    out: &mut impl Write,
+    d: &ckpt_convert::SchemaDiff,
+    carry: &[ckpt_convert::steps::Classified],
+    rewrites: &[ckpt_convert::steps::Crossed],
+) -> Result<()> {
     use ckpt_convert::diff::MemberChange;
+    let class = |subject: String| {
+        carry
+            .iter()
+            .find(|c| c.subject == subject)
+            .map_or(String::new(), |c| {
+                format!(
+                    "  [{}]",
+                    serde_json::to_value(c.carry)
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or("")
+                )
+            })
+    };
     writeln!(
         out,
         "{} -> {} on {} (CHECKPOINT_VERSION {} -> {})",
         d.from, d.to, d.arch, d.checkpoint_version.0, d.checkpoint_version.1
     )?;
-    if d.is_empty() {
+    if d.is_empty() && rewrites.is_empty() {
         writeln!(out, "no differences")?;
         return Ok(());
     }
+    writeln!(
+        out,
+        "[lossless], [defaulted], [lossy], [supplied], [refused]: how `ckpt convert {} -> {}` carries each change",
+        d.from, d.to
+    )?;
     let v = |x: Option<i64>| x.map_or("-".to_string(), |v| v.to_string());
     if !d.enums.is_empty() {
         writeln!(out, "\nenum values:")?;
@@ -377,11 +405,12 @@ fn print_diff(out: &mut impl Write, d: &ckpt_convert::SchemaDiff) -> Result<()> 
             };
             writeln!(
                 out,
-                "  {:<7} {:<24} {:>6} -> {:<6} {what}",
+                "  {:<7} {:<24} {:>6} -> {:<6} {what:<10}{}",
                 e.kind,
                 e.name,
                 v(e.old),
-                v(e.new)
+                v(e.new),
+                class(format!("enum {} {}", e.kind, e.name))
             )?;
         }
     }
@@ -411,17 +440,31 @@ fn print_diff(out: &mut impl Write, d: &ckpt_convert::SchemaDiff) -> Result<()> 
                         offset,
                         size,
                         r#type,
-                    } => writeln!(out, "    + {name} @{offset} ({size} bytes, {type})")?,
+                    } => writeln!(
+                        out,
+                        "    + {name} @{offset} ({size} bytes, {type}){}",
+                        class(format!("{}.{name}", st.name))
+                    )?,
                     MemberChange::Removed {
                         name,
                         offset,
                         size,
                         r#type,
-                    } => writeln!(out, "    - {name} @{offset} ({size} bytes, {type})")?,
+                    } => writeln!(
+                        out,
+                        "    - {name} @{offset} ({size} bytes, {type}){}",
+                        class(format!("{}.{name}", st.name))
+                    )?,
                     MemberChange::Changed { name, old, new } => writeln!(
                         out,
-                        "    ~ {name} @{} ({} bytes, {}) -> @{} ({} bytes, {})",
-                        old.0, old.1, old.2, new.0, new.1, new.2
+                        "    ~ {name} @{} ({} bytes, {}) -> @{} ({} bytes, {}){}",
+                        old.0,
+                        old.1,
+                        old.2,
+                        new.0,
+                        new.1,
+                        new.2,
+                        class(format!("{}.{name}", st.name))
                     )?,
                 }
             }
@@ -431,7 +474,31 @@ fn print_diff(out: &mut impl Write, d: &ckpt_convert::SchemaDiff) -> Result<()> 
         writeln!(out, "\nconstants:")?;
         let c = |x: Option<i128>| x.map_or("-".to_string(), |v| v.to_string());
         for k in &d.constants {
-            writeln!(out, "  {:<28} {} -> {}", k.name, c(k.old), c(k.new))?;
+            writeln!(
+                out,
+                "  {:<28} {} -> {}{}",
+                k.name,
+                c(k.old),
+                c(k.new),
+                class(format!("constant {}", k.name))
+            )?;
+        }
+    }
+    if !rewrites.is_empty() {
+        writeln!(out, "\nhand-written rewrites of the steps crossed:")?;
+        for r in rewrites {
+            let carry = serde_json::to_value(r.carry)?;
+            let conf = serde_json::to_value(r.change.confidence)?;
+            writeln!(
+                out,
+                "  [{}] {} ({}, confidence {}): {}\n      {}",
+                carry.as_str().unwrap_or(""),
+                r.step,
+                serde_json::to_value(r.direction)?.as_str().unwrap_or(""),
+                conf.as_str().unwrap_or(""),
+                r.change.subject,
+                r.change.why
+            )?;
         }
     }
     Ok(())

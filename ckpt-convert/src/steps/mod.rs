@@ -253,35 +253,48 @@ pub struct Classified {
     pub carry: Carry,
 }
 
-/// Classifies every change of the mechanical diff for a conversion in `dir` (`Up`: from
-/// `diff.from` to `diff.to`).
-pub fn classify(diff: &SchemaDiff, dir: Direction) -> Vec<Classified> {
+/// A hand-written change of a step crossed by a conversion, with how it is carried in
+/// that direction.
+#[derive(Debug, Clone, Serialize)]
+pub struct Crossed {
+    /// The step ("older -> newer").
+    pub step: String,
+    /// The direction in which it is crossed.
+    pub direction: Direction,
+    /// How the conversion carries it.
+    pub carry: Carry,
+    /// The change.
+    #[serde(flatten)]
+    pub change: &'static Change,
+}
+
+/// The hand-written changes a conversion from `from` to `to` crosses, in chain order.
+pub fn crossed(from: &Schema, to: &Schema) -> Vec<Crossed> {
+    between(from, to)
+        .into_iter()
+        .flat_map(|(s, d)| {
+            s.changes.iter().map(move |c| Crossed {
+                step: s.label(),
+                direction: d,
+                carry: Step::carry(c, d),
+                change: c,
+            })
+        })
+        .collect()
+}
+
+/// Classifies every change of the mechanical diff for a conversion from `diff.from` to
+/// `diff.to` (either may be the older).
+pub fn classify(diff: &SchemaDiff) -> Vec<Classified> {
     let mut out = Vec::new();
-    let (added, removed) = match dir {
-        Direction::Up => (Carry::Defaulted, Carry::Lossy),
-        Direction::Down => (Carry::Lossy, Carry::Defaulted),
-    };
+    let (added, removed) = (Carry::Defaulted, Carry::Lossy);
     for e in &diff.enums {
         let (carry, what) = match (e.old, e.new) {
             (Some(a), Some(b)) => (Carry::Lossless, format!("renumbered {a} -> {b}")),
-            // A value only the newer revision has cannot be in an older image; a
-            // downgrade refuses an image that uses it.
-            (None, Some(b)) => (
-                if dir == Direction::Up {
-                    Carry::Lossless
-                } else {
-                    Carry::Refused
-                },
-                format!("added ({b})"),
-            ),
-            (Some(a), None) => (
-                if dir == Direction::Up {
-                    Carry::Refused
-                } else {
-                    Carry::Lossless
-                },
-                format!("removed (was {a})"),
-            ),
+            // A value only the target has cannot be in the source; a value only the source
+            // has is refused when the image uses it.
+            (None, Some(b)) => (Carry::Lossless, format!("added ({b})")),
+            (Some(a), None) => (Carry::Refused, format!("removed (was {a})")),
             (None, None) => continue,
         };
         out.push(Classified {
@@ -295,27 +308,13 @@ pub fn classify(diff: &SchemaDiff, dir: Direction) -> Vec<Classified> {
             let (name, change, carry) = match m {
                 MemberChange::Added { name, .. } => {
                     let d = default_of(&s.name, name).map_or("0", |d| d.shown);
-                    let c = if dir == Direction::Up {
-                        format!("added (default {d})")
-                    } else {
-                        "added (dropped when not 0)".to_string()
-                    };
-                    (name, c, added)
+                    (name, format!("added (default {d})"), added)
                 }
                 MemberChange::Removed { name, .. } => {
-                    let c = if dir == Direction::Up {
-                        "removed (dropped when not 0)".to_string()
-                    } else {
-                        "removed (default 0)".to_string()
-                    };
-                    (name, c, removed)
+                    (name, "removed (dropped when not 0)".to_string(), removed)
                 }
                 MemberChange::Changed { name, old, new } => {
-                    let (from_size, to_size) = match dir {
-                        Direction::Up => (old.1, new.1),
-                        Direction::Down => (new.1, old.1),
-                    };
-                    let carry = if to_size >= from_size {
+                    let carry = if new.1 >= old.1 {
                         Carry::Lossless
                     } else {
                         Carry::Lossy
@@ -423,16 +422,21 @@ mod tests {
 
     #[test]
     fn classify_marks_added_members_defaulted_up_and_lossy_down() {
+        // (A member only the older revision has reads as "removed" going up.)
         let s = STEPS[11]; // f678773 -> f0fdd38: fs.umask added
         let d = s.mechanical(Arch::X86_64);
-        let up = classify(&d, Direction::Up);
+        let up = classify(&d);
         let umask = up
             .iter()
             .find(|c| c.subject == "ckpt_hdr_fs.umask")
             .unwrap();
         assert_eq!(umask.carry, Carry::Defaulted);
         assert!(umask.change.contains("022"), "{}", umask.change);
-        let down = classify(&d, Direction::Down);
+        let down = classify(&crate::diff::diff(
+            s.newer_schema(),
+            s.older_schema(),
+            Arch::X86_64,
+        ));
         let umask = down
             .iter()
             .find(|c| c.subject == "ckpt_hdr_fs.umask")
