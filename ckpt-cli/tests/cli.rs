@@ -133,9 +133,10 @@ fn schema_diff_matches_golden_files_for_every_step() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Golden `ckpt info --stats` of fixtures of several revisions and arches.
+/// Golden `ckpt info --stats` and `ckpt info --tasks` of fixtures of several revisions
+/// and arches; their JSON validates.
 #[test]
-fn info_stats_matches_golden_files() {
+fn info_stats_and_tasks_match_golden_files() {
     let bless = std::env::var_os("BLESS").is_some();
     let dir = root().join("tests/golden/info-stats");
     let mut failures = Vec::new();
@@ -155,9 +156,20 @@ fn info_stats_matches_golden_files() {
             bless,
             &mut failures,
         );
-        let j: serde_json::Value =
-            serde_json::from_slice(&ok(&["info", "--stats", "--json", "-"], Some(&img))).unwrap();
+        let out = ok(&["info", "--tasks", "-"], Some(&img));
+        golden(
+            &root().join(format!("tests/golden/info-tasks/{rev}.{arch}.txt")),
+            &out,
+            bless,
+            &mut failures,
+        );
+        let j: serde_json::Value = serde_json::from_slice(&ok(
+            &["info", "--stats", "--tasks", "--json", "-"],
+            Some(&img),
+        ))
+        .unwrap();
         validate("info.schema.json", &j);
+        assert!(!j["task_details"][0]["files"].as_array().unwrap().is_empty());
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

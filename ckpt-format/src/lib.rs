@@ -20,6 +20,7 @@ pub mod error;
 pub mod format;
 pub mod input;
 pub mod limits;
+pub mod model;
 pub mod prng;
 pub mod read;
 pub mod value;

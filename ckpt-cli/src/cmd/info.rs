@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::io::{Source, open_image};
 
 /// Version of the `--json` output of `info` (grows only by addition).
-pub const FORMAT_VERSION: &str = "1.0.0";
+pub const FORMAT_VERSION: &str = "1.1.0";
 
 const AFTER: &str = "Examples:
   ckpt info image.ckpt
@@ -43,6 +43,10 @@ pub struct Opts {
     /// Show the process tree.
     #[arg(short = 'p', long = "pids")]
     pids: bool,
+    /// Show every task: pids at every namespace level, comm, state, threads,
+    /// credentials, open files with their paths, memory areas and pages.
+    #[arg(short = 't', long = "tasks")]
+    tasks: bool,
     /// Show only the message of the error record of a failed checkpoint.
     #[arg(short = 'e', long = "error")]
     error: bool,
@@ -138,6 +142,8 @@ struct Info {
     arch_regs: Option<Vec<TaskRegs>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stats: Option<super::stats::Stats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task_details: Option<Vec<super::tasks::TaskSummary>>,
 }
 
 fn text(v: Option<&str>) -> String {
@@ -185,8 +191,14 @@ fn walk(r: &mut Reader<Source>, det: &Detection, o: &Opts) -> Result<Info> {
     let format = ckpt_format::Format::shared(det.schema, det.arch);
     let mut task_index = 0usize;
     let endian = r.format().endian();
+    let mut model = o
+        .tasks
+        .then(|| ckpt_format::model::ModelBuilder::new(format, false));
     while let Some(rec) = r.next_record()? {
         count += 1;
+        if let Some(m) = model.as_mut() {
+            m.add(r, &rec)?;
+        }
         if o.verbose {
             records.push(line(&rec));
         }
@@ -360,6 +372,7 @@ fn walk(r: &mut Reader<Source>, det: &Detection, o: &Opts) -> Result<Info> {
             stats.finish();
             stats
         }),
+        task_details: model.map(|m| super::tasks::summarise(&m.finish(), format)),
     })
 }
 
@@ -481,6 +494,9 @@ fn print_text(out: &mut impl Write, i: &Info, det: &Detection) -> Result<()> {
                 }
             }
         }
+    }
+    if let Some(t) = &i.task_details {
+        super::tasks::print(out, t)?;
     }
     if let Some(tree) = &i.tree {
         writeln!(out)?;

@@ -10,6 +10,7 @@ pub mod man;
 pub mod sample;
 pub mod schema;
 pub mod stats;
+pub mod tasks;
 
 use anyhow::Result;
 use ckpt_format::Arch;

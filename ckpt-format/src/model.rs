@@ -1,0 +1,552 @@
+//! A model of an image: its tasks, in tree order, and the objects they refer to, with
+//! tags resolved. `ckpt info --tasks` prints it and `ckpt diff` compares two of them.
+//!
+//! The model is built record by record ([`ModelBuilder::add`]) so that it can ride along
+//! another walk of the same stream; page contents are hashed per VMA (SHA-256) when asked,
+//! never kept. Memory grows with the number of tasks, objects and VMAs only.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::input::Input;
+use crate::read::Decoded;
+use crate::value::{Value, get_uint};
+use crate::{Format, Reader, RecordInfo, Result};
+
+/// Fields of a record, without the pre-header.
+pub type Fields = Vec<(String, Value)>;
+
+/// A task of the tree, with its own records and the tags of the objects it uses.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TaskModel {
+    /// Position in the tree (the order of the TASK records).
+    pub index: usize,
+    /// Pid in the root task's pid namespace (0: not visible there).
+    pub pid: i64,
+    /// Parent's pid (0: outside the image).
+    pub ppid: i64,
+    /// Thread group id.
+    pub tgid: i64,
+    /// Process group id.
+    pub pgid: i64,
+    /// Session id.
+    pub sid: i64,
+    /// The pid in nested pid namespaces, outermost first (as the revision records them).
+    pub nested: Vec<i64>,
+    /// `comm`.
+    pub comm: String,
+    /// True when the task is a zombie (exit_state set; no records follow its TASK).
+    pub zombie: bool,
+    /// The TASK record's members.
+    pub fields: Fields,
+    /// The CPU record's members (registers; empty when the record is opaque).
+    pub cpu: Fields,
+    /// Object references of TASK_CREDS, TASK_NS and TASK_OBJS, by member name (0s left
+    /// out).
+    pub refs: BTreeMap<String, i64>,
+}
+
+/// An open file descriptor of a file table.
+#[derive(Debug, Clone, Serialize)]
+pub struct FdModel {
+    /// The descriptor number.
+    pub fd: i64,
+    /// Close-on-exec flag.
+    pub close_on_exec: bool,
+    /// Tag of the file object.
+    pub file: i64,
+}
+
+/// A memory area of an address space.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VmaModel {
+    /// First address.
+    pub start: u64,
+    /// End address (exclusive).
+    pub end: u64,
+    /// The VMA record's members.
+    pub fields: Fields,
+    /// Pages saved for it.
+    pub pages: u64,
+    /// SHA-256 of its page chunks (addresses and contents), when hashing was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    #[serde(skip)]
+    hasher: Option<Sha256>,
+}
+
+/// An object: the record that follows its OBJREF, and what belongs to it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ObjectModel {
+    /// Its tag.
+    pub tag: i64,
+    /// Object type name from the OBJREF (`FILE`, `MM`, `CRED`).
+    pub kind: String,
+    /// The record that defines it (`FILE`, `MM`, `CRED`, ...).
+    pub record: String,
+    /// Offset of that record.
+    pub offset: u64,
+    /// Its members.
+    pub fields: Fields,
+    /// Texts of its payload records (file names, labels, strings).
+    pub texts: Vec<String>,
+    /// For a file table: its descriptors.
+    pub fds: Vec<FdModel>,
+    /// For an address space: its VMAs.
+    pub vmas: Vec<VmaModel>,
+}
+
+impl ObjectModel {
+    /// The first text of the object (a file's path).
+    pub fn path(&self) -> Option<&str> {
+        self.texts.first().map(String::as_str)
+    }
+
+    /// The integer member `name`.
+    pub fn int(&self, name: &str) -> Option<i128> {
+        self.fields
+            .iter()
+            .find(|(p, _)| p == name)
+            .and_then(|(_, v)| v.as_int())
+    }
+}
+
+/// The model of one image.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImageModel {
+    /// The HEADER's members.
+    pub header: Fields,
+    /// The uts strings after the header (release, version, machine).
+    pub uts: Vec<String>,
+    /// The tasks, in tree order.
+    pub tasks: Vec<TaskModel>,
+    /// Every object with an OBJREF, by tag.
+    pub objects: BTreeMap<i64, ObjectModel>,
+    /// Records by type name.
+    pub record_counts: BTreeMap<String, u64>,
+    /// The message of an error record (a failed checkpoint).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ImageModel {
+    /// The object with `tag`.
+    pub fn object(&self, tag: i64) -> Option<&ObjectModel> {
+        self.objects.get(&tag)
+    }
+
+    /// The tasks of the thread group of `t` (its threads, itself included).
+    pub fn threads(&self, t: &TaskModel) -> usize {
+        self.tasks.iter().filter(|x| x.tgid == t.tgid).count()
+    }
+}
+
+/// Builds an [`ImageModel`] from the records of a walk.
+pub struct ModelBuilder {
+    format: &'static Format,
+    hash_pages: bool,
+    model: ImageModel,
+    /// OBJREFs whose object record has not come yet (objects nest: a FILE's socket or
+    /// tty comes between its OBJREF and its FILE record).
+    pending: Vec<(i64, String)>,
+    current_object: Option<i64>,
+    current_table: Option<i64>,
+    current_mm: Option<i64>,
+    /// Pages go to this VMA of the current address space.
+    current_vma: Option<usize>,
+    /// Pid objects (b6cdf01 on): numbers per object, and the tag of the first.
+    pid_objects: Vec<Vec<i64>>,
+    pids_offset: i64,
+    tree: Vec<BTreeMap<String, i64>>,
+}
+
+fn strip(fields: Vec<(String, Value)>) -> Fields {
+    fields
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("h."))
+        .collect()
+}
+
+fn int(d: &Decoded, name: &str) -> i64 {
+    d.int(name).unwrap_or(0) as i64
+}
+
+impl ModelBuilder {
+    /// A builder for images of `format`; `hash_pages` hashes page contents per VMA.
+    pub fn new(format: &'static Format, hash_pages: bool) -> ModelBuilder {
+        ModelBuilder {
+            format,
+            hash_pages,
+            model: ImageModel::default(),
+            pending: Vec::new(),
+            current_object: None,
+            current_table: None,
+            current_mm: None,
+            current_vma: None,
+            pid_objects: Vec::new(),
+            pids_offset: 0,
+            tree: Vec::new(),
+        }
+    }
+
+    /// Takes in the record `rec` that `r` has just returned. It may read the record's
+    /// streamed payload (page contents) when hashing.
+    pub fn add<R: Input>(&mut self, r: &mut Reader<R>, rec: &RecordInfo) -> Result<()> {
+        *self
+            .model
+            .record_counts
+            .entry(rec.name.to_string())
+            .or_default() += 1;
+        if !rec.inline {
+            if rec.payload_of.is_some_and(|p| p.0 == "PGARR") {
+                self.pages(r, rec)?;
+            }
+            return Ok(());
+        }
+        if rec.headerless {
+            return Ok(());
+        }
+        let d = r.decode()?;
+        let endian = self.format.endian();
+        match (rec.name, rec.payload_of) {
+            ("HEADER", None) => self.model.header = strip(d.fields),
+            ("BUFFER", Some(("HEADER", _))) => self.model.uts.push(d.text.unwrap_or_else(|| {
+                let b = &r.record_bytes()[8..];
+                String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or(&[])).into_owned()
+            })),
+            ("PIDS", None) => self.pids_offset = int(&d, "offset"),
+            ("BUFFER", Some(("PIDS", _))) => {
+                let b = &r.record_bytes()[8..];
+                let mut at = 0;
+                while at + 8 <= b.len() {
+                    let depth = get_uint(&b[at..at + 4], endian) as usize;
+                    let end = (at + 8 + 4 * depth).min(b.len());
+                    self.pid_objects.push(
+                        b[at + 4..end]
+                            .chunks_exact(4)
+                            .map(|c| get_uint(c, endian) as u32 as i32 as i64)
+                            .collect(),
+                    );
+                    at = end;
+                }
+            }
+            ("BUFFER", Some(("TREE", "pids"))) => {
+                let mut k = 0;
+                while d.int(&format!("pids[{k}].vpid")).is_some() {
+                    let prefix = format!("pids[{k}].");
+                    self.tree.push(
+                        d.fields
+                            .iter()
+                            .filter_map(|(p, v)| {
+                                Some((p.strip_prefix(&prefix)?.to_string(), v.as_int()? as i64))
+                            })
+                            .collect(),
+                    );
+                    k += 1;
+                }
+            }
+            ("BUFFER", Some((_, "vpids"))) => {
+                let nums: Vec<i64> = r.record_bytes()[8..]
+                    .chunks_exact(4)
+                    .map(|c| get_uint(c, endian) as u32 as i32 as i64)
+                    .collect();
+                let mut at = 0;
+                for (k, e) in self.tree.iter().enumerate() {
+                    let depth = e.get("depth").copied().unwrap_or(0).max(0) as usize;
+                    let end = (at + depth).min(nums.len());
+                    if k >= self.model.tasks.len() {
+                        self.model.tasks.push(TaskModel::default());
+                    }
+                    self.model.tasks[k].nested = nums[at.min(end)..end].to_vec();
+                    at = end;
+                }
+            }
+            ("TASK", None) => {
+                let k = self.model.record_counts["TASK"] as usize - 1;
+                if k >= self.model.tasks.len() {
+                    self.model.tasks.resize(k + 1, TaskModel::default());
+                }
+                let t = &mut self.model.tasks[k];
+                t.index = k;
+                t.zombie = int(&d, "exit_state") != 0;
+                t.fields = strip(d.fields);
+                self.current_vma = None;
+            }
+            ("STRING", Some(("TASK", _))) => {
+                if let Some(t) = self.model.tasks.last_mut() {
+                    t.comm = d.text.unwrap_or_default();
+                }
+            }
+            ("CPU", None) => {
+                if let Some(t) = self.model.tasks.last_mut() {
+                    t.cpu = strip(d.fields);
+                }
+            }
+            ("TASK_CREDS" | "TASK_NS" | "TASK_OBJS", None) => {
+                if let Some(t) = self.model.tasks.last_mut() {
+                    for (p, v) in d.fields {
+                        if p.ends_with("ref")
+                            && let Some(x) = v.as_int()
+                            && x != 0
+                        {
+                            t.refs.insert(p, x as i64);
+                        }
+                    }
+                }
+            }
+            ("OBJREF", None) => {
+                let kind = d
+                    .int("objtype")
+                    .and_then(|t| {
+                        self.format
+                            .schema
+                            .enum_name("obj", t as i64, self.format.arch)
+                    })
+                    .unwrap_or("?")
+                    .to_string();
+                self.pending.push((int(&d, "objref"), kind));
+            }
+            ("FILE_DESC", None) => {
+                if let Some(o) = self
+                    .current_table
+                    .and_then(|t| self.model.objects.get_mut(&t))
+                {
+                    o.fds.push(FdModel {
+                        fd: int(&d, "fd_descriptor"),
+                        close_on_exec: int(&d, "fd_close_on_exec") != 0,
+                        file: int(&d, "fd_objref"),
+                    });
+                }
+            }
+            ("VMA", None) => {
+                let start = d.int("vm_start").unwrap_or(0) as u64;
+                let end = d.int("vm_end").unwrap_or(0) as u64;
+                let hash = self.hash_pages;
+                if let Some(o) = self.current_mm.and_then(|t| self.model.objects.get_mut(&t)) {
+                    o.vmas.push(VmaModel {
+                        start,
+                        end,
+                        fields: strip(d.fields),
+                        hasher: hash.then(Sha256::new),
+                        ..VmaModel::default()
+                    });
+                    self.current_vma = Some(o.vmas.len() - 1);
+                }
+            }
+            ("PGARR", None) => {
+                if let Some(v) = self.vma() {
+                    v.pages += d.int("nr_pages").unwrap_or(0) as u64;
+                }
+            }
+            ("STRING", Some(("ERROR", _))) => self.model.error = d.text,
+            (name, Some((owner, _))) => {
+                // A payload of the current object's record: keep its text.
+                if let Some(o) = self
+                    .current_object
+                    .and_then(|t| self.model.objects.get_mut(&t))
+                    && o.record == owner
+                    && matches!(name, "FILE_NAME" | "STRING")
+                {
+                    o.texts.push(d.text.unwrap_or_else(|| {
+                        let b = &r.record_bytes()[8..];
+                        String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or(&[]))
+                            .into_owned()
+                    }));
+                }
+            }
+            // A file's name follows its FILE record (not a declared payload).
+            ("FILE_NAME", None) => {
+                if let Some(o) = self
+                    .current_object
+                    .and_then(|t| self.model.objects.get_mut(&t))
+                {
+                    o.texts.push(d.text.unwrap_or_default());
+                }
+            }
+            (name, None) => {
+                if matches!(name, "IPC_SHM" | "MM_CONTEXT" | "IPC") {
+                    self.current_vma = None;
+                }
+                // The object record of the innermost pending OBJREF of its kind.
+                let at = self
+                    .pending
+                    .iter()
+                    .rposition(|(_, k)| k == name || (k == "SOCK" && name == "SOCKET"));
+                if let Some((tag, kind)) = at.map(|k| self.pending.remove(k)) {
+                    match name {
+                        "FILE_TABLE" => self.current_table = Some(tag),
+                        "MM" => {
+                            self.current_mm = Some(tag);
+                            self.current_vma = None;
+                        }
+                        _ => {}
+                    }
+                    self.current_object = Some(tag);
+                    self.model.objects.insert(
+                        tag,
+                        ObjectModel {
+                            tag,
+                            kind,
+                            record: name.to_string(),
+                            offset: rec.offset,
+                            fields: strip(d.fields),
+                            ..ObjectModel::default()
+                        },
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn vma(&mut self) -> Option<&mut VmaModel> {
+        let (mm, k) = (self.current_mm?, self.current_vma?);
+        self.model.objects.get_mut(&mm)?.vmas.get_mut(k)
+    }
+
+    fn pages<R: Input>(&mut self, r: &mut Reader<R>, _rec: &RecordInfo) -> Result<()> {
+        if !self.hash_pages {
+            return Ok(());
+        }
+        let mut buf = vec![0u8; crate::limits::READ_BUFFER];
+        let mut hasher = self.vma().and_then(|v| v.hasher.take());
+        loop {
+            let n = r.read_payload(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            if let Some(h) = hasher.as_mut() {
+                h.update(&buf[..n]);
+            }
+        }
+        if let (Some(v), Some(h)) = (self.vma(), hasher) {
+            v.hasher = Some(h);
+        }
+        Ok(())
+    }
+
+    /// The model: pid tags resolved to numbers, page hashes final.
+    pub fn finish(mut self) -> ImageModel {
+        let first = if self.format.schema.ordinal <= 15 {
+            self.pids_offset + 1
+        } else {
+            self.pids_offset
+        };
+        let objs = &self.pid_objects;
+        let num = |tag: i64| -> i64 {
+            if objs.is_empty() || tag <= 0 {
+                return tag;
+            }
+            objs.get((tag - first) as usize)
+                .and_then(|n| n.first().copied())
+                .unwrap_or(0)
+        };
+        for (k, e) in self.tree.iter().enumerate() {
+            if k >= self.model.tasks.len() {
+                self.model.tasks.push(TaskModel::default());
+            }
+            let g = |n: &str| e.get(n).copied().unwrap_or(0);
+            let t = &mut self.model.tasks[k];
+            t.index = k;
+            t.pid = num(g("vpid"));
+            t.ppid = num(g("vppid"));
+            t.tgid = num(g("vtgid"));
+            t.pgid = num(g("vpgid"));
+            t.sid = num(g("vsid"));
+            if !objs.is_empty() && g("vpid") > 0 {
+                t.nested = objs
+                    .get((g("vpid") - first) as usize)
+                    .map(|n| n[1.min(n.len())..].to_vec())
+                    .unwrap_or_default();
+            }
+        }
+        for o in self.model.objects.values_mut() {
+            for v in &mut o.vmas {
+                if let Some(h) = v.hasher.take() {
+                    v.hash = Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect());
+                }
+            }
+        }
+        self.model
+    }
+}
+
+/// Reads the whole image into a model.
+pub fn read_model<R: Input>(mut r: Reader<R>, hash_pages: bool) -> Result<ImageModel> {
+    let format = Format::shared(r.format().schema, r.format().arch);
+    let mut b = ModelBuilder::new(format, hash_pages);
+    while let Some(rec) = r.next_record()? {
+        b.add(&mut r, &rec)?;
+    }
+    Ok(b.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::{BuildOptions, build};
+    use crate::{Arch, Registry};
+
+    fn model(rev: &str, arch: Arch) -> ImageModel {
+        let s = Registry::get().find(rev).unwrap();
+        let mut img = Vec::new();
+        let o = BuildOptions {
+            tasks: 3,
+            memory: 16384,
+            seed: 2,
+            ..BuildOptions::default()
+        };
+        build(&Format::new(s, arch), &o, &mut img).unwrap();
+        read_model(Reader::new(&img[..], Format::new(s, arch)), true).unwrap()
+    }
+
+    #[test]
+    fn tasks_files_and_memory_resolve_through_tags_on_every_tree_encoding() {
+        for (rev, arch) in [
+            ("d55d4c8", Arch::X86_32),
+            ("c83f38b", Arch::X86_64),
+            ("a272e68", Arch::S390x),
+            ("1fd8e6e", Arch::X86_64),
+        ] {
+            let m = model(rev, arch);
+            assert!(m.tasks.len() >= 3, "{rev}");
+            let root = &m.tasks[0];
+            assert!(root.pid > 0 && !root.comm.is_empty(), "{rev}: {root:?}");
+            // Every live task reaches a file table with descriptors whose files have a kind.
+            let live = m.tasks.iter().find(|t| !t.zombie).unwrap();
+            let table = m.object(live.refs["files_objref"]).unwrap();
+            assert_eq!(table.record, "FILE_TABLE", "{rev}");
+            assert!(!table.fds.is_empty(), "{rev}");
+            for fd in &table.fds {
+                assert_eq!(
+                    m.object(fd.file).unwrap().record,
+                    "FILE",
+                    "{rev} fd {}",
+                    fd.fd
+                );
+            }
+            let mm = m.object(live.refs["mm_objref"]).unwrap();
+            assert!(!mm.vmas.is_empty(), "{rev}");
+            let pages: u64 = mm.vmas.iter().map(|v| v.pages).sum();
+            assert!(pages > 0, "{rev}");
+            assert!(mm.vmas.iter().all(|v| v.hash.is_some()), "{rev}");
+        }
+    }
+
+    #[test]
+    fn the_same_image_in_two_tree_encodings_gives_the_same_pids() {
+        let (a, b) = (
+            model("a272e68", Arch::X86_64),
+            model("b6cdf01", Arch::X86_64),
+        );
+        let pids = |m: &ImageModel| -> Vec<(i64, i64, i64, i64, i64)> {
+            m.tasks
+                .iter()
+                .map(|t| (t.pid, t.ppid, t.tgid, t.pgid, t.sid))
+                .collect()
+        };
+        assert_eq!(pids(&a), pids(&b));
+    }
+}
