@@ -78,6 +78,12 @@ pub fn refuse_same_file(input: &str, output: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Suffix of the temporary file an output is written to before it is renamed into place.
+pub const TEMP_SUFFIX: &str = ".ckpt-tmp";
+
+/// Random characters in a temporary file's name.
+const TEMP_RANDOM: usize = 6;
+
 /// An output: standard output, or a file that appears (by rename) only when complete.
 pub enum Output {
     /// Standard output.
@@ -88,6 +94,11 @@ pub enum Output {
 
 impl Output {
     /// Opens `path` (`-` for standard output).
+    ///
+    /// A file is written to `.NAME.PID.XXXXXX.ckpt-tmp` beside it and renamed into place
+    /// by [`Output::commit`]; dropped uncommitted, the temporary is removed. A run killed
+    /// meanwhile leaves its temporary, which the next run writing the same `path` removes
+    /// (see `remove_leftovers`).
     pub fn create(path: &Path) -> Result<Output> {
         if path == Path::new("-") {
             return Ok(Output::Stdout(BufWriter::with_capacity(
@@ -103,9 +114,11 @@ impl Output {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        remove_leftovers(dir, &name);
         let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".ckpt-tmp")
+            .prefix(&format!(".{name}.{}.", std::process::id()))
+            .rand_bytes(TEMP_RANDOM)
+            .suffix(TEMP_SUFFIX)
             // Created 0666 less the umask, like any new file (not tempfile's 0600).
             .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
             .tempfile_in(dir)
@@ -133,6 +146,43 @@ impl Output {
                     .with_context(|| format!("cannot create {}", path.display()))?;
                 Ok(())
             }
+        }
+    }
+}
+
+/// Removes the temporary files that killed runs writing `dir/name` left: those named
+/// `.NAME.PID.XXXXXX.ckpt-tmp` whose process PID is gone. A temporary of a run still
+/// going (PID in `/proc`) is left alone, and so is every other file; where `/proc` is not
+/// mounted, every temporary named for `name` is removed. Best effort: a leftover that
+/// cannot be removed stays and does not stop the run.
+fn remove_leftovers(dir: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let proc = Path::new("/proc");
+    let proc_mounted = proc.join("self").exists();
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(mid) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|f| f.strip_suffix(TEMP_SUFFIX))
+        else {
+            continue;
+        };
+        let Some((pid, random)) = mid.split_once('.') else {
+            continue;
+        };
+        let ours = !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && random.len() == TEMP_RANDOM
+            && random.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !ours || (proc_mounted && proc.join(pid).exists()) {
+            continue;
+        }
+        if e.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(e.path());
         }
     }
 }
