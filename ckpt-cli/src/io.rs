@@ -84,21 +84,25 @@ pub const TEMP_SUFFIX: &str = ".ckpt-tmp";
 /// Random characters in a temporary file's name.
 const TEMP_RANDOM: usize = 6;
 
-/// An output: standard output, or a file that appears (by rename) only when complete.
+/// An output: standard output, a file that appears (by rename) only when complete, or a
+/// device or FIFO, written in place.
 pub enum Output {
     /// Standard output.
     Stdout(BufWriter<io::Stdout>),
     /// A temporary file beside the destination.
     File(BufWriter<tempfile::NamedTempFile>, PathBuf),
+    /// A destination that is not a regular file (`/dev/null`, a FIFO): it cannot be
+    /// replaced by a rename, and is written directly.
+    Special(BufWriter<File>, PathBuf),
 }
 
 impl Output {
     /// Opens `path` (`-` for standard output).
     ///
-    /// A file is written to `.NAME.PID.XXXXXX.ckpt-tmp` beside it and renamed into place
-    /// by [`Output::commit`]; dropped uncommitted, the temporary is removed. A run killed
-    /// meanwhile leaves its temporary, which the next run writing the same `path` removes
-    /// (see `remove_leftovers`).
+    /// A file is written to `.NAME.PID.XXXXXX.ckpt-tmp` beside it (beside the file a
+    /// symbolic link points to) and renamed into place by [`Output::commit`]; dropped
+    /// uncommitted, the temporary is removed. A run killed meanwhile leaves its temporary,
+    /// which the next run writing the same `path` removes (see `remove_leftovers`).
     pub fn create(path: &Path) -> Result<Output> {
         if path == Path::new("-") {
             return Ok(Output::Stdout(BufWriter::with_capacity(
@@ -106,11 +110,26 @@ impl Output {
                 io::stdout(),
             )));
         }
-        let dir = path
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            let f =
+                File::create(path).with_context(|| format!("cannot open {}", path.display()))?;
+            return Ok(Output::Special(
+                BufWriter::with_capacity(1 << 16, f),
+                path.to_path_buf(),
+            ));
+        }
+        // Through a symbolic link, the file it points to is replaced, not the link.
+        let target = match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+            }
+            _ => path.to_path_buf(),
+        };
+        let dir = target
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let name = path
+        let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
@@ -122,17 +141,17 @@ impl Output {
             // Created 0666 less the umask, like any new file (not tempfile's 0600).
             .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
             .tempfile_in(dir)
-            .with_context(|| format!("cannot create a file in {}", dir.display()))?;
-        Ok(Output::File(
-            BufWriter::with_capacity(1 << 16, tmp),
-            path.to_path_buf(),
-        ))
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Output::File(BufWriter::with_capacity(1 << 16, tmp), target))
     }
 
     /// Makes the output final: flushes, and renames a file into place.
     pub fn commit(self) -> Result<()> {
         match self {
             Output::Stdout(mut w) => w.flush().context("writing standard output"),
+            Output::Special(mut w, path) => w
+                .flush()
+                .with_context(|| format!("writing {}", path.display())),
             Output::File(w, path) => {
                 let tmp = w
                     .into_inner()
@@ -187,17 +206,24 @@ fn remove_leftovers(dir: &Path, name: &str) {
     }
 }
 
+/// An error of writing `what`, naming it, of the same kind (a closed pipe stays one).
+fn writing(e: io::Error, what: &dyn std::fmt::Display) -> io::Error {
+    io::Error::new(e.kind(), format!("writing {what}: {e}"))
+}
+
 impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Output::Stdout(w) => w.write(buf),
-            Output::File(w, _) => w.write(buf),
+            Output::Stdout(w) => w.write(buf).map_err(|e| writing(e, &"standard output")),
+            Output::File(w, p) => w.write(buf).map_err(|e| writing(e, &p.display())),
+            Output::Special(w, p) => w.write(buf).map_err(|e| writing(e, &p.display())),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            Output::Stdout(w) => w.flush(),
-            Output::File(w, _) => w.flush(),
+            Output::Stdout(w) => w.flush().map_err(|e| writing(e, &"standard output")),
+            Output::File(w, p) => w.flush().map_err(|e| writing(e, &p.display())),
+            Output::Special(w, p) => w.flush().map_err(|e| writing(e, &p.display())),
         }
     }
 }
