@@ -716,3 +716,58 @@ fn regression_encode_huge_len_is_refused() {
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("exceeds the limit"));
 }
+
+/// `ckpt diff`: equal images exit 0; different ones exit 1 with field-level differences
+/// (golden text for two fixture pairs, one across revisions); JSON validates.
+#[test]
+fn diff_reports_field_differences() {
+    let bless = std::env::var_os("BLESS").is_some();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, rev: &str, seed: &str| {
+        let p = dir.path().join(name);
+        let img = ok(
+            &[
+                "sample", "--rev", rev, "--arch", "x86_64", "--tasks", "3", "--memory", "16K",
+                "--seed", seed, "-o", "-",
+            ],
+            None,
+        );
+        std::fs::write(&p, img).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let a = write("a.ckpt", "1fd8e6e", "1");
+    let a2 = write("a2.ckpt", "1fd8e6e", "1");
+    let b = write("b.ckpt", "1fd8e6e", "2");
+    let old = write("old.ckpt", "c97c03d", "1");
+    let o = run(&["diff", &a, &a2], None);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).ends_with("equal\n"));
+    let mut failures = Vec::new();
+    for (name, x, y) in [("seed", &a, &b), ("revisions", &old, &a)] {
+        let o = run(&["diff", x, y], None);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let text = String::from_utf8(o.stdout)
+            .unwrap()
+            .replace(dir.path().to_str().unwrap(), "DIR");
+        golden(
+            &root().join(format!("tests/golden/diff/{name}.txt")),
+            text.as_bytes(),
+            bless,
+            &mut failures,
+        );
+        let j: serde_json::Value =
+            serde_json::from_slice(&run(&["diff", x, y, "--json"], None).stdout).unwrap();
+        validate("diff.schema.json", &j);
+        assert_eq!(j["equal"], false);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let seed = std::fs::read_to_string(root().join("tests/golden/diff/seed.txt")).unwrap();
+    assert!(seed.contains("page contents (sha256)"), "{seed}");
+    let revs = std::fs::read_to_string(root().join("tests/golden/diff/revisions.txt")).unwrap();
+    assert!(revs.contains("converting image 1 from v19-rc3"), "{revs}");
+}

@@ -181,6 +181,10 @@ pub struct Options {
     /// Where to spill a task's objects while its records are reordered (pre-v19 <->
     /// v19); the system's temporary directory when not given.
     pub spill_dir: Option<PathBuf>,
+    /// Convert past record-level refusals (sockets, pending signals): such a record is
+    /// mapped by names and reported as a loss ("(refused)"). For comparing images (`ckpt
+    /// diff`), never for images to restart.
+    pub best_effort: bool,
 }
 
 /// Why a conversion did not happen.

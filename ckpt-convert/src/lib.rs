@@ -12,6 +12,7 @@
 pub mod check;
 pub mod convert;
 pub mod diff;
+pub mod imagediff;
 pub mod kernel;
 pub mod rewrite;
 pub mod steps;

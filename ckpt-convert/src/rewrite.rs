@@ -871,6 +871,29 @@ fn push_tree(
     Ok(())
 }
 
+/// Refuses the conversion, or (best effort, for `ckpt diff`) notes the record as lost and
+/// lets the mechanical mapping carry what names can.
+fn refuse(
+    conv: &mut Conv<'_>,
+    rw: Rewrite,
+    info: &RecordInfo,
+    why: String,
+) -> Result<(), ConvertError> {
+    if !conv.opts.best_effort {
+        return Err(ConvertError::Refused(why));
+    }
+    conv.note_step(
+        rw,
+        info.index,
+        info.name,
+        "(refused)",
+        Action::Dropped,
+        Some(Value::Text(why)),
+        None,
+    );
+    Ok(())
+}
+
 fn convert_record(
     conv: &mut Conv<'_>,
     st: &mut State,
@@ -916,10 +939,15 @@ fn convert_record(
     if plan.crossed(Rewrite::SocketBuffers).is_some()
         && matches!(name, "SOCKET_BUFFER" | "SOCKET_INET")
     {
-        return Err(ConvertError::Refused(format!(
-            "record #{idx} {name}: socket buffers and INET sockets were rewritten in v19-rc2 (db94f5e) \
+        refuse(
+            conv,
+            Rewrite::SocketBuffers,
+            info,
+            format!(
+                "record #{idx} {name}: socket buffers and INET sockets were rewritten in v19-rc2 (db94f5e) \
              and TCP state cannot be made up; images with them do not convert across that revision"
-        )));
+            ),
+        )?;
     }
     if plan.crossed(Rewrite::SiginfoAndUnixPeer).is_some() {
         let f = fields_of(conv.from, name, bytes);
@@ -930,16 +958,26 @@ fn convert_record(
                 .unwrap_or(0)
         };
         if name == "SIGPENDING" && get("nr_pending") > 0 {
-            return Err(ConvertError::Refused(format!(
-                "record #{idx} SIGPENDING: pending signals carry a siginfo that v23-rc1 (f0fdd38) redefined \
+            refuse(
+                conv,
+                Rewrite::SiginfoAndUnixPeer,
+                info,
+                format!(
+                    "record #{idx} SIGPENDING: pending signals carry a siginfo that v23-rc1 (f0fdd38) redefined \
                  (48 -> 88 bytes, new members); converting them is not implemented yet"
-            )));
+                ),
+            )?;
         }
         if name == "SOCKET" {
-            return Err(ConvertError::Refused(format!(
-                "record #{idx} SOCKET: v23-rc1 (f0fdd38) added has_buffers and replaced unix peer uid/gid by a \
+            refuse(
+                conv,
+                Rewrite::SiginfoAndUnixPeer,
+                info,
+                format!(
+                    "record #{idx} SOCKET: v23-rc1 (f0fdd38) added has_buffers and replaced unix peer uid/gid by a \
                  credentials reference; converting sockets across it is not implemented yet"
-            )));
+                ),
+            )?;
         }
     }
     if name == "HEADER_ARCH"

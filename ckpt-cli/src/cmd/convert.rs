@@ -124,6 +124,7 @@ impl Opts {
             root: paths(&self.root, "root")?,
             cpu_xstate_size: cpu.map(|c| c.xstate_size),
             spill_dir,
+            best_effort: false,
         };
         let mut out = Output::create(&self.output)?;
         let bar = progress_bar(&self.image);

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod completions;
 pub mod convert;
+pub mod diff;
 pub mod dump;
 pub mod encode;
 pub mod info;

@@ -1,0 +1,290 @@
+//! `ckpt diff`: field-level differences between two images.
+
+use std::io::{Seek, Write};
+
+use anyhow::{Context, Result};
+use ckpt_convert::imagediff::{Difference, compare};
+use ckpt_convert::{Action, ConvertError, LedgerEntry, Options, TaskPaths, convert_with_report};
+use ckpt_format::model::{ImageModel, read_model};
+use ckpt_format::{Format, Reader};
+use serde::Serialize;
+
+use crate::io::{open_image, with_detection};
+
+/// Version of the `--json` output.
+pub const FORMAT_VERSION: &str = "1.0.0";
+
+const AFTER: &str = "Examples:
+  ckpt diff before.ckpt after.ckpt
+  ckpt diff v19.ckpt v23.ckpt --json | jq '.differences[].path'
+
+Tasks are matched by their place in the tree, and the objects they use by what refers
+to them (the task's file table and descriptor N, its address space and the VMA at an
+address), not by tag numbers; page contents are compared by SHA-256 per VMA. Images of
+different revisions are compared by converting the older one toward the newer one (in a
+temporary file); what that conversion would default, need from the user or drop is
+listed as a difference, and a conversion that would be refused is reported and the
+images are compared member by member as they are.
+
+Exit status:
+  0  the images are equal
+  1  they differ
+  2  usage error
+  3  I/O error";
+
+/// Compare two images field by field.
+#[derive(clap::Args)]
+#[command(after_help = AFTER)]
+pub struct Opts {
+    /// The first image (- for standard input).
+    image1: String,
+    /// The second image.
+    image2: String,
+    /// Revision of the first image instead of detecting it.
+    #[arg(long)]
+    rev1: Option<String>,
+    /// Revision of the second image instead of detecting it.
+    #[arg(long)]
+    rev2: Option<String>,
+    /// Output JSON (schemas/json/diff.schema.json).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Side {
+    image: String,
+    revision: String,
+    arch: String,
+}
+
+#[derive(Serialize)]
+struct Conversion {
+    from: String,
+    to: String,
+    /// Which image was converted (1 or 2).
+    converted: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<String>,
+    /// What the conversion defaulted, needs from the user, dropped, inserted or removed.
+    entries: Vec<LedgerEntry>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    format_version: &'static str,
+    first: Side,
+    second: Side,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversion: Option<Conversion>,
+    differences: Vec<Difference>,
+    equal: bool,
+}
+
+fn model_of(path: &str, rev: Option<&str>) -> Result<(ImageModel, &'static Format, Side)> {
+    let (r, det) = open_image(path, rev)?;
+    let f = Format::shared(det.schema, det.arch);
+    let m = read_model(r, true)
+        .map_err(|e| with_detection(anyhow::Error::new(e), &det))
+        .with_context(|| path.to_string())?;
+    let side = Side {
+        image: path.to_string(),
+        revision: det.schema.id.clone(),
+        arch: det.arch.name().to_string(),
+    };
+    Ok((m, f, side))
+}
+
+/// Converts the image at `path` (of format `from`) to `to`, in a temporary file, and
+/// models the result. Returns the ledger entries that are differences, and the refusal.
+fn converted(
+    path: &str,
+    rev: Option<&str>,
+    to: &'static Format,
+) -> Result<(Option<ImageModel>, Vec<LedgerEntry>, Option<String>)> {
+    let (r, det) = open_image(path, rev)?;
+    let opts = Options {
+        allow_lossy: true,
+        cwd: TaskPaths::all("(unknown)"),
+        root: TaskPaths::all("(unknown)"),
+        best_effort: true,
+        ..Options::default()
+    };
+    let mut tmp = tempfile::tempfile().context("cannot create a temporary file")?;
+    let mut entries = Vec::new();
+    let mut keep = |e: &LedgerEntry| -> std::io::Result<()> {
+        if matches!(
+            e.action,
+            Action::Defaulted
+                | Action::Supplied
+                | Action::Dropped
+                | Action::Inserted
+                | Action::Removed
+        ) {
+            entries.push(e.clone());
+        }
+        Ok(())
+    };
+    let result = convert_with_report(
+        r,
+        to.schema,
+        &opts,
+        std::io::BufWriter::new(&mut tmp),
+        &mut keep,
+    );
+    match result {
+        Ok(_) => {}
+        Err(ConvertError::Refused(why)) => return Ok((None, entries, Some(why))),
+        Err(ConvertError::Format(e)) => {
+            return Err(with_detection(anyhow::Error::new(e), &det))
+                .with_context(|| path.to_string());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tmp.rewind()?;
+    let m = read_model(Reader::new(tmp, Format::new(to.schema, to.arch)), true)
+        .context("reading the converted image")?;
+    Ok((Some(m), entries, None))
+}
+
+impl Opts {
+    /// Runs the subcommand.
+    pub fn run(self) -> Result<u8> {
+        if self.image1 == "-" && self.image2 == "-" {
+            return Err(super::usage(
+                "only one image can come from standard input".into(),
+            ));
+        }
+        let (m1, f1, s1) = model_of(&self.image1, self.rev1.as_deref())?;
+        let (m2, f2, s2) = model_of(&self.image2, self.rev2.as_deref())?;
+        let mut conversion = None;
+        let mut differences = Vec::new();
+        let (mut a, mut b) = (m1, m2);
+        if f1.arch != f2.arch {
+            differences.push(Difference {
+                path: "arch".into(),
+                first: Some(s1.arch.clone()),
+                second: Some(s2.arch.clone()),
+            });
+        } else if f1.schema.id != f2.schema.id {
+            // The older one toward the newer one (a pipe cannot be read twice: then the
+            // file is the one converted).
+            let first_older = f1.schema.ordinal < f2.schema.ordinal;
+            let convert_first = if self.image1 == "-" {
+                false
+            } else if self.image2 == "-" {
+                true
+            } else {
+                first_older
+            };
+            let (path, rev, to, from) = if convert_first {
+                (&self.image1, self.rev1.as_deref(), f2, f1)
+            } else {
+                (&self.image2, self.rev2.as_deref(), f1, f2)
+            };
+            let (m, entries, refused) = converted(path, rev, to)?;
+            if let Some(m) = m {
+                if convert_first {
+                    a = m;
+                } else {
+                    b = m;
+                }
+            }
+            for e in &entries {
+                let val = |v: &Option<ckpt_format::value::Value>| {
+                    v.as_ref()
+                        .map(|v| serde_json::to_string(v).unwrap_or_default())
+                };
+                let what = format!(
+                    "conversion {} -> {}: record #{} {} {}: {}",
+                    from.schema.id,
+                    to.schema.id,
+                    e.record_index,
+                    e.record,
+                    e.field,
+                    serde_json::to_value(e.action)?.as_str().unwrap_or("")
+                );
+                let (x, y) = (val(&e.old), val(&e.new));
+                let (first, second) = if convert_first { (x, y) } else { (y, x) };
+                differences.push(Difference {
+                    path: what,
+                    first: first.or(Some("-".into())),
+                    second: second.or(Some("-".into())),
+                });
+            }
+            if let Some(r) = &refused {
+                differences.push(Difference {
+                    path: format!("conversion {} -> {}", from.schema.id, to.schema.id),
+                    first: Some("refused".into()),
+                    second: Some(r.clone()),
+                });
+            }
+            conversion = Some(Conversion {
+                from: from.schema.id.clone(),
+                to: to.schema.id.clone(),
+                converted: if convert_first { 1 } else { 2 },
+                refused,
+                entries,
+            });
+        }
+        differences.extend(compare(&a, &b));
+        let equal = differences.is_empty();
+        let report = Report {
+            format_version: FORMAT_VERSION,
+            first: s1,
+            second: s2,
+            conversion,
+            differences,
+            equal,
+        };
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        } else {
+            print(&mut out, &report)?;
+        }
+        Ok(if equal { 0 } else { crate::EXIT_NO })
+    }
+}
+
+fn print(out: &mut impl Write, r: &Report) -> Result<()> {
+    writeln!(
+        out,
+        "--- {} ({}, {})",
+        r.first.image, r.first.revision, r.first.arch
+    )?;
+    writeln!(
+        out,
+        "+++ {} ({}, {})",
+        r.second.image, r.second.revision, r.second.arch
+    )?;
+    if let Some(c) = &r.conversion {
+        writeln!(
+            out,
+            "compared after converting image {} from {} to {}{}",
+            c.converted,
+            c.from,
+            c.to,
+            if c.refused.is_some() {
+                " (refused: compared as they are)"
+            } else {
+                ""
+            }
+        )?;
+    }
+    for d in &r.differences {
+        writeln!(
+            out,
+            "{}: {} -> {}",
+            d.path,
+            d.first.as_deref().unwrap_or("(absent)"),
+            d.second.as_deref().unwrap_or("(absent)")
+        )?;
+    }
+    match r.differences.len() {
+        0 => writeln!(out, "equal")?,
+        n => writeln!(out, "{n} difference{}", if n == 1 { "" } else { "s" })?,
+    }
+    Ok(())
+}
