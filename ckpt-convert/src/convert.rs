@@ -269,6 +269,8 @@ pub(crate) struct Conv<'a> {
     pub report: Option<&'a mut ReportFn<'a>>,
     pub kernel: (u16, u16, u16),
     pub plan: Plan,
+    /// Members renamed on the way: (struct, target member, source member).
+    pub renames: Vec<(&'static str, String, String)>,
 }
 
 /// Enumerated members: (struct, member, enum kind).
@@ -363,6 +365,14 @@ impl Conv<'_> {
         Ok(())
     }
 
+    /// The source member that target member `path` of struct `st` was renamed from.
+    fn renamed_from(&self, st: &str, path: &str) -> Option<&str> {
+        self.renames
+            .iter()
+            .find(|(s, now, _)| *s == st && now == path)
+            .map(|(_, _, was)| was.as_str())
+    }
+
     /// The target record type number of `name`.
     pub(crate) fn target_type(&self, name: &str) -> Result<u32, ConvertError> {
         self.to.record_type(name).ok_or_else(|| {
@@ -416,7 +426,11 @@ impl Conv<'_> {
         let dfields = dl.fields();
         for df in &dfields {
             let path = format!("{prefix}{}", df.path);
-            match sfields.iter().find(|f| f.path == df.path) {
+            let renamed = self.renamed_from(&dl.name, &df.path);
+            match sfields
+                .iter()
+                .find(|f| f.path == df.path || Some(f.path.as_str()) == renamed)
+            {
                 Some(sf) => {
                     let Some(v) = decode_field(sf, src, se) else {
                         continue;
@@ -462,11 +476,18 @@ impl Conv<'_> {
             }
         }
         for sf in &sfields {
-            if dfields.iter().any(|f| f.path == sf.path) || is_padding(&sf.path) {
+            let carried = dfields.iter().any(|f| {
+                f.path == sf.path || self.renamed_from(&dl.name, &f.path) == Some(sf.path.as_str())
+            });
+            if carried || is_padding(&sf.path) {
                 continue;
             }
+            // A value equal to the member's documented default (what the target's kernel
+            // assumes without the member) is no loss.
+            let documented = crate::steps::default_of(&sl.name, &sf.path).map(|d| d.value);
             if let Some(v) = decode_field(sf, src, se)
                 && !is_default(&v)
+                && v.as_int() != documented.map(i128::from)
             {
                 self.note(
                     index,
@@ -1006,6 +1027,7 @@ fn convert_inner<'a, R: Input, W: Write>(
         report,
         kernel: plan.kernel,
         plan,
+        renames: crate::steps::renames_between(from.schema, to),
     };
     let mut sinks = Sinks {
         main: Writer::new(out, to_f.endian()),

@@ -88,6 +88,19 @@ impl Cmp<'_> {
             Some(y.kind.clone()),
         );
         self.fields(at, &x.fields, &y.fields);
+        // The objects this one refers to (a file's socket or credentials, ...).
+        for (name, v) in &x.fields {
+            if !is_ref(name) {
+                continue;
+            }
+            let tag = |v: &Value| v.as_int().filter(|t| *t > 0).map(|t| t as i64);
+            let other = y.fields.iter().find(|(n, _)| n == name).and_then(|(_, w)| tag(w));
+            if let (Some(p), Some(q)) = (tag(v), other) {
+                let label = name.trim_end_matches("_objref").trim_end_matches("_ref");
+                let (oa, ob) = (self.a.object(p), self.b.object(q));
+                self.object(&format!("{at}{label}: "), oa, ob);
+            }
+        }
         self.diff(
             format!("{at}names"),
             Some(x.texts.join(", ")),

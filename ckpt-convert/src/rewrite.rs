@@ -152,6 +152,10 @@ pub(crate) struct State {
     held: Vec<Vec<u8>>,
     /// Name of the last record that is not a payload.
     last_owner: &'static str,
+    /// Tags of CRED objects whose OBJREF came and whose CRED record has not.
+    cred_stack: Vec<i64>,
+    /// uid and gid of every CRED object of the source, by tag.
+    creds: BTreeMap<i64, (i64, i64)>,
 }
 
 /// Revisions from `from` to `to`, in order.
@@ -949,36 +953,29 @@ fn convert_record(
             ),
         )?;
     }
-    if plan.crossed(Rewrite::SiginfoAndUnixPeer).is_some() {
+    // Credentials objects of the source, for unix peer credentials (f0fdd38).
+    if name == "OBJREF" && objtype_name(conv, bytes) == Some("CRED") {
+        let f = fields_of(conv.from, name, bytes);
+        if let Some(t) = f
+            .iter()
+            .find(|(p, _)| p == "objref")
+            .and_then(|(_, v)| v.as_int())
+        {
+            st.cred_stack.push(t as i64);
+        }
+    }
+    if name == "CRED"
+        && info.payload_of.is_none()
+        && let Some(tag) = st.cred_stack.pop()
+    {
         let f = fields_of(conv.from, name, bytes);
         let get = |p: &str| {
             f.iter()
                 .find(|(x, _)| x == p)
                 .and_then(|(_, v)| v.as_int())
-                .unwrap_or(0)
+                .unwrap_or(0) as i64
         };
-        if name == "SIGPENDING" && get("nr_pending") > 0 {
-            refuse(
-                conv,
-                Rewrite::SiginfoAndUnixPeer,
-                info,
-                format!(
-                    "record #{idx} SIGPENDING: pending signals carry a siginfo that v23-rc1 (f0fdd38) redefined \
-                 (48 -> 88 bytes, new members); converting them is not implemented yet"
-                ),
-            )?;
-        }
-        if name == "SOCKET" {
-            refuse(
-                conv,
-                Rewrite::SiginfoAndUnixPeer,
-                info,
-                format!(
-                    "record #{idx} SOCKET: v23-rc1 (f0fdd38) added has_buffers and replaced unix peer uid/gid by a \
-                 credentials reference; converting sockets across it is not implemented yet"
-                ),
-            )?;
-        }
+        st.creds.insert(tag, (get("uid"), get("gid")));
     }
     if name == "HEADER_ARCH"
         && let Some(want) = conv.opts.cpu_xstate_size
@@ -1177,6 +1174,54 @@ fn convert_record(
     if st.tags.delta != 0 && !info.headerless {
         shift_tags(conv, info, &mut out, st.tags);
     }
+    if name == "SOCKET"
+        && info.payload_of.is_none()
+        && let Some(dir) = plan.crossed(Rewrite::SocketHasBuffers)
+    {
+        // Queues follow unless the socket listens (TCP_LISTEN = 10).
+        let implied = u64::from(decoded.int("sock.state") != Some(10));
+        conv.pending
+            .retain(|e| !(e.record_index == idx && e.field == "has_buffers"));
+        match dir {
+            Direction::Up => {
+                put_member(
+                    conv,
+                    "ckpt_hdr_socket",
+                    "has_buffers",
+                    &Value::Uint(implied),
+                    &mut out,
+                )?;
+                conv.note_step(
+                    Rewrite::SocketHasBuffers,
+                    idx,
+                    "SOCKET",
+                    "has_buffers",
+                    Action::Defaulted,
+                    None,
+                    Some(Value::Uint(implied)),
+                );
+            }
+            Direction::Down => {
+                let had = decoded.int("has_buffers").unwrap_or(0) as u64;
+                if had != implied {
+                    conv.note_step(
+                        Rewrite::SocketHasBuffers,
+                        idx,
+                        "SOCKET",
+                        "has_buffers",
+                        Action::Dropped,
+                        Some(Value::Uint(had)),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+    if name == "SOCKET_UNIX"
+        && let Some(dir) = plan.crossed(Rewrite::UnixPeerCredentials)
+    {
+        peer_credentials(conv, st, info, &decoded, &mut out, dir)?;
+    }
     // Values whose meaning changed.
     if name == "BUFFER" && info.payload_of == Some(("MM", "saved_auxv")) {
         if plan.auxv_units != Change::Same {
@@ -1363,6 +1408,119 @@ fn convert_record(
         );
     }
     Ok(outs)
+}
+
+/// Writes `v` into member `path` of a converted record laid out as `st_name` in the target.
+fn put_member(
+    conv: &Conv<'_>,
+    st_name: &str,
+    path: &str,
+    v: &Value,
+    out: &mut [u8],
+) -> Result<(), ConvertError> {
+    let l = conv
+        .to
+        .layout(st_name)
+        .map_err(|e| ConvertError::Refused(e.to_string()))?;
+    let f = l
+        .fields()
+        .into_iter()
+        .find(|f| f.path == path)
+        .ok_or_else(|| ConvertError::Refused(format!("{st_name} has no member {path}")))?;
+    encode_field(&f, v, out, conv.to.endian()).map_err(ConvertError::Refused)
+}
+
+/// UnixPeerCredentials (f0fdd38): `peercred_uid`/`peercred_gid` <-> `peercred`, a
+/// reference to a CRED object of the image with that uid and gid.
+fn peer_credentials(
+    conv: &mut Conv<'_>,
+    st: &mut State,
+    info: &RecordInfo,
+    decoded: &ckpt_format::read::Decoded,
+    out: &mut [u8],
+    dir: Direction,
+) -> Result<(), ConvertError> {
+    let idx = info.index;
+    let fields = ["peercred", "peercred_uid", "peercred_gid"];
+    match dir {
+        Direction::Up => {
+            let uid = decoded.int("peercred_uid").unwrap_or(0) as i64;
+            let gid = decoded.int("peercred_gid").unwrap_or(0) as i64;
+            let Some((&tag, _)) = st.creds.iter().find(|(_, c)| **c == (uid, gid)) else {
+                return refuse(
+                    conv,
+                    Rewrite::UnixPeerCredentials,
+                    info,
+                    format!(
+                        "record #{idx} SOCKET_UNIX: {} refers to the peer's credentials by a CRED object, and no \
+                         CRED with uid {uid} and gid {gid} precedes the socket in this image; ckpt does not make \
+                         one up",
+                        conv.to.schema.id
+                    ),
+                );
+            };
+            let tag = st.tags.map(tag);
+            put_member(
+                conv,
+                "ckpt_hdr_socket_unix",
+                "peercred",
+                &Value::Int(tag),
+                out,
+            )?;
+            conv.pending
+                .retain(|e| !(e.record_index == idx && fields.contains(&e.field.as_str())));
+            conv.note_step(
+                Rewrite::UnixPeerCredentials,
+                idx,
+                "SOCKET_UNIX",
+                "peercred",
+                Action::Rewritten,
+                Some(Value::Text(format!("uid {uid} gid {gid}"))),
+                Some(Value::Int(tag)),
+            );
+        }
+        Direction::Down => {
+            let tag = decoded.int("peercred").unwrap_or(0) as i64;
+            let Some(&(uid, gid)) = st.creds.get(&tag) else {
+                return refuse(
+                    conv,
+                    Rewrite::UnixPeerCredentials,
+                    info,
+                    format!(
+                        "record #{idx} SOCKET_UNIX: peercred refers to object {tag}, which is no CRED written \
+                         before the socket; {} needs the peer's uid and gid",
+                        conv.to.schema.id
+                    ),
+                );
+            };
+            put_member(
+                conv,
+                "ckpt_hdr_socket_unix",
+                "peercred_uid",
+                &Value::Int(uid),
+                out,
+            )?;
+            put_member(
+                conv,
+                "ckpt_hdr_socket_unix",
+                "peercred_gid",
+                &Value::Int(gid),
+                out,
+            )?;
+            conv.pending
+                .retain(|e| !(e.record_index == idx && fields.contains(&e.field.as_str())));
+            conv.note_step(
+                Rewrite::UnixPeerCredentials,
+                idx,
+                "SOCKET_UNIX",
+                "peercred",
+                Action::Rewritten,
+                Some(Value::Int(tag)),
+                Some(Value::Text(format!("uid {uid} gid {gid}"))),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The step that changed the meaning of uflags 0x2 on this path.

@@ -269,6 +269,31 @@ fn what_each_change_does() {
         Err(ConvertError::Refused(r)) => assert!(r.contains("SOCKET_"), "{r}"),
         other => panic!("{:?}", other.map(|o| o.1.to)),
     }
+    // Sockets and pending signals cross f0fdd38: siginfo members renamed, unix peer
+    // credentials as uid/gid <-> a CRED reference; back to the same bytes.
+    for arch in [Arch::X86_32, Arch::X86_64, Arch::S390x] {
+        let (a, b) = (reg.find("82822cf").unwrap(), reg.find("5c3471a").unwrap());
+        let full = BuildOptions {
+            omit: Omit::default(),
+            ..opts_for_pair()
+        };
+        for (from, to) in [(a, b), (b, a)] {
+            let img = image(from, arch, &full);
+            let (out, s) = conv(&img, from, to, arch, &Options::default())
+                .unwrap_or_else(|e| panic!("{} -> {} {arch}: {e}", from.id, to.id));
+            read_all(&out, to, arch).unwrap();
+            assert!(
+                s.ledger.entries.iter().any(|e| e.record == "SOCKET_UNIX"
+                    && e.field == "peercred"
+                    && e.action == Action::Rewritten),
+                "{} -> {} {arch}",
+                from.id,
+                to.id
+            );
+            let (back, _) = conv(&out, to, from, arch, &Options::default()).unwrap();
+            assert!(back == img, "{} -> {} -> back {arch} changed the image", from.id, to.id);
+        }
+    }
     // Per-task paths: --cwd PID=PATH for one task, PATH for the others.
     let (old, new) = (reg.find("76fcfe5").unwrap(), reg.find("c97c03d").unwrap());
     let img = image(old, x, &opts_for_pair());

@@ -118,8 +118,10 @@ pub enum Rewrite {
     NetnsFlagMeaning,
     /// The meaning of uflags 0x2 flips again ("dump the net namespace").
     NetnsFlagFlip,
-    /// siginfo redefined, unix peer credentials as a reference: refused when present.
-    SiginfoAndUnixPeer,
+    /// Unix peer credentials: uid and gid, or a reference to a CRED object.
+    UnixPeerCredentials,
+    /// Sockets say whether their queues follow.
+    SocketHasBuffers,
     /// Pids become objects, with a PIDS section before the tree and tags in the tree.
     PidsObjects,
     /// `pids.offset` is the first pid's tag instead of one less.
@@ -171,6 +173,19 @@ pub struct Step {
     pub changes: &'static [Change],
     /// Defaults of members the newer revision adds.
     pub defaults: &'static [Default],
+    /// Members renamed with the same meaning.
+    pub renames: &'static [Rename],
+}
+
+/// A member renamed between the two revisions of a step, with the same meaning.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rename {
+    /// C struct tag.
+    pub struct_name: &'static str,
+    /// Name in the older revision.
+    pub older: &'static str,
+    /// Name in the newer revision.
+    pub newer: &'static str,
 }
 
 /// The direction in which a step is crossed.
@@ -234,6 +249,27 @@ pub fn between(from: &Schema, to: &Schema) -> Vec<(&'static Step, Direction)> {
     }
 }
 
+/// For a conversion from `from` to `to`: (struct, member in the target, member in the
+/// source) for every member renamed along the way.
+pub fn renames_between(from: &Schema, to: &Schema) -> Vec<(&'static str, String, String)> {
+    // (struct, current name) -> name in the source, carried step by step.
+    let mut map: Vec<(&'static str, String, String)> = Vec::new();
+    for (step, dir) in between(from, to) {
+        for r in step.renames {
+            let (was, now) = match dir {
+                Direction::Up => (r.older, r.newer),
+                Direction::Down => (r.newer, r.older),
+            };
+            match map.iter_mut().find(|m| m.0 == r.struct_name && m.1 == was) {
+                Some(m) => m.1 = now.to_string(),
+                None => map.push((r.struct_name, now.to_string(), was.to_string())),
+            }
+        }
+    }
+    map.retain(|m| m.1 != m.2);
+    map
+}
+
 /// The default of a member the target adds: (value, confidence, why), from the steps.
 pub fn default_of(struct_name: &str, member: &str) -> Option<&'static Default> {
     STEPS
@@ -288,6 +324,11 @@ pub fn crossed(from: &Schema, to: &Schema) -> Vec<Crossed> {
 pub fn classify(diff: &SchemaDiff) -> Vec<Classified> {
     let mut out = Vec::new();
     let (added, removed) = (Carry::Defaulted, Carry::Lossy);
+    let reg = Registry::get();
+    let renames = match (reg.find(&diff.from), reg.find(&diff.to)) {
+        (Ok(a), Ok(b)) => renames_between(a, b),
+        _ => vec![],
+    };
     for e in &diff.enums {
         let (carry, what) = match (e.old, e.new) {
             (Some(a), Some(b)) => (Carry::Lossless, format!("renumbered {a} -> {b}")),
@@ -307,11 +348,19 @@ pub fn classify(diff: &SchemaDiff) -> Vec<Classified> {
         for m in &s.members {
             let (name, change, carry) = match m {
                 MemberChange::Added { name, .. } => {
-                    let d = default_of(&s.name, name).map_or("0", |d| d.shown);
-                    (name, format!("added (default {d})"), added)
+                    match renames.iter().find(|r| r.0 == s.name && &r.1 == name) {
+                        Some(r) => (name, format!("renamed from {}", r.2), Carry::Lossless),
+                        None => {
+                            let d = default_of(&s.name, name).map_or("0", |d| d.shown);
+                            (name, format!("added (default {d})"), added)
+                        }
+                    }
                 }
                 MemberChange::Removed { name, .. } => {
-                    (name, "removed (dropped when not 0)".to_string(), removed)
+                    match renames.iter().find(|r| r.0 == s.name && &r.2 == name) {
+                        Some(r) => (name, format!("renamed to {}", r.1), Carry::Lossless),
+                        None => (name, "removed (dropped when not 0)".to_string(), removed),
+                    }
                 }
                 MemberChange::Changed { name, old, new } => {
                     let carry = if new.1 >= old.1 {
@@ -390,7 +439,8 @@ mod tests {
             VpidsRecord,
             NetnsFlagMeaning,
             NetnsFlagFlip,
-            SiginfoAndUnixPeer,
+            UnixPeerCredentials,
+            SocketHasBuffers,
             PidsObjects,
             PidsOffset,
         ] {

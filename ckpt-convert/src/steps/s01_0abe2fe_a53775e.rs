@@ -16,4 +16,5 @@ pub static STEP: Step = Step {
     newer: "a53775e",
     changes: &[],
     defaults: &[],
+    renames: &[],
 };

@@ -30,4 +30,5 @@ pub static STEP: Step = Step {
               kernel writes \"default\" and \"dummy\"; a downgrade keeps no LSM name",
     }],
     defaults: &[],
+    renames: &[],
 };

@@ -42,4 +42,5 @@ pub static STEP: Step = Step {
         },
     ],
     defaults: &[],
+    renames: &[],
 };

@@ -12,4 +12,5 @@ pub static STEP: Step = Step {
     newer: "76fcfe5",
     changes: &[],
     defaults: &[],
+    renames: &[],
 };

@@ -29,4 +29,5 @@ pub static STEP: Step = Step {
               older image has no record of them",
     }],
     defaults: &[],
+    renames: &[],
 };

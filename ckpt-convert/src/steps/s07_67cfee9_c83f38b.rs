@@ -25,4 +25,5 @@ pub static STEP: Step = Step {
         why: "c83f38b writes VPIDS {nr_vpids} then the nested pid numbers; v19 has neither",
     }],
     defaults: &[],
+    renames: &[],
 };

@@ -25,4 +25,5 @@ pub static STEP: Step = Step {
               net namespace",
     }],
     defaults: &[],
+    renames: &[],
 };

@@ -23,4 +23,5 @@ pub static STEP: Step = Step {
         why: "b0d8304 removes VPIDS; nr_vpids is the sum of the tree's depths",
     }],
     defaults: &[],
+    renames: &[],
 };

@@ -20,4 +20,5 @@ pub static STEP: Step = Step {
         why: "82822cf renames the flag: set now means \"dump the net namespace\"",
     }],
     defaults: &[],
+    renames: &[],
 };

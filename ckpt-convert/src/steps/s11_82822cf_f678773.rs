@@ -14,4 +14,5 @@ pub static STEP: Step = Step {
     newer: "f678773",
     changes: &[],
     defaults: &[],
+    renames: &[],
 };

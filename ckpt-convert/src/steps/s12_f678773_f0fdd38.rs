@@ -7,24 +7,50 @@
 //! sets it from the vdso on return, medium); `fs` gains `umask` (no older image records
 //! it: default 022, low); `socket` gains `has_buffers`.
 //!
-//! Structural: `ckpt_siginfo` is redefined (48→88 bytes, 17 `csi_*` members) and unix
-//! sockets replace `peercred_uid`/`peercred_gid` by a credentials reference, which the
-//! names cannot map. Pending signals with a siginfo and sockets are refused both ways.
+//! `ckpt_siginfo`, the element of the SIGPENDING array, is redefined (48→88 bytes, 17
+//! `csi_*` members). The nine members the old struct had are renamed with the same
+//! meaning (data below: high, from the two headers); the eight new ones (`csi_fd`,
+//! `csi_tid`, `csi_band`, `csi_overrun`, `csi_trapno`, `csi_status`, `csi_addr`,
+//! `csi_sys_private`) get 0 going up, which is what the older kernel restored, and are
+//! dropped going down (lossy when not 0).
+//!
+//! `socket.has_buffers` is new: the queues follow only when it is set (inferred,
+//! grammar-research.md section 1a, low). Older kernels wrote the queues of every socket
+//! but a listening one, so an upgrade sets it to 1 unless `sock.state` is TCP_LISTEN
+//! (10), and a downgrade drops it without loss when it agrees with that rule.
+//!
+//! Structural: unix sockets replace `peercred_uid`/`peercred_gid` by `peercred`, a
+//! reference to a CRED object. An upgrade points it at the image's CRED object with that
+//! uid and gid (the peer's credentials are a task's, written before its files); a
+//! downgrade writes the uid and gid of the CRED it refers to. When no such CRED precedes
+//! the socket, the conversion is refused (ckpt does not make up a credentials object).
 
-use super::{Carry, Change, Confidence, Default, Rewrite, Step};
+use super::{Carry, Change, Confidence, Default, Rename, Rewrite, Step};
 
 /// The step.
 pub static STEP: Step = Step {
     older: "f678773",
     newer: "f0fdd38",
-    changes: &[Change {
-        rewrite: Rewrite::SiginfoAndUnixPeer,
-        subject: "SIGPENDING with pending signals; SOCKET (unix peer credentials)",
-        up: Carry::Refused,
-        down: Carry::Refused,
-        confidence: Confidence::High,
-        why: "f0fdd38 redefines ckpt_siginfo and makes unix peer credentials a CRED reference",
-    }],
+    changes: &[
+        Change {
+            rewrite: Rewrite::SocketHasBuffers,
+            subject: "SOCKET.has_buffers",
+            up: Carry::Defaulted,
+            down: Carry::Lossless,
+            confidence: Confidence::Low,
+            why: "f0fdd38 writes the queues only when has_buffers is set; older kernels wrote \
+                  them for every socket that is not listening",
+        },
+        Change {
+            rewrite: Rewrite::UnixPeerCredentials,
+            subject: "SOCKET_UNIX.peercred <-> peercred_uid, peercred_gid",
+            up: Carry::Lossless,
+            down: Carry::Lossless,
+            confidence: Confidence::Medium,
+            why: "f0fdd38 makes unix peer credentials a CRED reference; refused when no CRED of \
+              that uid and gid precedes the socket",
+        },
+    ],
     defaults: &[Default {
         struct_name: "ckpt_hdr_fs",
         member: "umask",
@@ -33,4 +59,51 @@ pub static STEP: Step = Step {
         confidence: Confidence::Low,
         why: "the usual umask; images before v23-rc1 (f0fdd38) do not record it",
     }],
+    renames: &[
+        Rename {
+            struct_name: "ckpt_siginfo",
+            older: "signo",
+            newer: "csi_signo",
+        },
+        Rename {
+            struct_name: "ckpt_siginfo",
+            older: "_errno",
+            newer: "csi_errno",
+        },
+        Rename {
+            struct_name: "ckpt_siginfo",
+            older: "code",
+            newer: "csi_code",
+        },
+        Rename {
+            struct_name: "ckpt_siginfo",
+            older: "pid",
+            newer: "csi_pid",
+        },
+        Rename {
+            struct_name: "ckpt_siginfo",
+            older: "uid",
+            newer: "csi_uid",
+        },
+        Rename {
+            struct_name: "ckpt_siginfo",
+            older: "sigval_int",
+            newer: "csi_int",
+        },
+        Rename {
+            struct_name: "ckpt_siginfo",
+            older: "sigval_ptr",
+            newer: "csi_ptr",
+        },
+        Rename {
+            struct_name: "ckpt_siginfo",
+            older: "utime",
+            newer: "csi_utime",
+        },
+        Rename {
+            struct_name: "ckpt_siginfo",
+            older: "stime",
+            newer: "csi_stime",
+        },
+    ],
 };

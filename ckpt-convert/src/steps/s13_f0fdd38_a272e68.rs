@@ -15,4 +15,5 @@ pub static STEP: Step = Step {
     newer: "a272e68",
     changes: &[],
     defaults: &[],
+    renames: &[],
 };

@@ -36,4 +36,5 @@ pub static STEP: Step = Step {
               the kernel headers and user-cr 4dfdb7e",
     }],
     defaults: &[],
+    renames: &[],
 };

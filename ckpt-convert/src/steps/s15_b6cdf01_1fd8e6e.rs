@@ -32,4 +32,5 @@ pub static STEP: Step = Step {
         why: "CKPT_PF_FORKNOEXEC and CKPT_PF_SUPERPRIV are unknown to older images; 0 \
               restores neither accounting flag",
     }],
+    renames: &[],
 };

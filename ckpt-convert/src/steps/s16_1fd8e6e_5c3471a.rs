@@ -13,4 +13,5 @@ pub static STEP: Step = Step {
     newer: "5c3471a",
     changes: &[],
     defaults: &[],
+    renames: &[],
 };
