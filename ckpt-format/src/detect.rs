@@ -35,6 +35,38 @@ pub struct Evidence {
     pub complete: bool,
     /// Records scanned.
     pub records: u64,
+    /// The types of the first records, in order (up to [`SEQUENCE_KEPT`]): the per-task
+    /// order tells v18 from v19 snapshots.
+    pub sequence: Vec<u32>,
+}
+
+/// How many record types [`Evidence::sequence`] keeps.
+pub const SEQUENCE_KEPT: usize = 4096;
+
+/// True for the revisions that write a task's objects before its THREAD, RESTART_BLOCK
+/// and CPU records (the v18 order; pre-v19.a to pre-v19.c, ordinals 1 to 3), false for
+/// the v19 order ("Restore thread/cpu state early", v19-rc1; grammar-research.md 2).
+pub fn v18_task_order(s: &Schema) -> bool {
+    s.ordinal <= 3
+}
+
+/// The name of the record that follows the `comm` of the first live task in `seq`, read
+/// with `f`'s record names.
+fn after_first_comm(f: &Format, seq: &[u32]) -> Option<&'static str> {
+    let name = |t: u32| f.record_name(t);
+    let mut i = 0;
+    while i + 2 < seq.len() {
+        if name(seq[i]) == Some("TASK") && name(seq[i + 1]) == Some("STRING") {
+            let next = name(seq[i + 2])?;
+            if !matches!(next, "TASK" | "TAIL" | "ERROR") {
+                return Some(next);
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    None
 }
 
 impl Evidence {
@@ -44,11 +76,15 @@ impl Evidence {
             seen: BTreeMap::new(),
             complete: false,
             records: 0,
+            sequence: Vec::new(),
         }
     }
 
     fn note(&mut self, rtype: u32, len: u32, word: u32, offset: u64) {
         self.records += 1;
+        if self.sequence.len() < SEQUENCE_KEPT {
+            self.sequence.push(rtype);
+        }
         if NO_EVIDENCE.contains(&rtype) || self.seen.len() >= 10_000 {
             return;
         }
@@ -207,6 +243,21 @@ fn misfit(schema: &'static Schema, ev: &Evidence) -> std::result::Result<Arch, S
         ));
     }
     let format = Format::new(schema, arch);
+    // The per-task order: after a live task's comm, v18 goes on with its objects and
+    // v19 with THREAD (RESTART_BLOCK on s390x before 67cfee9, which has no THREAD).
+    if let Some(next) = after_first_comm(&format, &ev.sequence) {
+        let cpu_first = matches!(next, "THREAD" | "RESTART_BLOCK" | "CPU");
+        if v18_task_order(schema) == cpu_first {
+            return Err(format!(
+                "writes {}, but the first live task's comm is followed by {next}",
+                if cpu_first {
+                    "a task's objects before its THREAD and CPU (v18 order)"
+                } else {
+                    "a task's THREAD and CPU right after its comm (v19 order)"
+                }
+            ));
+        }
+    }
     let consts = format
         .layout("ckpt_hdr_header")
         .map_err(|e| e.to_string())?;

@@ -227,7 +227,25 @@ fn flatten(s: &StructLayout, base: u32, prefix: &str, out: &mut Vec<Field>) {
 pub struct Layouts {
     schema: &'static Schema,
     arch: Arch,
-    cache: Mutex<HashMap<String, Arc<StructLayout>>>,
+    /// Shared by every `Layouts` of the same schema and arch in the process: layouts
+    /// depend only on those two, and readers are made often (one per image).
+    cache: Arc<Mutex<HashMap<String, Arc<StructLayout>>>>,
+}
+
+type LayoutCache = Arc<Mutex<HashMap<String, Arc<StructLayout>>>>;
+
+/// The process-wide layout cache of `schema` on `arch` (keyed by the schema's address:
+/// schemas are `'static`).
+fn shared_cache(schema: &'static Schema, arch: Arch) -> LayoutCache {
+    static CACHES: std::sync::OnceLock<Mutex<HashMap<(usize, Arch), LayoutCache>>> =
+        std::sync::OnceLock::new();
+    let mut map = CACHES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    map.entry((schema as *const Schema as usize, arch))
+        .or_default()
+        .clone()
 }
 
 impl Layouts {
@@ -236,7 +254,7 @@ impl Layouts {
         Layouts {
             schema,
             arch,
-            cache: Mutex::new(HashMap::new()),
+            cache: shared_cache(schema, arch),
         }
     }
 
