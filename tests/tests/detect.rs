@@ -92,3 +92,42 @@ fn foreign_arch_ids_and_bad_headers_are_refused() {
     img[8] ^= 0xff; // magic
     assert!(Evidence::scan(&mut Cursor::new(&img)).is_err());
 }
+
+#[test]
+fn the_per_task_order_tells_pre_v19_from_v19() {
+    // Without sockets, a pre-v19.c image has the same record layouts as v19-rc2; only
+    // the order of a task's records (v18: objects before THREAD/CPU) tells them apart.
+    let reg = Registry::get();
+    let opts = BuildOptions {
+        omit: ckpt_format::build::Omit {
+            sockets: true,
+            ..Default::default()
+        },
+        ..small()
+    };
+    for (rev, arch) in [
+        ("d55d4c8", Arch::X86_32),
+        ("db94f5e", Arch::X86_32),
+        ("d55d4c8", Arch::S390x),
+    ] {
+        let s = reg.find(rev).unwrap();
+        let img = image(s, arch, &opts);
+        for ev in [
+            Evidence::scan(&mut Cursor::new(&img)).unwrap(),
+            Evidence::from_window(&img).unwrap(),
+        ] {
+            let det = detect(&ev, None).unwrap();
+            let order = |x: &ckpt_format::Schema| ckpt_format::detect::v18_task_order(x);
+            assert_eq!(
+                order(det.schema),
+                order(s),
+                "{rev} {arch} read as {}",
+                det.schema.id
+            );
+            assert!(
+                det.also.iter().all(|x| order(x) == order(s)),
+                "{rev} {arch}"
+            );
+        }
+    }
+}
