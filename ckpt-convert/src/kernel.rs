@@ -108,6 +108,23 @@ impl PartialOrd for KernelVersion {
 
 use ckpt_format::Schema;
 
+/// Every revision whose kernel claims name `k` (in any confidence), oldest first: the
+/// alternatives to [`revision_for`]'s choice.
+pub fn revisions_claiming(k: &KernelVersion) -> Vec<&'static Schema> {
+    let triple = k
+        .header_triple()
+        .map(|t| format!("{}.{}.{}", t.0, t.1, t.2));
+    ckpt_format::Registry::get()
+        .all()
+        .iter()
+        .filter(|s| {
+            s.kernels
+                .iter()
+                .any(|c| Some(&c.value) == triple.as_ref() || c.value == k.to_string())
+        })
+        .collect()
+}
+
 /// The revision a kernel's linux-cr release wrote, from the schemas' kernel and tag
 /// claims: among the revisions that list the kernel, one whose tag is a release (not an
 /// `-rc`) wins (2.6.33 -> v19/v20, 67cfee9); otherwise the single most confident one.

@@ -118,7 +118,7 @@ impl Opts {
             .filter(|p| !p.as_os_str().is_empty());
         let opts = Options {
             allow_lossy: self.allow_lossy,
-            kernel,
+            kernel: kernel.clone(),
             config,
             cwd: paths(&self.cwd, "cwd")?,
             root: paths(&self.root, "root")?,
@@ -162,6 +162,23 @@ impl Opts {
                 det.schema.id,
                 also.join(", ")
             )?;
+        }
+        if self.to_rev.is_none()
+            && let Some(k) = &kernel
+        {
+            let others: Vec<String> = ckpt_convert::kernel::revisions_claiming(k)
+                .into_iter()
+                .filter(|s| s.id != to.id)
+                .map(|s| format!("{} ({})", s.id, s.short_commit()))
+                .collect();
+            if !others.is_empty() {
+                writeln!(
+                    err,
+                    "kernel {k}: {} is the most likely revision (a released linux-cr tag, or the most confident claim); others that may have run on it: {} (--to-rev picks one)",
+                    to.id,
+                    others.join(", ")
+                )?;
+            }
         }
         writeln!(
             err,
