@@ -4,7 +4,8 @@
 //! * [`schema`]: the revisions, parsed from the `schemas/` files embedded at build time;
 //! * [`layout`]: the layout engine that turns schema structs into sizes and offsets per
 //!   architecture;
-//! * [`arch`]: the architectures and their C ABI facts.
+//! * [`arch`]: the architectures and their C ABI facts;
+//! * [`dump`]: images rebuilt from the JSON Lines of `ckpt dump --payloads`.
 
 #![warn(missing_docs)]
 
@@ -16,6 +17,7 @@ pub mod schema;
 pub use arch::{Arch, Endian};
 pub use schema::{Registry, Schema};
 pub mod detect;
+pub mod dump;
 pub mod error;
 pub mod format;
 pub mod input;

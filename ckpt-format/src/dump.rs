@@ -1,0 +1,626 @@
+//! Rebuilding an image from a dump: the JSON Lines that `ckpt dump --payloads` writes
+//! (`schemas/json/dump.schema.json`), read back line by line into a [`Writer`].
+//!
+//! A dump is a header line
+//! (`{"kind":"header","format_version":"1.x","revision":..,"arch":..}`) that names the
+//! format, then one line per record (`{"kind":"record","name":..,"len":..}` with the body
+//! as `"raw"` or `"body"` hex, or `"chunked":true` and the body on the `"chunk"` lines
+//! that follow, each `{"kind":"chunk","hex":..}`). The `"fields"` of a struct record are
+//! applied over its bytes, so a dump can be edited field by field; bytes that no field
+//! names (padding, tails) are kept from `"raw"`.
+//!
+//! A dump is untrusted input: no length it states is allocated unchecked (a record given
+//! by its fields alone is bounded by [`limits::MAX_INLINE_BODY`]; hex is bounded by the
+//! line that holds it), and a bad line is a [`DumpError`], never a panic.
+//!
+//! ```
+//! use ckpt_format::dump::DumpEncoder;
+//!
+//! let dump = r#"{"kind":"header","format_version":"1.0.0","revision":"v23-rc2","arch":"x86_64"}
+//! {"kind":"record","name":"STRING","len":12,"body":"6869210a"}"#;
+//! let mut lines = dump.lines();
+//! let mut enc = DumpEncoder::from_header(lines.next().unwrap(), Vec::new())?;
+//! for line in lines {
+//!     enc.line(line)?;
+//! }
+//! let image = enc.finish()?;
+//! assert_eq!(&image[8..], b"hi!\n");
+//! # Ok::<(), ckpt_format::dump::DumpError>(())
+//! ```
+
+use std::io::Write;
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+use crate::arch::{Arch, UnknownArch};
+use crate::format::{Format, HDR_SIZE};
+use crate::layout::LayoutError;
+use crate::limits;
+use crate::schema::{RecordBody, Registry, UnknownRevision};
+use crate::value::{Value, apply_fields, put_uint};
+use crate::write::Writer;
+
+/// A line of a dump that cannot be encoded. The messages name no line: the caller knows
+/// which line it gave (`ckpt encode` says "line N: ...").
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DumpError {
+    /// The line is not JSON.
+    #[error("not JSON")]
+    NotJson(#[source] serde_json::Error),
+    /// The first line is not a header.
+    #[error("expected the dump header")]
+    NotHeader,
+    /// The header's `format_version` is not 1.x.
+    #[error("dump format {0} is not supported (this build reads 1.x)")]
+    Version(String),
+    /// The header's revision is unknown.
+    #[error(transparent)]
+    Revision(#[from] UnknownRevision),
+    /// The header's architecture is unknown.
+    #[error(transparent)]
+    Arch(#[from] UnknownArch),
+    /// A line whose `kind` is neither `record` nor `chunk` (nor a string).
+    #[error("unknown line kind {0:?}")]
+    Kind(Option<String>),
+    /// A record line without a `name`.
+    #[error("record without a name")]
+    NoName,
+    /// A record line without a `len`.
+    #[error("record without a len")]
+    NoLen,
+    /// Hex bytes (`hex`, `raw`, `body`) that are not a string.
+    #[error("{0} is not a string")]
+    NotString(&'static str),
+    /// Hex bytes that are not hex.
+    #[error("{what} is not hex")]
+    NotHex {
+        /// Which member (`hex`, `raw`, `body`).
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: hex::FromHexError,
+    },
+    /// A record name that the revision does not define.
+    #[error("record {name} does not exist in revision {revision}")]
+    UnknownRecord {
+        /// The record's name.
+        name: String,
+        /// The revision id.
+        revision: String,
+    },
+    /// A record whose body the dump gives only as a digest (a dump without `--payloads`).
+    #[error("record {0}: its payload is not in the dump (dump with --payloads)")]
+    NoPayload(String),
+    /// A record given by its fields alone whose `len` is above
+    /// [`limits::MAX_INLINE_BODY`].
+    #[error(
+        "record {name}: len {len} without raw or body bytes exceeds the limit of {limit} bytes"
+    )]
+    TooLong {
+        /// The record's name.
+        name: String,
+        /// Its `len`.
+        len: u64,
+        /// The limit of its body.
+        limit: u32,
+    },
+    /// A record whose `len` is not its body's length plus the pre-header.
+    #[error("record {name}: len {len} but {body} bytes of body")]
+    Length {
+        /// The record's name.
+        name: String,
+        /// Its `len`.
+        len: u64,
+        /// Bytes of body given.
+        body: usize,
+    },
+    /// A field value that is not a [`Value`].
+    #[error("field {path}")]
+    FieldValue {
+        /// The field's path.
+        path: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A field value that does not fit its field.
+    #[error("record {name}: {message}")]
+    Field {
+        /// The record's name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The record's struct cannot be laid out.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// The writer refused the record, or the output failed ([`crate::Error::is_io`]).
+    #[error(transparent)]
+    Image(#[from] crate::Error),
+}
+
+impl DumpError {
+    /// True for errors of the output, not of the dump.
+    pub fn is_io(&self) -> bool {
+        matches!(self, DumpError::Image(e) if e.is_io())
+    }
+}
+
+/// Encodes the lines of a dump into an image, streaming: each record line is written as
+/// it comes (a chunked record's body as its chunk lines come).
+///
+/// After an error the output is incomplete; stop there.
+pub struct DumpEncoder<W: Write> {
+    format: &'static Format,
+    writer: Writer<W>,
+}
+
+impl<W: Write> DumpEncoder<W> {
+    /// An encoder of the records of a dump whose header line is `line`, writing to `out`.
+    pub fn from_header(line: &str, out: W) -> Result<Self, DumpError> {
+        let head: Json = serde_json::from_str(line).map_err(DumpError::NotJson)?;
+        if head["kind"] != "header" {
+            return Err(DumpError::NotHeader);
+        }
+        let version = head["format_version"].as_str().unwrap_or("");
+        if !version.starts_with("1.") {
+            return Err(DumpError::Version(version.to_string()));
+        }
+        let schema = Registry::get().find(head["revision"].as_str().unwrap_or(""))?;
+        let arch: Arch = head["arch"].as_str().unwrap_or("").parse()?;
+        Ok(Self::new(Format::shared(schema, arch), out))
+    }
+
+    /// An encoder of records of `format` (a dump's lines after its header), writing to
+    /// `out`.
+    pub fn new(format: &'static Format, out: W) -> Self {
+        DumpEncoder {
+            format,
+            writer: Writer::new(out, format.endian()),
+        }
+    }
+
+    /// The format of the image.
+    pub fn format(&self) -> &'static Format {
+        self.format
+    }
+
+    /// Records written so far.
+    pub fn records(&self) -> u64 {
+        self.writer.records()
+    }
+
+    /// Encodes one line after the header (a record or a chunk).
+    pub fn line(&mut self, line: &str) -> Result<(), DumpError> {
+        let v: Json = serde_json::from_str(line).map_err(DumpError::NotJson)?;
+        self.encode(&v)
+    }
+
+    fn encode(&mut self, v: &Json) -> Result<(), DumpError> {
+        let format = self.format;
+        let w = &mut self.writer;
+        match v["kind"].as_str() {
+            Some("chunk") => {
+                w.write_payload(&hexdecode(&v["hex"], "hex")?)?;
+                return Ok(());
+            }
+            Some("record") => {}
+            other => return Err(DumpError::Kind(other.map(str::to_string))),
+        }
+        let name = v["name"].as_str().ok_or(DumpError::NoName)?;
+        let len = v["len"].as_u64().ok_or(DumpError::NoLen)?;
+        if v["headerless"] == true {
+            let b = hexdecode(&v["body"], "body")?;
+            w.write_record_bytes(&b)?;
+            return Ok(());
+        }
+        let rtype = format
+            .record_type(name)
+            .ok_or_else(|| DumpError::UnknownRecord {
+                name: name.to_string(),
+                revision: format.schema.id.clone(),
+            })?;
+        if v["chunked"] == true {
+            // No allocation: the writer counts the bytes that the chunk lines bring.
+            w.begin_record(rtype, len.saturating_sub(HDR_SIZE as u64))?;
+            return Ok(());
+        }
+        let body = if !v["raw"].is_null() {
+            hexdecode(&v["raw"], "raw")?
+        } else if !v["body"].is_null() {
+            hexdecode(&v["body"], "body")?
+        } else if !v["body_sha256"].is_null() {
+            return Err(DumpError::NoPayload(name.to_string()));
+        } else {
+            // A record given by its fields alone: bounded like any inline record.
+            let body = len.saturating_sub(HDR_SIZE as u64);
+            if body > limits::MAX_INLINE_BODY as u64 {
+                return Err(DumpError::TooLong {
+                    name: name.to_string(),
+                    len,
+                    limit: limits::MAX_INLINE_BODY,
+                });
+            }
+            vec![0u8; body as usize]
+        };
+        if body.len() as u64 + HDR_SIZE as u64 != len {
+            return Err(DumpError::Length {
+                name: name.to_string(),
+                len,
+                body: body.len(),
+            });
+        }
+        let mut bytes = vec![0u8; HDR_SIZE as usize];
+        put_uint(&mut bytes[..4], rtype as u64, format.endian());
+        put_uint(&mut bytes[4..], len, format.endian());
+        bytes.extend_from_slice(&body);
+        if let Some(fields) = v["fields"].as_object()
+            && v["payload_of"].is_null()
+        {
+            let st = match format.schema.record_def(name, format.arch).map(|d| &d.body) {
+                Some(RecordBody::Struct { .. } | RecordBody::Select { .. }) => v["struct"].as_str(),
+                _ => None,
+            };
+            if let Some(st) = st {
+                let layout = format.layout(st)?;
+                let known: Vec<String> = layout.fields().into_iter().map(|f| f.path).collect();
+                let mut values = Vec::new();
+                for (p, x) in fields {
+                    if known.contains(p) {
+                        let val =
+                            Value::deserialize(x).map_err(|source| DumpError::FieldValue {
+                                path: p.clone(),
+                                source,
+                            })?;
+                        values.push((p.clone(), val));
+                    }
+                }
+                let size = (layout.size as usize).min(bytes.len());
+                apply_fields(&layout, &mut bytes[..size], format.endian(), &values).map_err(
+                    |message| DumpError::Field {
+                        name: name.to_string(),
+                        message,
+                    },
+                )?;
+            }
+        }
+        w.write_record_bytes(&bytes)?;
+        Ok(())
+    }
+
+    /// Ends the image (every chunked record complete), flushes and returns the output.
+    pub fn finish(self) -> Result<W, DumpError> {
+        Ok(self.writer.finish()?)
+    }
+}
+
+/// The bytes of `v`, a hex string (named `what` in errors).
+fn hexdecode(v: &Json, what: &'static str) -> Result<Vec<u8>, DumpError> {
+    let s = v.as_str().ok_or(DumpError::NotString(what))?;
+    hex::decode(s).map_err(|source| DumpError::NotHex { what, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, json};
+
+    use super::*;
+    use crate::build::{BuildOptions, build};
+    use crate::read::Reader;
+
+    /// A dump of `image` as `ckpt dump --payloads` writes it (the members that encode
+    /// reads), with streamed bodies in chunks of `chunk` bytes.
+    fn dump(image: &[u8], format: Format, chunk: usize) -> String {
+        let head = json!({
+            "kind": "header",
+            "format_version": "1.0.0",
+            "revision": format.schema.id,
+            "arch": format.arch.name(),
+            "payloads": true,
+        });
+        let mut out = format!("{head}\n");
+        let mut r = Reader::new(image, format);
+        let mut buf = vec![0u8; chunk];
+        while let Some(rec) = r.next_record().unwrap() {
+            // The members that encode reads; `null` ones are as good as absent.
+            let mut m = json!({
+                "kind": "record",
+                "name": rec.name,
+                "len": rec.len,
+                "payload_of": rec.payload_of.map(|(o, n)| format!("{o} {n}")),
+                "headerless": rec.headerless,
+            });
+            if !rec.inline {
+                m["chunked"] = json!(true);
+                out += &format!("{m}\n");
+                loop {
+                    let k = r.read_payload(&mut buf).unwrap();
+                    if k == 0 {
+                        break;
+                    }
+                    let c = json!({"kind": "chunk", "hex": hex::encode(&buf[..k])});
+                    out += &format!("{c}\n");
+                }
+                continue;
+            }
+            let d = r.decode().unwrap();
+            let skip = if rec.headerless { 0 } else { HDR_SIZE as usize };
+            let body = hex::encode(&r.record_bytes()[skip..]);
+            if let Some(s) = &d.struct_name {
+                m["struct"] = json!(s);
+                m["raw"] = json!(body);
+            } else {
+                m["body"] = json!(body);
+            }
+            let fields: Map<String, Json> = d
+                .fields
+                .iter()
+                .map(|(p, v)| (p.clone(), serde_json::to_value(v).unwrap()))
+                .collect();
+            if !fields.is_empty() {
+                m["fields"] = Json::Object(fields);
+            }
+            out += &format!("{m}\n");
+        }
+        out
+    }
+
+    /// Encodes a whole dump; the error names its line (1-based).
+    fn encode(dump: &str) -> Result<Vec<u8>, (usize, DumpError)> {
+        let mut lines = dump.lines();
+        let mut enc =
+            DumpEncoder::from_header(lines.next().unwrap_or(""), Vec::new()).map_err(|e| (1, e))?;
+        for (n, line) in (2..).zip(lines) {
+            enc.line(line).map_err(|e| (n, e))?;
+        }
+        enc.finish().map_err(|e| (0, e))
+    }
+
+    fn format(rev: &str, arch: Arch) -> Format {
+        Format::new(Registry::get().find(rev).unwrap(), arch)
+    }
+
+    fn image(rev: &str, arch: Arch, memory: u64) -> Vec<u8> {
+        let opts = BuildOptions {
+            tasks: 2,
+            memory,
+            ..BuildOptions::default()
+        };
+        let mut img = Vec::new();
+        build(&format(rev, arch), &opts, &mut img).unwrap();
+        img
+    }
+
+    #[test]
+    fn dump_of_a_builder_image_encodes_back_byte_for_byte() {
+        let mut headerless = false;
+        for (rev, arch) in [
+            ("v23-rc2", Arch::X86_64),
+            ("pre-v19.a", Arch::X86_32),
+            ("v21-rc.netns", Arch::S390x),
+            ("samsung-3.0", Arch::Arm),
+            ("v21-rc", Arch::Ppc64),
+        ] {
+            let img = image(rev, arch, 3 * 4096);
+            let text = dump(&img, format(rev, arch), 5000);
+            assert!(
+                text.contains("\"chunked\":true"),
+                "{rev}: no streamed record"
+            );
+            headerless |= text.contains("\"headerless\":true");
+            let back = encode(&text).unwrap_or_else(|(n, e)| panic!("{rev}: line {n}: {e}"));
+            assert!(back == img, "{rev} {arch}: encode(dump) differs");
+        }
+        assert!(headerless, "no raw socket page in any image");
+    }
+
+    #[test]
+    fn fields_are_applied_over_raw() {
+        let (rev, arch) = ("v23-rc2", Arch::X86_64);
+        let img = image(rev, arch, 0);
+        let text = dump(&img, format(rev, arch), 4096);
+        let mut at = None;
+        let edited: Vec<String> = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                let mut v: Json = serde_json::from_str(l).unwrap();
+                if at.is_none() && v["name"] == "FILE_DESC" {
+                    v["fields"]["fd_descriptor"] = json!(42);
+                    at = Some(i);
+                }
+                v.to_string()
+            })
+            .collect();
+        assert!(at.is_some());
+        let back = encode(&edited.join("\n")).unwrap();
+        assert_eq!(back.len(), img.len());
+        let diff = (0..img.len()).filter(|&i| img[i] != back[i]).count();
+        assert_eq!(diff, 1, "one byte of fd_descriptor changes");
+    }
+
+    #[test]
+    fn a_record_by_its_fields_alone_is_zeros_under_its_fields() {
+        let head =
+            r#"{"kind":"header","format_version":"1.2","revision":"v23-rc2","arch":"x86_64"}"#;
+        let f = format("v23-rc2", Arch::X86_64);
+        let layout = f.layout("ckpt_hdr_file_desc").unwrap();
+        let len = layout.size;
+        let text = format!(
+            "{head}\n{}",
+            json!({"kind": "record", "name": "FILE_DESC", "len": len,
+                   "struct": "ckpt_hdr_file_desc", "fields": {"fd_descriptor": 7}})
+        );
+        let img = encode(&text).unwrap();
+        assert_eq!(img.len(), len as usize);
+        let rtype = f.record_type("FILE_DESC").unwrap();
+        assert_eq!(crate::value::get_uint(&img[..4], f.endian()), rtype as u64);
+        assert_eq!(crate::value::get_uint(&img[4..8], f.endian()), len as u64);
+        let field = layout
+            .fields()
+            .into_iter()
+            .find(|x| x.path == "fd_descriptor")
+            .unwrap();
+        let v = crate::value::decode_field(&field, &img, f.endian());
+        assert_eq!(v, Some(Value::Int(7)));
+        let at = field.offset as usize..(field.offset + field.prim.size) as usize;
+        let nonzero: Vec<usize> = (8..img.len()).filter(|&i| img[i] != 0).collect();
+        assert!(nonzero.iter().all(|i| at.contains(i)), "{nonzero:?}");
+    }
+
+    const HEAD: &str =
+        r#"{"kind":"header","format_version":"1.0.0","revision":"v23-rc2","arch":"x86_64"}"#;
+
+    fn line_error(line: &str) -> String {
+        let mut enc = DumpEncoder::from_header(HEAD, Vec::new()).unwrap();
+        enc.line(line).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn bad_headers_are_errors() {
+        for (head, want) in [
+            ("", "not JSON"),
+            ("{", "not JSON"),
+            ("[1,2]", "expected the dump header"),
+            (r#"{"kind":"record"}"#, "expected the dump header"),
+            (
+                r#"{"kind":"header","format_version":"2.0.0"}"#,
+                "dump format 2.0.0 is not supported (this build reads 1.x)",
+            ),
+            (
+                r#"{"kind":"header","format_version":1}"#,
+                "dump format  is not supported (this build reads 1.x)",
+            ),
+            (
+                r#"{"kind":"header","format_version":"1.0","revision":"v99"}"#,
+                "unknown revision `v99`",
+            ),
+            (
+                r#"{"kind":"header","format_version":"1.0","revision":"v23-rc2","arch":"mips"}"#,
+                "unknown architecture `mips`",
+            ),
+        ] {
+            let e = DumpEncoder::from_header(head, Vec::new()).err().unwrap();
+            assert!(e.to_string().starts_with(want), "{head}: {e}");
+        }
+    }
+
+    #[test]
+    fn bad_lines_are_errors() {
+        let huge = 1u64 << 60;
+        for (line, want) in [
+            ("", "not JSON".to_string()),
+            ("42", "unknown line kind None".into()),
+            (
+                r#"{"kind":"page"}"#,
+                "unknown line kind Some(\"page\")".into(),
+            ),
+            (r#"{"kind":"record"}"#, "record without a name".into()),
+            (
+                r#"{"kind":"record","name":"TAIL"}"#,
+                "record without a len".into(),
+            ),
+            (
+                r#"{"kind":"record","name":"TAIL","len":-1}"#,
+                "record without a len".into(),
+            ),
+            (
+                r#"{"kind":"record","name":"NOPE","len":8}"#,
+                "record NOPE does not exist in revision v23-rc2".into(),
+            ),
+            (r#"{"kind":"chunk","hex":7}"#, "hex is not a string".into()),
+            (r#"{"kind":"chunk","hex":"abc"}"#, "hex is not hex".into()),
+            (
+                r#"{"kind":"chunk","hex":"00"}"#,
+                "1 bytes given where the record has 0 left".into(),
+            ),
+            (
+                r#"{"kind":"record","name":"TAIL","len":8,"raw":"zz"}"#,
+                "raw is not hex".into(),
+            ),
+            (
+                r#"{"kind":"record","name":"TAIL","len":8,"body":[1]}"#,
+                "body is not a string".into(),
+            ),
+            (
+                r#"{"kind":"record","name":"TAIL","len":8,"headerless":true}"#,
+                "body is not a string".into(),
+            ),
+            (
+                r#"{"kind":"record","name":"STRING","len":9000,"body_sha256":"00"}"#,
+                "record STRING: its payload is not in the dump (dump with --payloads)".into(),
+            ),
+            (
+                &format!(r#"{{"kind":"record","name":"TAIL","len":{huge}}}"#),
+                format!(
+                    "record TAIL: len {huge} without raw or body bytes exceeds the limit of {} bytes",
+                    limits::MAX_INLINE_BODY
+                ),
+            ),
+            (
+                r#"{"kind":"record","name":"TAIL","len":4}"#,
+                "record TAIL: len 4 but 0 bytes of body".into(),
+            ),
+            (
+                r#"{"kind":"record","name":"TAIL","len":8,"body":"00"}"#,
+                "record TAIL: len 8 but 1 bytes of body".into(),
+            ),
+            (
+                r#"{"kind":"record","name":"FILE_DESC","len":24,"struct":"ckpt_hdr_file_desc","fields":{"fd_descriptor":"x"}}"#,
+                "record FILE_DESC: expected an integer, found Text(\"x\")".into(),
+            ),
+            (
+                r#"{"kind":"record","name":"FILE_DESC","len":24,"struct":"ckpt_hdr_file_desc","fields":{"fd_descriptor":{}}}"#,
+                "field fd_descriptor".into(),
+            ),
+            (
+                r#"{"kind":"record","name":"FILE_DESC","len":24,"struct":"no_such_struct","fields":{}}"#,
+                "revision v23-rc2 on x86_64:".into(),
+            ),
+            (
+                &format!(r#"{{"kind":"record","name":"PGARR","len":{huge},"chunked":true}}"#),
+                "record length".into(),
+            ),
+        ] {
+            let e = line_error(line);
+            assert!(e.starts_with(&want), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_unfinished_chunked_record_fails_at_finish() {
+        let mut enc = DumpEncoder::from_header(HEAD, Vec::new()).unwrap();
+        enc.line(r#"{"kind":"record","name":"PGARR","len":24,"chunked":true}"#)
+            .unwrap();
+        enc.line(r#"{"kind":"chunk","hex":"0102"}"#).unwrap();
+        let e = enc.finish().err().unwrap();
+        assert!(
+            e.to_string()
+                .starts_with("14 bytes of the previous record were not written"),
+            "{e}"
+        );
+        assert!(!e.is_io());
+    }
+
+    #[test]
+    fn output_errors_are_io() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "full"))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut enc = DumpEncoder::from_header(HEAD, Full).unwrap();
+        let e = enc
+            .line(r#"{"kind":"record","name":"TAIL","len":8,"raw":""}"#)
+            .unwrap_err();
+        assert!(e.is_io(), "{e}");
+        let src = std::error::Error::source(&e).unwrap();
+        assert!(src.downcast_ref::<std::io::Error>().is_some());
+    }
+}
