@@ -2,9 +2,9 @@
 """Writes the seed corpus in fuzz/corpus-seed/ from builder images made by the CLI.
 
 Run from the repository root after `cargo build -p ckpt-cli`:
-    python3 fuzz/make-seeds.py [path/to/ckpt]
+    python3 fuzz/make-seeds.py [--only=TARGET,...] [path/to/ckpt]
 Selector bytes are computed from `ckpt schema list/show --json`, so they stay right if
-revisions or structs are added.
+revisions or structs are added. `--only` rewrites the seeds of those targets alone.
 """
 
 import json
@@ -13,7 +13,9 @@ import subprocess
 import sys
 import tempfile
 
-CKPT = sys.argv[1] if len(sys.argv) > 1 else "target/debug/ckpt"
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--only=")]
+ONLY = [t for a in sys.argv[1:] if a.startswith("--only=") for t in a[7:].split(",")]
+CKPT = ARGS[0] if ARGS else "target/debug/ckpt"
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus-seed")
 
 # (revision, arch) of the read/convert seeds, and the target revision of each convert seed
@@ -34,6 +36,15 @@ ENCODE = [
     ("v21-rc.netns", "s390x", "FILE"),
     ("samsung-3.0", "arm", "CPU"),
 ]
+# (revision, arch, bytes of memory) whose `ckpt dump --payloads` makes the encode_dump seeds:
+# one task without the optional objects, so that a seed stays under 64 KiB; the ones with
+# memory have streamed PGARR bodies on chunk lines; s390x has float fields (CPU fprs).
+DUMPS = [
+    ("pre-v19.a", "x86_32", 4096),
+    ("v21-rc.netns", "s390x", 0),
+    ("v23-rc2", "x86_64", 4096),
+    ("samsung-3.0", "arm", 0),
+]
 
 
 def ckpt(*args):
@@ -52,16 +63,19 @@ def arch_index(rev, arch):
     return arches.index(arch)
 
 
-def sample(rev, arch, path):
-    ckpt("sample", "--rev", rev, "--arch", arch, "--tasks", "1", "--memory", "0", "-o", path)
+def sample(rev, arch, path, memory=0, *more):
+    ckpt("sample", "--rev", rev, "--arch", arch, "--tasks", "1", "--memory", str(memory), *more,
+         "-o", path)
     with open(path, "rb") as f:
         return f.read()
 
 
-def write(target, name, data):
+def write(target, name, data, limit=40 * 1024):
+    if ONLY and target not in ONLY:
+        return
     d = os.path.join(OUT, target)
     os.makedirs(d, exist_ok=True)
-    assert len(data) < 40 * 1024, (name, len(data))
+    assert len(data) < limit, (name, len(data))
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)
 
@@ -95,3 +109,38 @@ with tempfile.TemporaryDirectory() as tmp:
             f"{rev}.{arch}.{rec['struct']}.by-index-cut",
             head + bytes([0x88]) + json.dumps(by_index, separators=(",", ":")).encode(),
         )
+
+    # encode_dump: `[rev, arch, lines...]`, the header line made by the target from the
+    # selectors, so a seed is a dump without its first line.
+    omit = "files,ipc,signals,zombies,threads,tty,pidns"
+    for rev, arch, memory in DUMPS:
+        path = os.path.join(tmp, "img")
+        sample(rev, arch, path, memory, "--omit", omit)
+        lines = ckpt("dump", "--payloads", path).split(b"\n", 1)[1]
+        sel = bytes([rev_index(rev), arch_index(rev, arch)])
+        write("encode_dump", f"{rev}.{arch}", sel + lines, limit=64 * 1024)
+
+    def line(**members):
+        return json.dumps(members, separators=(",", ":")).encode() + b"\n"
+
+    # Selector 0xff: the lines bring their own header (a newer 1.x, with members that
+    # encode ignores).
+    head = line(kind="header", format_version="1.7.0", revision="v23-rc2", commit="x",
+                arch="ppc64", payloads=True)
+    tail = line(kind="record", name="TAIL", len=8, raw="")
+    write("encode_dump", "own-header", b"\xff\x00" + head + tail)
+    # The kinds of lines one by one: a record by its fields alone, a chunked record and
+    # its chunks, a headerless page, a payload record with fields that are not applied,
+    # CRLF line ends.
+    sel = bytes([rev_index("v23-rc2"), arch_index("v23-rc2", "x86_64")])
+    pieces = (
+        line(kind="record", name="FILE_DESC", len=24, struct="ckpt_hdr_file_desc",
+             fields={"fd_objref": 3, "fd_descriptor": -1, "fd_close_on_exec": 1})
+        + line(kind="record", name="PGARR", len=24, chunked=True)
+        + line(kind="chunk", hex="00" * 8)
+        + line(kind="chunk", hex="ff" * 8).replace(b"\n", b"\r\n")
+        + line(kind="record", name="RAW_PAGE", len=4, headerless=True, body="01020304")
+        + line(kind="record", name="STRING", len=12, payload_of="FILE name", body="2f746d70",
+               fields={"h.len": 1})
+    )
+    write("encode_dump", "pieces", sel + pieces)

@@ -1,0 +1,154 @@
+//! `ckpt encode` end to end: a dump, line by line into `ckpt_format::dump::DumpEncoder`
+//! writing into a `Vec`; when that succeeds, the image is read back with `Reader` to the
+//! end (errors are fine, panics are not). When it reads back cleanly, it is dumped again
+//! as `ckpt dump --payloads` does and encoded again: that must give the same bytes
+//! (`ckpt dump --payloads | ckpt encode` is byte-exact for every image that dumps).
+//!
+//! Input: `[revision selector, arch selector, dump lines...]`. The header line is made
+//! from the selectors (`revision` mod the number of revisions, `arch` mod that
+//! revision's arches), so that the fuzzer spends its time on records; with a revision
+//! selector of 0xff the lines begin with their own header line instead. Lines are split
+//! as `BufRead::lines` splits them (`\n`, `\r\n`); a line that is not UTF-8 ends the
+//! input, as it ends `ckpt encode` with an I/O error.
+
+#![no_main]
+
+use ckpt_format::dump::DumpEncoder;
+use ckpt_format::format::HDR_SIZE;
+use ckpt_format::schema::RecordBody;
+use ckpt_format::{Arch, Format, Reader, Registry, Schema};
+use libfuzzer_sys::fuzz_target;
+use serde_json::{Map, Value as Json, json};
+
+/// Bytes of payload per chunk line, as `ckpt dump` (`cmd::dump::CHUNK`).
+const CHUNK: usize = 32 * 1024;
+
+/// The revision (`a` mod the number of revisions) and one of its arches (`b` mod theirs).
+fn pick(a: u8, b: u8) -> (&'static Schema, Arch) {
+    let all = Registry::get().all();
+    let schema = &all[a as usize % all.len()];
+    let arch = schema.arches[b as usize % schema.arches.len()].0;
+    (schema, arch)
+}
+
+/// The lines of `text` as `BufRead::lines` gives them; `None` for one that is not UTF-8.
+fn lines(text: &[u8]) -> impl Iterator<Item = Option<&str>> {
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
+    body.split(|&b| b == b'\n')
+        .take(if text.is_empty() { 0 } else { usize::MAX })
+        .map(|l| std::str::from_utf8(l.strip_suffix(b"\r").unwrap_or(l)).ok())
+}
+
+/// The record lines of `image` as `ckpt dump --payloads` writes them (the members that
+/// encode reads), or `None` when the image does not read cleanly to its end.
+fn dump(image: &[u8], format: &Format) -> Option<Vec<String>> {
+    let mut r = Reader::new(image, Format::new(format.schema, format.arch));
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; CHUNK];
+    while let Some(rec) = r.next_record().ok()? {
+        let mut m = json!({"kind": "record", "name": rec.name, "len": rec.len});
+        if let Some((o, n)) = rec.payload_of {
+            m["payload_of"] = json!(format!("{o} {n}"));
+        }
+        if rec.headerless {
+            m["headerless"] = json!(true);
+        }
+        if !rec.inline {
+            m["chunked"] = json!(true);
+            out.push(m.to_string());
+            loop {
+                let k = r.read_payload(&mut buf).ok()?;
+                if k == 0 {
+                    break;
+                }
+                out.push(json!({"kind": "chunk", "hex": hex::encode(&buf[..k])}).to_string());
+            }
+            continue;
+        }
+        let d = r.decode().ok()?;
+        let bytes = r.record_bytes();
+        let body = if rec.headerless {
+            bytes
+        } else {
+            &bytes[HDR_SIZE as usize..]
+        };
+        let is_struct = matches!(
+            format
+                .schema
+                .record_def(rec.name, format.arch)
+                .map(|d| &d.body),
+            Some(RecordBody::Struct { .. } | RecordBody::Select { .. })
+        ) && rec.payload_of.is_none_or(|_| d.fields.is_empty());
+        if let Some(s) = &d.struct_name {
+            m["struct"] = json!(s);
+        }
+        if !d.fields.is_empty() {
+            let f: Map<String, Json> = d
+                .fields
+                .iter()
+                .map(|(p, v)| (p.clone(), serde_json::to_value(v).unwrap()))
+                .collect();
+            m["fields"] = Json::Object(f);
+        }
+        m[if is_struct { "raw" } else { "body" }] = json!(hex::encode(body));
+        out.push(m.to_string());
+    }
+    Some(out)
+}
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 2 {
+        return;
+    }
+    let mut lines = lines(&data[2..]);
+    let made;
+    let head = if data[0] == 0xff {
+        match lines.next() {
+            Some(Some(l)) => l,
+            _ => return,
+        }
+    } else {
+        let (schema, arch) = pick(data[0], data[1]);
+        made = json!({
+            "kind": "header",
+            "format_version": "1.0.0",
+            "revision": schema.id,
+            "arch": arch.name(),
+        })
+        .to_string();
+        &made
+    };
+    let Ok(mut enc) = DumpEncoder::from_header(head, Vec::new()) else {
+        return;
+    };
+    for line in lines {
+        let Some(line) = line else {
+            return;
+        };
+        if enc.line(line).is_err() {
+            return;
+        }
+    }
+    let format = enc.format();
+    let Ok(image) = enc.finish() else {
+        return;
+    };
+
+    let Some(again) = dump(&image, format) else {
+        return;
+    };
+    let mut enc = DumpEncoder::new(format, Vec::new());
+    for (i, line) in again.iter().enumerate() {
+        if let Err(e) = enc.line(line) {
+            panic!(
+                "the image reads back, but its dump does not encode: line {}: {e}\n{line}",
+                i + 2
+            );
+        }
+    }
+    let back = enc.finish().expect("a dump that encodes finishes");
+    assert!(
+        back == image,
+        "dump then encode of the image is not byte-exact"
+    );
+});
