@@ -431,6 +431,31 @@ impl Conv<'_> {
                 .iter()
                 .find(|f| f.path == df.path || Some(f.path.as_str()) == renamed)
             {
+                // Character arrays are bytes (names may not be UTF-8): copied as they
+                // are, cut or padded with NULs.
+                Some(sf) if sf.prim.kind == PrimKind::Char && df.prim.kind == PrimKind::Char => {
+                    let (so, n) = (sf.offset as usize, sf.count as usize);
+                    let (d0, m) = (df.offset as usize, df.count as usize);
+                    let Some(from) = src.get(so..so + n) else {
+                        continue;
+                    };
+                    let keep = n.min(m);
+                    if let Some(to) = dst.get_mut(d0..d0 + m) {
+                        to[..keep].copy_from_slice(&from[..keep]);
+                        to[keep..].fill(0);
+                    }
+                    if from[keep..].iter().any(|&b| b != 0) {
+                        let cut = String::from_utf8_lossy(&from[keep..]).into_owned();
+                        self.note(
+                            index,
+                            record,
+                            &path,
+                            Action::Dropped,
+                            Some(Value::Text(cut)),
+                            None,
+                        );
+                    }
+                }
                 Some(sf) => {
                     let Some(v) = decode_field(sf, src, se) else {
                         continue;
@@ -544,7 +569,11 @@ impl Conv<'_> {
             }
             Value::Text(t) if t.len() > df.count as usize => {
                 self.note(index, record, path, Action::Dropped, Some(v.clone()), None);
-                Value::Text(t[..df.count as usize].to_string())
+                let mut end = df.count as usize;
+                while !t.is_char_boundary(end) {
+                    end -= 1;
+                }
+                Value::Text(t[..end].to_string())
             }
             other => other.clone(),
         };
