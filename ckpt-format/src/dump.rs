@@ -7,7 +7,8 @@
 //! as `"raw"` or `"body"` hex, or `"chunked":true` and the body on the `"chunk"` lines
 //! that follow, each `{"kind":"chunk","hex":..}`). The `"fields"` of a struct record are
 //! applied over its bytes, so a dump can be edited field by field; bytes that no field
-//! names (padding, tails) are kept from `"raw"`.
+//! names (padding, tails) are kept from `"raw"`, and so are those of a field whose value
+//! is `null` (what `serde_json` makes of a NaN or infinite float).
 //!
 //! A dump is untrusted input: no length it states is allocated unchecked (a record given
 //! by its fields alone is bounded by [`limits::MAX_INLINE_BODY`]; hex is bounded by the
@@ -268,7 +269,9 @@ impl<W: Write> DumpEncoder<W> {
                 let known: Vec<String> = layout.fields().into_iter().map(|f| f.path).collect();
                 let mut values = Vec::new();
                 for (p, x) in fields {
-                    if known.contains(p) {
+                    // `null` is a float that JSON cannot hold (NaN, an infinity: `ckpt dump`
+                    // writes them so); the field keeps its bytes.
+                    if !x.is_null() && known.contains(p) {
                         let val =
                             Value::deserialize(x).map_err(|source| DumpError::FieldValue {
                                 path: p.clone(),
@@ -468,6 +471,45 @@ mod tests {
         let at = field.offset as usize..(field.offset + field.prim.size) as usize;
         let nonzero: Vec<usize> = (8..img.len()).filter(|&i| img[i] != 0).collect();
         assert!(nonzero.iter().all(|i| at.contains(i)), "{nonzero:?}");
+    }
+
+    /// Fuzz finding (fuzz/regressions/encode-dump-nan-float.bin, input of the
+    /// `encode_dump` target: revision and arch selectors, then the lines after the
+    /// header): an s390x CPU record whose `fprs[0]` holds a NaN. It encodes, but its dump
+    /// writes `fprs[0].d` and `fprs[0].f` as `null`, which encode refused ("field
+    /// fprs[0].d: data did not match any variant of untagged enum Value"), so
+    /// `ckpt dump --payloads | ckpt encode` failed on such an image.
+    #[test]
+    fn regression_a_nan_float_survives_dump_and_encode() {
+        let data = include_bytes!("../../fuzz/regressions/encode-dump-nan-float.bin");
+        let all = Registry::get().all();
+        let schema = &all[data[0] as usize % all.len()];
+        let arch = schema.arches[data[1] as usize % schema.arches.len()].0;
+        let head = json!({"kind": "header", "format_version": "1.0.0",
+                          "revision": schema.id, "arch": arch.name()});
+        let text = format!("{head}\n{}", std::str::from_utf8(&data[2..]).unwrap());
+        let img = encode(&text).unwrap_or_else(|(n, e)| panic!("line {n}: {e}"));
+        let nan = 0x7ff8_0000_0000_0001u64.to_be_bytes();
+        assert!(img.windows(8).any(|w| w == nan));
+        let again = dump(&img, Format::new(schema, arch), 4096);
+        assert!(again.contains("\"fprs[0].d\":null"));
+        let back = encode(&again).unwrap_or_else(|(n, e)| panic!("line {n}: {e}"));
+        assert!(back == img, "dump then encode is not byte-exact");
+    }
+
+    #[test]
+    fn a_null_field_keeps_its_raw_bytes() {
+        let raw = "0300000002000000000000000000000000";
+        let line = |fields: Json| {
+            json!({"kind": "record", "name": "FILE_DESC", "len": 8 + raw.len() / 2,
+                   "struct": "ckpt_hdr_file_desc", "raw": raw, "fields": fields})
+            .to_string()
+        };
+        let mut enc = DumpEncoder::from_header(HEAD, Vec::new()).unwrap();
+        enc.line(&line(json!({"fd_objref": null, "fd_descriptor": null})))
+            .unwrap();
+        let img = enc.finish().unwrap();
+        assert_eq!(hex::encode(&img[8..]), raw);
     }
 
     const HEAD: &str =

@@ -11,7 +11,8 @@ use crate::io::Output;
 
 const AFTER: &str =
     "Fields in a record's \"fields\" are applied over its \"raw\" bytes, so a dump can be
-edited field by field; bytes that no field names (padding, tails) are kept from \"raw\".
+edited field by field; bytes that no field names (padding, tails) are kept from \"raw\",
+and so are those of a field whose value is null (a NaN or infinite float).
 
 Examples:
   ckpt dump --payloads image.ckpt | ckpt encode - -o copy.ckpt && cmp image.ckpt copy.ckpt
