@@ -36,14 +36,16 @@ ENCODE = [
     ("v21-rc.netns", "s390x", "FILE"),
     ("samsung-3.0", "arm", "CPU"),
 ]
-# (revision, arch, bytes of memory) whose `ckpt dump --payloads` makes the encode_dump seeds:
-# one task without the optional objects, so that a seed stays under 64 KiB; the ones with
-# memory have streamed PGARR bodies on chunk lines; s390x has float fields (CPU fprs).
+# (revision, arch, bytes of memory, edits) whose `ckpt dump --payloads` makes the
+# encode_dump seeds: one task without the optional objects, so that a seed stays under
+# 64 KiB; the ones with memory have streamed PGARR bodies on chunk lines. Edits set
+# fields: s390x's CPU has float views of its FP registers (fprs[i].d, .f), and a NaN
+# there dumps as null (fuzz/regressions/encode-dump-nan-float.bin).
 DUMPS = [
-    ("pre-v19.a", "x86_32", 4096),
-    ("v21-rc.netns", "s390x", 0),
-    ("v23-rc2", "x86_64", 4096),
-    ("samsung-3.0", "arm", 0),
+    ("pre-v19.a", "x86_32", 4096, {}),
+    ("v21-rc.netns", "s390x", 0, {("CPU", "fprs[0].ui"): 0x7FF8000000000001}),
+    ("v23-rc2", "x86_64", 4096, {}),
+    ("samsung-3.0", "arm", 0, {}),
 ]
 
 
@@ -113,10 +115,16 @@ with tempfile.TemporaryDirectory() as tmp:
     # encode_dump: `[rev, arch, lines...]`, the header line made by the target from the
     # selectors, so a seed is a dump without its first line.
     omit = "files,ipc,signals,zombies,threads,tty,pidns"
-    for rev, arch, memory in DUMPS:
+    for rev, arch, memory, edits in DUMPS:
         path = os.path.join(tmp, "img")
         sample(rev, arch, path, memory, "--omit", omit)
         lines = ckpt("dump", "--payloads", path).split(b"\n", 1)[1]
+        if edits:
+            recs = [json.loads(x) for x in lines.splitlines()]
+            for (name, field), value in edits.items():
+                rec = next(r for r in recs if r.get("name") == name and "fields" in r)
+                rec["fields"][field] = value
+            lines = b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in recs)
         sel = bytes([rev_index(rev), arch_index(rev, arch)])
         write("encode_dump", f"{rev}.{arch}", sel + lines, limit=64 * 1024)
 

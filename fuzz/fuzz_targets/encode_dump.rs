@@ -140,8 +140,14 @@ fuzz_target!(|data: &[u8]| {
     let mut enc = DumpEncoder::new(format, Vec::new());
     for (i, line) in again.iter().enumerate() {
         if let Err(e) = enc.line(line) {
+            let mut why = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                why += &format!(": {s}");
+                src = s.source();
+            }
             panic!(
-                "the image reads back, but its dump does not encode: line {}: {e}\n{line}",
+                "the image reads back, but its dump does not encode: line {}: {why}\n{line}",
                 i + 2
             );
         }
