@@ -94,7 +94,11 @@ impl Cmp<'_> {
                 continue;
             }
             let tag = |v: &Value| v.as_int().filter(|t| *t > 0).map(|t| t as i64);
-            let other = y.fields.iter().find(|(n, _)| n == name).and_then(|(_, w)| tag(w));
+            let other = y
+                .fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, w)| tag(w));
             if let (Some(p), Some(q)) = (tag(v), other) {
                 let label = name.trim_end_matches("_objref").trim_end_matches("_ref");
                 let (oa, ob) = (self.a.object(p), self.b.object(q));
