@@ -291,7 +291,12 @@ fn what_each_change_does() {
                 to.id
             );
             let (back, _) = conv(&out, to, from, arch, &Options::default()).unwrap();
-            assert!(back == img, "{} -> {} -> back {arch} changed the image", from.id, to.id);
+            assert!(
+                back == img,
+                "{} -> {} -> back {arch} changed the image",
+                from.id,
+                to.id
+            );
         }
     }
     // Per-task paths: --cwd PID=PATH for one task, PATH for the others.
@@ -344,8 +349,7 @@ fn regressions_from_fuzzing() {
         let reg = Registry::get();
         let from = &reg.all()[data[0] as usize % reg.all().len()];
         let arch = from.arches[data[1] as usize % from.arches.len()].0;
-        let targets: Vec<&'static Schema> =
-            reg.all().iter().filter(|s| s.has_arch(arch)).collect();
+        let targets: Vec<&'static Schema> = reg.all().iter().filter(|s| s.has_arch(arch)).collect();
         let to = targets[data[2] as usize % targets.len()];
         let img = &data[3..];
         match conv(img, from, to, arch, &opts()) {
