@@ -3,8 +3,7 @@
 //! BENCHMARKS.md at the repository root has the numbers, the machine and how to rerun.
 //!
 //! Per size it builds (once; existing images are kept) two x86_64 images with
-//! `ckpt sample`: one of revision c97c03d without sockets and pending signals (ckpt
-//! cannot convert those to 5c3471a yet), and one of 1fd8e6e without sockets (user-cr's
+//! `ckpt sample`: one of revision c97c03d, and one of 1fd8e6e without sockets (user-cr's
 //! ckptinfo cannot walk the headerless page of a socket fragment). Every command then
 //! runs once to warm up (and to check that it does what it should), and `--runs` times
 //! measured, as a child process whose `wait4` gives its peak RSS. The result is a
@@ -27,9 +26,6 @@ use measure::{Sample, Sink, best_median, remove_if_exists, run, self_maxrss};
 const SRC: &str = "c97c03d";
 /// The conversion target.
 const TARGET: &str = "5c3471a";
-/// What the main image leaves out: ckpt refuses to convert sockets and pending signals
-/// across f0fdd38 (siginfo and unix peer credentials redefined).
-const SRC_OMIT: &[&str] = &["sockets", "signals"];
 /// user-cr commit of the ckptinfo compared with, and revision of its image.
 const UCR: &str = "1fd8e6e";
 /// The peak RSS target of every ckpt subcommand.
@@ -478,20 +474,8 @@ fn rows(
             same_as: Some(a.to_path_buf()),
             ..row(
                 SRC,
-                &format!(
-                    "ckpt convert IMG.{TARGET} --rev {TARGET} --to-rev {SRC} --allow-lossy -o - > OUT"
-                ),
-                c(&[
-                    "convert",
-                    &f_s,
-                    "--rev",
-                    TARGET,
-                    "--to-rev",
-                    SRC,
-                    "--allow-lossy",
-                    "-o",
-                    "-",
-                ]),
+                &format!("ckpt convert IMG.{TARGET} --rev {TARGET} --to-rev {SRC} -o - > OUT"),
+                c(&["convert", &f_s, "--rev", TARGET, "--to-rev", SRC, "-o", "-"]),
                 file.clone(),
                 Kind::Convert,
             )
@@ -646,16 +630,12 @@ fn bench(args: &Args) -> Result<(), String> {
     let mut loads = Vec::new();
     let mut notes = Vec::new();
     for size in &args.sizes {
-        let a = dir.join(format!(
-            "{SRC}-x86_64-t{}-no{}-{size}.ckpt",
-            args.tasks,
-            SRC_OMIT.join("-no")
-        ));
+        let a = dir.join(format!("{SRC}-x86_64-t{}-{size}.ckpt", args.tasks));
         let u = dir.join(format!(
             "{UCR}-x86_64-t{}-nosockets-{size}.ckpt",
             args.tasks
         ));
-        image(&ck, SRC, size, args.tasks, SRC_OMIT, &a)?;
+        image(&ck, SRC, size, args.tasks, &[], &a)?;
         image(&ck, UCR, size, args.tasks, &["sockets"], &u)?;
         let fwd = dir.join(format!("fwd-{TARGET}-{size}.ckpt"));
         let out = dir.join(format!("out-{size}.ckpt"));
