@@ -87,8 +87,9 @@ const TEMP_RANDOM: usize = 6;
 /// An output: standard output, a file that appears (by rename) only when complete, or a
 /// device or FIFO, written in place.
 pub enum Output {
-    /// Standard output.
-    Stdout(BufWriter<io::Stdout>),
+    /// Standard output, as a plain file of fd 1: `io::Stdout` is line-buffered, which cuts
+    /// page data at every newline byte into odd-sized writes.
+    Stdout(BufWriter<File>),
     /// A temporary file beside the destination.
     File(BufWriter<tempfile::NamedTempFile>, PathBuf),
     /// A destination that is not a regular file (`/dev/null`, a FIFO): it cannot be
@@ -105,9 +106,14 @@ impl Output {
     /// which the next run writing the same `path` removes (see `remove_leftovers`).
     pub fn create(path: &Path) -> Result<Output> {
         if path == Path::new("-") {
+            use std::os::fd::AsFd;
+            let fd = io::stdout()
+                .as_fd()
+                .try_clone_to_owned()
+                .context("standard output")?;
             return Ok(Output::Stdout(BufWriter::with_capacity(
                 1 << 16,
-                io::stdout(),
+                File::from(fd),
             )));
         }
         if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {

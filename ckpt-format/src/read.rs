@@ -227,8 +227,12 @@ impl<R: Input> Reader<R> {
         if self.buf.len() < n {
             self.buf.resize(n, 0);
         }
+        // Read ahead at most READ_BUFFER (or what is asked): the buffer may be larger
+        // (the detection prefix, a long inline record), and filling all of it would read
+        // page contents that a skip or a direct payload read avoids.
+        let cap = self.buf.len().min(n.max(limits::READ_BUFFER));
         while self.end < n && !self.src_eof {
-            match self.src.read(&mut self.buf[self.end..]) {
+            match self.src.read(&mut self.buf[self.end..cap]) {
                 Ok(0) => self.src_eof = true,
                 Ok(k) => self.end += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
