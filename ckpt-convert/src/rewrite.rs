@@ -500,12 +500,7 @@ fn read_tree(conv: &Conv<'_>, st: &mut State, info: &RecordInfo, bytes: &[u8]) -
                 .find(|(p, _)| p == "offset")
                 .and_then(|(_, v)| v.as_int())
                 .unwrap_or(0) as i64;
-            // b6cdf01: offset is one less than the first tag; 1fd8e6e on: the first tag.
-            let first_tag = if f.schema.ordinal <= 15 {
-                offset + 1
-            } else {
-                offset
-            };
+            let first_tag = ckpt_format::model::first_pid_tag(f.schema, offset);
             st.tree = Some(TreeSection {
                 first_tag,
                 ..TreeSection::default()
@@ -513,20 +508,8 @@ fn read_tree(conv: &Conv<'_>, st: &mut State, info: &RecordInfo, bytes: &[u8]) -
             false
         }
         (_, Some(("PIDS", _))) => {
-            // {u32 depth; s32 numbers[depth + 1]}, back to back.
-            let t = st.tree.get_or_insert_with(TreeSection::default);
-            let mut k = 0;
-            while k + 8 <= body.len() {
-                let depth = get_uint(&body[k..k + 4], e) as usize;
-                let n = depth + 1;
-                let end = (k + 4 + 4 * n).min(body.len());
-                let nums: Vec<i64> = body[k + 4..end]
-                    .chunks_exact(4)
-                    .map(|c| get_uint(c, e) as u32 as i32 as i64)
-                    .collect();
-                t.pid_objects.push(nums);
-                k = end;
-            }
+            st.tree.get_or_insert_with(TreeSection::default).pid_objects =
+                ckpt_format::model::pid_entries(body, e);
             false
         }
         ("TREE", None) => {

@@ -143,6 +143,37 @@ impl ImageModel {
     }
 }
 
+/// The pid objects of a PIDS section's BUFFER (b6cdf01 on): `{u32 depth; s32
+/// numbers[depth + 1]}` back to back, each as its numbers, outermost first.
+pub fn pid_entries(body: &[u8], endian: crate::Endian) -> Vec<Vec<i64>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 8 <= body.len() {
+        let depth = get_uint(&body[at..at + 4], endian) as usize;
+        let end = (at + 8)
+            .saturating_add(depth.saturating_mul(4))
+            .min(body.len());
+        out.push(
+            body[at + 4..end]
+                .chunks_exact(4)
+                .map(|c| get_uint(c, endian) as u32 as i32 as i64)
+                .collect(),
+        );
+        at = end;
+    }
+    out
+}
+
+/// The tag of the first pid object, from `pids.offset`: one more at b6cdf01, the offset
+/// itself from 1fd8e6e on (user-cr 65d2dff).
+pub fn first_pid_tag(schema: &crate::Schema, offset: i64) -> i64 {
+    if schema.ordinal <= 15 {
+        offset + 1
+    } else {
+        offset
+    }
+}
+
 /// Builds an [`ImageModel`] from the records of a walk.
 pub struct ModelBuilder {
     format: &'static Format,
@@ -218,19 +249,7 @@ impl ModelBuilder {
             })),
             ("PIDS", None) => self.pids_offset = int(&d, "offset"),
             ("BUFFER", Some(("PIDS", _))) => {
-                let b = &r.record_bytes()[8..];
-                let mut at = 0;
-                while at + 8 <= b.len() {
-                    let depth = get_uint(&b[at..at + 4], endian) as usize;
-                    let end = (at + 8 + 4 * depth).min(b.len());
-                    self.pid_objects.push(
-                        b[at + 4..end]
-                            .chunks_exact(4)
-                            .map(|c| get_uint(c, endian) as u32 as i32 as i64)
-                            .collect(),
-                    );
-                    at = end;
-                }
+                self.pid_objects = pid_entries(&r.record_bytes()[8..], endian);
             }
             ("BUFFER", Some(("TREE", "pids"))) => {
                 let mut k = 0;
@@ -429,11 +448,7 @@ impl ModelBuilder {
 
     /// The model: pid tags resolved to numbers, page hashes final.
     pub fn finish(mut self) -> ImageModel {
-        let first = if self.format.schema.ordinal <= 15 {
-            self.pids_offset + 1
-        } else {
-            self.pids_offset
-        };
+        let first = first_pid_tag(self.format.schema, self.pids_offset);
         let objs = &self.pid_objects;
         let num = |tag: i64| -> i64 {
             if objs.is_empty() || tag <= 0 {

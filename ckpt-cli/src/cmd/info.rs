@@ -7,7 +7,6 @@ use std::time::{Duration, UNIX_EPOCH};
 use anyhow::Result;
 use ckpt_format::detect::Detection;
 use ckpt_format::read::Decoded;
-use ckpt_format::value::get_uint;
 use ckpt_format::{Reader, RecordInfo};
 use serde::Serialize;
 
@@ -221,13 +220,10 @@ fn walk(r: &mut Reader<Source>, det: &Detection, o: &Opts) -> Result<Info> {
             ("PGARR", _) => pages += r.decode()?.int("nr_pages").unwrap_or(0) as u64,
             ("PIDS", _) => pids_offset = r.decode()?.int("offset").unwrap_or(0) as i64,
             ("BUFFER", Some(("PIDS", _))) => {
-                let b = &r.record_bytes()[8..];
-                let mut at = 0usize;
-                while at + 8 <= b.len() {
-                    let depth = get_uint(&b[at..at + 4], endian) as usize;
-                    pid_numbers.push(get_uint(&b[at + 4..at + 8], endian) as u32 as i32 as i64);
-                    at += 8 + 4 * depth;
-                }
+                pid_numbers = ckpt_format::model::pid_entries(&r.record_bytes()[8..], endian)
+                    .iter()
+                    .map(|n| n.first().copied().unwrap_or(0))
+                    .collect();
             }
             ("BUFFER", Some(("TREE", _))) => {
                 let d = r.decode()?;
@@ -280,11 +276,7 @@ fn walk(r: &mut Reader<Source>, det: &Detection, o: &Opts) -> Result<Info> {
     }
     // Pid objects (from v23-rc1.pids): the tree holds tags; show the pid numbers.
     if !pid_numbers.is_empty() {
-        let first = if schema.ordinal >= 16 {
-            pids_offset
-        } else {
-            pids_offset + 1
-        };
+        let first = ckpt_format::model::first_pid_tag(schema, pids_offset);
         let num = |tag: i64| -> i64 {
             if tag <= 0 {
                 return tag;
