@@ -268,7 +268,8 @@ pub(crate) struct Conv<'a> {
     pub pending: Vec<LedgerEntry>,
     pub report: Option<&'a mut ReportFn<'a>>,
     pub kernel: (u16, u16, u16),
-    pub plan: Plan,
+    /// Shared with the per-record rewrites, which read it while `Conv` is borrowed.
+    pub plan: std::rc::Rc<Plan>,
     /// Members renamed on the way: (struct, target member, source member).
     pub renames: Vec<(&'static str, String, String)>,
 }
@@ -1055,7 +1056,7 @@ fn convert_inner<'a, R: Input, W: Write>(
         pending: Vec::new(),
         report,
         kernel: plan.kernel,
-        plan,
+        plan: std::rc::Rc::new(plan),
         renames: crate::steps::renames_between(from.schema, to),
     };
     let mut sinks = Sinks {

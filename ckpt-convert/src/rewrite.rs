@@ -888,7 +888,7 @@ fn convert_record(
     bytes: &[u8],
 ) -> Result<Vec<Out>, ConvertError> {
     let name = info.name;
-    let plan = conv.plan.clone();
+    let plan = std::rc::Rc::clone(&conv.plan);
     let idx = info.index;
     // Payloads of a removed record go with it.
     if st.drop_payloads > 0 && info.payload_of.is_some() {
