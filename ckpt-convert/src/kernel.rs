@@ -115,13 +115,14 @@ pub fn revisions_claiming(k: &KernelVersion) -> Vec<&'static Schema> {
         .header_triple()
         .map(|t| format!("{}.{}.{}", t.0, t.1, t.2));
     ckpt_format::Registry::get()
-        .all()
+        .entries()
         .iter()
-        .filter(|s| {
-            s.kernels
+        .filter(|e| {
+            e.kernels()
                 .iter()
                 .any(|c| Some(&c.value) == triple.as_ref() || c.value == k.to_string())
         })
+        .map(|e| e.schema())
         .collect()
 }
 
@@ -130,7 +131,7 @@ pub fn revisions_claiming(k: &KernelVersion) -> Vec<&'static Schema> {
 /// `-rc`) wins (2.6.33 -> v19/v20, 67cfee9); otherwise the single most confident one.
 /// Equally plausible candidates are an error that asks for `--to-rev`.
 pub fn revision_for(k: &KernelVersion) -> Result<&'static Schema, String> {
-    use ckpt_format::schema::Confidence;
+    use ckpt_format::schema::{Confidence, Embedded};
     let triple = k
         .header_triple()
         .map(|t| format!("{}.{}.{}", t.0, t.1, t.2));
@@ -140,21 +141,22 @@ pub fn revision_for(k: &KernelVersion) -> Result<&'static Schema, String> {
         Confidence::Medium => 1,
         Confidence::Low => 2,
     };
-    let fits: Vec<(&'static Schema, u8)> = reg
-        .all()
+    // From the provenance of every revision: only the answer is parsed.
+    let fits: Vec<(&'static Embedded, u8)> = reg
+        .entries()
         .iter()
-        .filter_map(|s| {
-            s.kernels
+        .filter_map(|e| {
+            e.kernels()
                 .iter()
                 .find(|c| Some(&c.value) == triple.as_ref() || c.value == k.to_string())
-                .map(|c| (s, rank(c.confidence)))
+                .map(|c| (e, rank(c.confidence)))
         })
         .collect();
     if fits.is_empty() {
         let mut known: Vec<String> = reg
-            .all()
+            .entries()
             .iter()
-            .flat_map(|s| s.kernels.iter().map(|k| k.value.clone()))
+            .flat_map(|e| e.kernels().iter().map(|k| k.value.clone()))
             .collect();
         known.sort();
         known.dedup();
@@ -163,26 +165,26 @@ pub fn revision_for(k: &KernelVersion) -> Result<&'static Schema, String> {
             known.join(", ")
         ));
     }
-    let released: Vec<&(&'static Schema, u8)> = fits
+    let released: Vec<&(&'static Embedded, u8)> = fits
         .iter()
-        .filter(|(s, _)| s.tags.iter().any(|t| !t.value.contains("-rc")))
+        .filter(|(e, _)| e.tags().iter().any(|t| !t.value.contains("-rc")))
         .collect();
     if let [one] = released.as_slice() {
-        return Ok(one.0);
+        return Ok(one.0.schema());
     }
     let best = fits.iter().map(|(_, r)| *r).min().unwrap_or(2);
-    let top: Vec<&'static Schema> = fits
+    let top: Vec<&'static Embedded> = fits
         .iter()
         .filter(|(_, r)| *r == best)
-        .map(|(s, _)| *s)
+        .map(|(e, _)| *e)
         .collect();
     if let [one] = top.as_slice() {
-        return Ok(one);
+        return Ok(one.schema());
     }
     Err(format!(
         "kernel {k} was run by several linux-cr revisions that are equally plausible: {}; choose one with --to-rev",
         top.iter()
-            .map(|s| format!("{} ({})", s.id, s.short_commit()))
+            .map(|e| format!("{} ({})", e.id(), e.short_commit()))
             .collect::<Vec<_>>()
             .join(", ")
     ))

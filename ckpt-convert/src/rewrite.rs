@@ -163,10 +163,14 @@ pub fn path(from: &Schema, to: &Schema) -> Vec<String> {
     let mut v = vec![from.id.clone()];
     for (s, d) in steps::between(from, to) {
         let next = match d {
-            Direction::Up => s.newer_schema(),
-            Direction::Down => s.older_schema(),
+            Direction::Up => s.newer,
+            Direction::Down => s.older,
         };
-        v.push(next.id.clone());
+        // By name: the revisions in between are not parsed.
+        let entry = ckpt_format::Registry::get()
+            .find_entry(next)
+            .expect("step names a known revision");
+        v.push(entry.id().to_string());
     }
     v
 }

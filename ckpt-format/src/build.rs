@@ -2246,7 +2246,7 @@ mod tests {
         Registry::get()
             .all()
             .iter()
-            .flat_map(|s| s.arches.iter().map(move |(a, _)| (s, *a)))
+            .flat_map(|&s| s.arches.iter().map(move |(a, _)| (s, *a)))
             .collect()
     }
 

@@ -17,7 +17,7 @@ use crate::format::{Format, HDR_SIZE, LengthRule};
 use crate::input::Input;
 use crate::limits;
 use crate::read::{HeaderPeek, Reader, read_up_to};
-use crate::schema::{RecordBody, Registry, Schema};
+use crate::schema::{Embedded, RecordBody, Registry, Schema};
 use crate::value::get_uint;
 
 /// Record types whose number is the same in every revision and whose length is free:
@@ -98,24 +98,24 @@ impl Evidence {
     }
 
     /// Scans a whole image from `src`, skipping payloads (seeks on files), up to
-    /// [`limits::DETECT_SCAN_RECORDS`] records.
+    /// [`limits::DETECT_SCAN_RECORDS`] records. Record headers are read through a
+    /// buffer of [`limits::READ_BUFFER`] bytes: small records cost no system call, and
+    /// only a payload longer than what is buffered is skipped on the source.
     pub fn scan<R: Input>(src: &mut R) -> Result<Evidence> {
-        let head = read_up_to(src, 72).map_err(|e| Error::new(e.into(), Position::default()))?;
-        let header = HeaderPeek::parse(&head).map_err(|k| Error::new(k, Position::default()))?;
+        let mut src = ScanBuffer::new(src);
+        let at = |offset: u64| Position {
+            offset,
+            ..Default::default()
+        };
+        let head = src
+            .take(72)
+            .map_err(|e| Error::new(e.into(), Position::default()))?;
+        let header = HeaderPeek::parse(head).map_err(|k| Error::new(k, Position::default()))?;
         let mut ev = Evidence::new(header.clone());
         ev.note(1, 72, 0, 0);
         let mut offset = 72u64;
-        let mut hdr = [0u8; 12];
         while ev.records < limits::DETECT_SCAN_RECORDS {
-            let got = read_up_to(src, 8).map_err(|e| {
-                Error::new(
-                    e.into(),
-                    Position {
-                        offset,
-                        ..Default::default()
-                    },
-                )
-            })?;
+            let got = src.take(8).map_err(|e| Error::new(e.into(), at(offset)))?;
             if got.is_empty() {
                 ev.complete = true;
                 break;
@@ -123,44 +123,34 @@ impl Evidence {
             if got.len() < 8 {
                 break;
             }
-            hdr[..8].copy_from_slice(&got);
-            let rtype = get_uint(&hdr[..4], header.endian) as u32;
-            let len = get_uint(&hdr[4..8], header.endian) as u32;
+            let rtype = get_uint(&got[..4], header.endian) as u32;
+            let len = get_uint(&got[4..8], header.endian) as u32;
             if len < HDR_SIZE {
                 break;
             }
+            let mut consumed = HDR_SIZE as u64;
+            let body = (len - HDR_SIZE) as u64;
             let mut word = 0;
-            let mut skip = (len - HDR_SIZE) as u64;
-            if skip >= 4 {
-                let w = read_up_to(src, 4).map_err(|e| {
-                    Error::new(
-                        e.into(),
-                        Position {
-                            offset,
-                            ..Default::default()
-                        },
-                    )
-                })?;
+            if body >= 4 {
+                let w = src.take(4).map_err(|e| Error::new(e.into(), at(offset)))?;
                 if w.len() < 4 {
                     break;
                 }
-                word = get_uint(&w, header.endian) as u32;
-                skip -= 4;
+                word = get_uint(w, header.endian) as u32;
+                consumed += 4;
             }
             ev.note(rtype, len, word, offset);
-            if rtype == 704 && len == 16 {
-                // SOCKET_FRAG (from v19-rc2) is followed by a raw page without pre-header.
-                skip += limits::PAGE_SIZE as u64;
-            }
+            // SOCKET_FRAG (from v19-rc2) is followed by a raw page without pre-header.
+            let frag = if rtype == 704 && len == 16 {
+                limits::PAGE_SIZE as u64
+            } else {
+                0
+            };
+            let skip = HDR_SIZE as u64 + body + frag - consumed;
             if src.skip(skip).is_err() {
                 break;
             }
-            offset += len as u64
-                + if rtype == 704 && len == 16 {
-                    limits::PAGE_SIZE as u64
-                } else {
-                    0
-                };
+            offset += len as u64 + frag;
             if rtype == 9001 {
                 ev.complete = true;
                 break;
@@ -206,6 +196,60 @@ impl Evidence {
     }
 }
 
+/// The pre-scan's view of a source: reads of [`limits::READ_BUFFER`] bytes, skips inside
+/// the buffer where they can be, on the source (a seek, for a file) where they cannot.
+struct ScanBuffer<'a, R: Input> {
+    src: &'a mut R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl<'a, R: Input> ScanBuffer<'a, R> {
+    fn new(src: &'a mut R) -> Self {
+        ScanBuffer {
+            src,
+            buf: vec![0; limits::READ_BUFFER],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The next `n` bytes (`n` at most the buffer's size), fewer where the source ends.
+    fn take(&mut self, n: usize) -> io::Result<&[u8]> {
+        debug_assert!(n <= self.buf.len());
+        if self.end - self.start < n {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            while self.end < n {
+                match self.src.read(&mut self.buf[self.end..]) {
+                    Ok(0) => break,
+                    Ok(k) => self.end += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let k = n.min(self.end - self.start);
+        let out = &self.buf[self.start..self.start + k];
+        self.start += k;
+        Ok(out)
+    }
+
+    /// Skips `n` bytes; fails when the source has fewer.
+    fn skip(&mut self, n: u64) -> io::Result<()> {
+        let buffered = (self.end - self.start) as u64;
+        if n <= buffered {
+            self.start += n as usize;
+            return Ok(());
+        }
+        self.start = 0;
+        self.end = 0;
+        self.src.skip(n - buffered)
+    }
+}
+
 /// The outcome of detection.
 #[derive(Debug, Clone)]
 pub struct Detection {
@@ -224,10 +268,10 @@ pub struct Detection {
     pub whole_image: bool,
 }
 
-/// Why a revision does not fit an image.
-fn misfit(schema: &'static Schema, ev: &Evidence) -> std::result::Result<Arch, String> {
-    let h = &ev.header;
-    let arch = schema
+/// Why a revision does not fit an image's header, from its provenance alone (before
+/// its schema is parsed).
+fn header_misfit(e: &Embedded, h: &HeaderPeek) -> std::result::Result<Arch, String> {
+    let arch = e
         .arch_by_id(h.arch_id)
         .ok_or_else(|| format!("has no architecture with id {}", h.arch_id))?;
     if arch.endian() != h.endian {
@@ -236,12 +280,19 @@ fn misfit(schema: &'static Schema, ev: &Evidence) -> std::result::Result<Arch, S
             h.arch_id, h.endian
         ));
     }
-    if schema.checkpoint_version != h.rev {
+    if e.checkpoint_version() != h.rev {
         return Err(format!(
             "writes rev {}, the image says {}",
-            schema.checkpoint_version, h.rev
+            e.checkpoint_version(),
+            h.rev
         ));
     }
+    Ok(arch)
+}
+
+/// Why a revision that fits the header (as `arch`) does not fit the image's records.
+fn misfit(schema: &'static Schema, arch: Arch, ev: &Evidence) -> std::result::Result<Arch, String> {
+    let h = &ev.header;
     let format = Format::new(schema, arch);
     // The per-task order: after a live task's comm, v18 goes on with its objects and
     // v19 with THREAD (RESTART_BLOCK on s390x before 67cfee9, which has no THREAD).
@@ -516,18 +567,28 @@ pub fn detect(ev: &Evidence, forced: Option<&str>) -> std::result::Result<Detect
     }
     let mut fits = Vec::new();
     let mut rejected = Vec::new();
-    for s in reg.all() {
-        match misfit(s, ev) {
-            Ok(arch) => fits.push((s, arch)),
-            Err(why) => rejected.push(format!("{} ({}): {why}", s.id, s.short_commit())),
+    // Only the revisions that fit the header are parsed (in parallel) and tried.
+    let mut candidates = Vec::new();
+    for (i, e) in reg.entries().iter().enumerate() {
+        match header_misfit(e, h) {
+            Ok(arch) => candidates.push((i, e, arch)),
+            Err(why) => rejected.push((i, format!("{} ({}): {why}", e.id(), e.short_commit()))),
         }
     }
+    let entries: Vec<&'static Embedded> = candidates.iter().map(|&(_, e, _)| e).collect();
+    for (s, (i, _, arch)) in reg.load(&entries).into_iter().zip(candidates) {
+        match misfit(s, arch, ev) {
+            Ok(arch) => fits.push((s, arch)),
+            Err(why) => rejected.push((i, format!("{} ({}): {why}", s.id, s.short_commit()))),
+        }
+    }
+    rejected.sort_by_key(|&(i, _)| i);
     let Some(&(newest, arch)) = fits.last() else {
         let mut msg = format!(
             "no known revision fits this image (arch id {}, rev {}, kernel {}.{}.{}):",
             h.arch_id, h.rev, h.kernel.0, h.kernel.1, h.kernel.2
         );
-        for r in &rejected {
+        for (_, r) in &rejected {
             let _ = write!(msg, "\n  {r}");
         }
         return Err(ErrorKind::Detect(msg));

@@ -42,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
     let targets: Vec<&'static Schema> = Registry::get()
         .all()
         .iter()
+        .copied()
         .filter(|s| s.has_arch(arch))
         .collect();
     let to = targets[data[2] as usize % targets.len()];

@@ -9,7 +9,7 @@ pub fn all_pairs() -> Vec<(&'static Schema, Arch)> {
     Registry::get()
         .all()
         .iter()
-        .flat_map(|s| s.arches.iter().map(move |(a, _)| (s, *a)))
+        .flat_map(|&s| s.arches.iter().map(move |(a, _)| (s, *a)))
         .collect()
 }
 

@@ -349,7 +349,12 @@ fn regressions_from_fuzzing() {
         let reg = Registry::get();
         let from = &reg.all()[data[0] as usize % reg.all().len()];
         let arch = from.arches[data[1] as usize % from.arches.len()].0;
-        let targets: Vec<&'static Schema> = reg.all().iter().filter(|s| s.has_arch(arch)).collect();
+        let targets: Vec<&'static Schema> = reg
+            .all()
+            .iter()
+            .copied()
+            .filter(|s| s.has_arch(arch))
+            .collect();
         let to = targets[data[2] as usize % targets.len()];
         let img = &data[3..];
         match conv(img, from, to, arch, &opts()) {

@@ -154,20 +154,20 @@ impl Opts {
     pub fn run(self) -> Result<u8> {
         let (mut r, det) = open_image(&self.image, self.rev.as_deref())?;
         let info = walk(&mut r, &det, &self).map_err(|e| crate::io::with_detection(e, &det))?;
-        let mut out = std::io::stdout().lock();
+        // Standard output is line-buffered: a long listing is written in blocks instead.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         if self.error && !self.json {
             match &info.error_message {
                 Some(m) => writeln!(out, "{m}")?,
                 None => writeln!(out, "no error record: the checkpoint completed")?,
             }
-            return Ok(0);
-        }
-        if self.json {
+        } else if self.json {
             serde_json::to_writer_pretty(&mut out, &info)?;
             writeln!(out)?;
         } else {
             print_text(&mut out, &info, &det)?;
         }
+        out.flush()?;
         Ok(0)
     }
 }

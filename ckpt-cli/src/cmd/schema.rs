@@ -151,7 +151,8 @@ impl Command {
         let mut out = std::io::stdout().lock();
         match self {
             Command::List { json } => {
-                let revs: Vec<RevLine> = Registry::get().all().iter().map(rev_line).collect();
+                let revs: Vec<RevLine> =
+                    Registry::get().all().iter().map(|s| rev_line(s)).collect();
                 if json {
                     serde_json::to_writer_pretty(
                         &mut out,

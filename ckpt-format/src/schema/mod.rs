@@ -8,7 +8,7 @@ mod parse;
 pub mod registry;
 
 pub use parse::{ParseError, parse};
-pub use registry::{Registry, RevisionRef, UnknownRevision};
+pub use registry::{Embedded, Registry, RevisionRef, UnknownRevision};
 
 use crate::arch::Arch;
 

@@ -14,49 +14,63 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// A token of one line; words borrow the schema text (the parser runs at every start-up,
+/// so it allocates only for what it keeps).
 #[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Word(String),
+enum Tok<'a> {
+    Word(&'a str),
     Str(String),
     Punct(char),
 }
 
-fn tokenize(line: &str) -> Result<Vec<Tok>, String> {
+/// Bytes that end a word.
+fn ends_word(b: u8) -> bool {
+    b.is_ascii_whitespace()
+        || matches!(
+            b,
+            b'[' | b']' | b'{' | b'}' | b'(' | b')' | b',' | b'=' | b'"' | b'#'
+        )
+}
+
+fn tokenize(line: &str) -> Result<Vec<Tok<'_>>, String> {
     let mut out = Vec::new();
-    let mut chars = line.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c == '#' {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'#' {
             break;
-        } else if c.is_whitespace() {
-            chars.next();
-        } else if c == '"' {
-            chars.next();
+        } else if b.is_ascii_whitespace() {
+            i += 1;
+        } else if b == b'"' {
+            i += 1;
             let mut s = String::new();
+            let mut chars = line[i..].char_indices();
             loop {
                 match chars.next() {
                     None => return Err("unterminated string".into()),
-                    Some('"') => break,
-                    Some('\\') => match chars.next() {
-                        Some(e) => s.push(e),
+                    Some((k, '"')) => {
+                        i += k + 1;
+                        break;
+                    }
+                    Some((_, '\\')) => match chars.next() {
+                        Some((_, e)) => s.push(e),
                         None => return Err("unterminated string".into()),
                     },
-                    Some(x) => s.push(x),
+                    Some((_, x)) => s.push(x),
                 }
             }
             out.push(Tok::Str(s));
-        } else if "[]{}(),=".contains(c) {
-            chars.next();
-            out.push(Tok::Punct(c));
+        } else if matches!(b, b'[' | b']' | b'{' | b'}' | b'(' | b')' | b',' | b'=') {
+            i += 1;
+            out.push(Tok::Punct(b as char));
         } else {
-            let mut w = String::new();
-            while let Some(&x) = chars.peek() {
-                if x.is_whitespace() || "[]{}(),=\"#".contains(x) {
-                    break;
-                }
-                w.push(x);
-                chars.next();
+            // A word: up to an ASCII delimiter, so it ends on a char boundary.
+            let start = i;
+            while i < bytes.len() && !ends_word(bytes[i]) {
+                i += 1;
             }
-            out.push(Tok::Word(w));
+            out.push(Tok::Word(&line[start..i]));
         }
     }
     Ok(out)
@@ -116,16 +130,16 @@ pub(crate) fn parse_expr(text: &str) -> Result<Expr, String> {
     Ok(e)
 }
 
-struct Cursor {
-    toks: Vec<Tok>,
+struct Cursor<'a> {
+    toks: Vec<Tok<'a>>,
     pos: usize,
 }
 
-impl Cursor {
-    fn peek(&self) -> Option<&Tok> {
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<&Tok<'a>> {
         self.toks.get(self.pos)
     }
-    fn next(&mut self) -> Option<Tok> {
+    fn next(&mut self) -> Option<Tok<'a>> {
         let t = self.toks.get(self.pos).cloned();
         self.pos += 1;
         t
@@ -135,7 +149,7 @@ impl Cursor {
     }
     fn word(&mut self, what: &str) -> Result<String, String> {
         match self.next() {
-            Some(Tok::Word(w)) => Ok(w),
+            Some(Tok::Word(w)) => Ok(w.to_string()),
             other => Err(format!("expected {what}, found {}", show(other.as_ref()))),
         }
     }
@@ -149,7 +163,7 @@ impl Cursor {
         self.peek() == Some(&Tok::Punct(c))
     }
     fn is_word(&self, w: &str) -> bool {
-        matches!(self.peek(), Some(Tok::Word(x)) if x == w)
+        matches!(self.peek(), Some(Tok::Word(x)) if *x == w)
     }
     fn punct(&mut self, c: char) -> Result<(), String> {
         match self.next() {
@@ -171,7 +185,7 @@ impl Cursor {
             match self.next() {
                 Some(Tok::Punct(']')) => return Ok(s.trim_end().to_string()),
                 Some(Tok::Word(w)) => {
-                    s.push_str(&w);
+                    s.push_str(w);
                     s.push(' ');
                 }
                 Some(Tok::Punct(c @ ('(' | ')'))) => {
@@ -223,7 +237,7 @@ impl Cursor {
     }
 }
 
-fn show(t: Option<&Tok>) -> String {
+fn show(t: Option<&Tok<'_>>) -> String {
     match t {
         None => "end of line".into(),
         Some(Tok::Word(w)) => format!("`{w}`"),
@@ -256,6 +270,35 @@ impl<'a> Lines<'a> {
 
 /// Parses one schema file. `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Schema, ParseError> {
+    parse_up_to(file, text, false)
+}
+
+/// The statements a schema file opens with, which say what revision it is: enough to
+/// find a revision by name and to rule it out from an image's header.
+const PROVENANCE: &[&str] = &[
+    "ckpt-schema",
+    "revision",
+    "ordinal",
+    "commit",
+    "date",
+    "subject",
+    "checkpoint-version",
+    "tag",
+    "kernel",
+    "alias",
+    "arch",
+    "arch-record",
+];
+
+/// Parses only the provenance statements at the top of a schema file (up to its first
+/// other statement): the returned schema has no constants, types, records or payloads.
+/// Start-up reads this of every embedded file and parses a whole file only when its
+/// revision is needed.
+pub(crate) fn parse_provenance(file: &str, text: &str) -> Result<Schema, ParseError> {
+    parse_up_to(file, text, true)
+}
+
+fn parse_up_to(file: &str, text: &str, provenance_only: bool) -> Result<Schema, ParseError> {
     let mut lines = Lines {
         lines: text
             .lines()
@@ -264,6 +307,10 @@ pub fn parse(file: &str, text: &str) -> Result<Schema, ParseError> {
             .filter(|(_, l)| {
                 let t = l.trim();
                 !t.is_empty() && !t.starts_with('#')
+            })
+            .take_while(|(_, l)| {
+                !provenance_only
+                    || PROVENANCE.contains(&l.split_whitespace().next().unwrap_or_default())
             })
             .collect(),
         pos: 0,
@@ -541,7 +588,7 @@ fn statement(s: &mut Schema, lines: &mut Lines<'_>, line: &str) -> Result<(), St
 }
 
 /// Member lines up to the closing `}`; returns the members and the tokens after `}`.
-fn struct_body(lines: &mut Lines<'_>) -> Result<(Vec<Member>, Cursor), String> {
+fn struct_body<'a>(lines: &mut Lines<'a>) -> Result<(Vec<Member>, Cursor<'a>), String> {
     let mut members = Vec::new();
     loop {
         let (_, l) = lines.next().ok_or("unterminated struct")?;
@@ -650,7 +697,7 @@ fn ctype_words(c: &mut Cursor) -> Result<CType, String> {
         Ok(CType::Named(c.word("a struct name")?))
     } else {
         let mut words = vec![w];
-        while matches!(c.peek(), Some(Tok::Word(x)) if x == "long" || x == "int" || x == "short" || x == "char")
+        while matches!(c.peek(), Some(Tok::Word(x)) if matches!(*x, "long" | "int" | "short" | "char"))
         {
             words.push(c.word("")?);
         }
@@ -721,7 +768,7 @@ fn payload_item(c: &mut Cursor) -> Result<PayloadItem, String> {
     let name = c.word("a payload name")?;
     let mut elements = None;
     let mut length = None;
-    if matches!(c.peek(), Some(Tok::Word(w)) if w != "if") {
+    if matches!(c.peek(), Some(Tok::Word(w)) if *w != "if") {
         let ty = c.word("an element type")?;
         let ty = if ty == "struct" {
             c.word("a struct name")?
