@@ -8,6 +8,8 @@ use anyhow::{Context, Result};
 use ckpt_format::Reader;
 use ckpt_format::detect::{self, Detection, Evidence};
 use ckpt_format::input::Input;
+use ckpt_format::write::{Sink, copy_between_files};
+use std::os::fd::{AsFd, BorrowedFd};
 
 /// A boxed image source (a file or standard input).
 pub type Source = Box<dyn Input>;
@@ -230,6 +232,23 @@ impl Write for Output {
             Output::Stdout(w) => w.flush().map_err(|e| writing(e, &"standard output")),
             Output::File(w, p) => w.flush().map_err(|e| writing(e, &p.display())),
             Output::Special(w, p) => w.flush().map_err(|e| writing(e, &p.display())),
+        }
+    }
+}
+
+impl Sink for Output {
+    fn copy_from_file(&mut self, src: BorrowedFd<'_>, len: u64) -> io::Result<u64> {
+        match self {
+            Output::Stdout(w) => w
+                .copy_from_file(src, len)
+                .map_err(|e| writing(e, &"standard output")),
+            Output::File(w, p) => w
+                .flush()
+                .and_then(|()| copy_between_files(src, w.get_ref().as_file().as_fd(), len))
+                .map_err(|e| writing(e, &p.display())),
+            Output::Special(w, p) => w
+                .copy_from_file(src, len)
+                .map_err(|e| writing(e, &p.display())),
         }
     }
 }

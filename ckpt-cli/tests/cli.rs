@@ -492,6 +492,69 @@ fn completions_and_man_pages() {
     }
 }
 
+/// `convert` writes the same bytes to a file (renamed into place), to standard output
+/// redirected to a file (both copy pages in the kernel), to a pipe, and from a pipe; and
+/// converting back gives the input.
+#[test]
+fn convert_output_is_the_same_file_stdout_or_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.ckpt");
+    let img = ok(
+        &[
+            "sample", "--rev", "c97c03d", "--arch", "x86_64", "--memory", "3M", "-o", "-",
+        ],
+        None,
+    );
+    std::fs::write(&src, &img).unwrap();
+    let s = src.to_str().unwrap();
+    let to_file = dir.path().join("out.ckpt");
+    ok(
+        &[
+            "convert",
+            s,
+            "--to-rev",
+            "5c3471a",
+            "-o",
+            to_file.to_str().unwrap(),
+        ],
+        None,
+    );
+    let by_file = std::fs::read(&to_file).unwrap();
+    let redirected = dir.path().join("stdout.ckpt");
+    let status = Command::new(CKPT)
+        .args(["convert", s, "--to-rev", "5c3471a", "-o", "-"])
+        .stdout(std::fs::File::create(&redirected).unwrap())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        std::fs::read(&redirected).unwrap() == by_file,
+        "stdout to a file"
+    );
+    let piped = ok(&["convert", s, "--to-rev", "5c3471a", "-o", "-"], None);
+    assert!(piped == by_file, "stdout to a pipe");
+    let from_pipe = ok(
+        &["convert", "-", "--to-rev", "5c3471a", "-o", "-"],
+        Some(&img),
+    );
+    assert!(from_pipe == by_file, "standard input");
+    let back = ok(
+        &[
+            "convert",
+            to_file.to_str().unwrap(),
+            "--rev",
+            "5c3471a",
+            "--to-rev",
+            "c97c03d",
+            "-o",
+            "-",
+        ],
+        None,
+    );
+    assert!(back == img, "converted back");
+}
+
 #[test]
 fn convert_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();

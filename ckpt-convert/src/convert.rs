@@ -14,7 +14,7 @@
 //! ([`convert_with_report`]).
 
 use std::collections::BTreeMap;
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Read, Seek};
 use std::path::PathBuf;
 
 use ckpt_format::format::{HDR_SIZE, MAGIC_HEAD};
@@ -23,6 +23,7 @@ use ckpt_format::layout::{Field, PrimKind, StructLayout};
 use ckpt_format::read::Decoded;
 use ckpt_format::schema::RecordBody;
 use ckpt_format::value::{Value, decode_field, decode_struct, encode_field, put_uint};
+use ckpt_format::write::Sink;
 use ckpt_format::{Format, Reader, RecordInfo, Writer};
 use serde::Serialize;
 
@@ -928,7 +929,10 @@ impl Conv<'_> {
 
 /// Converts the image read by `reader` into revision `to` (same architecture), writing
 /// it to `out`. On error nothing after the failing record is written, and never a TAIL.
-pub fn convert<R: Input, W: Write>(
+///
+/// Page payloads pass through unchanged; from a file to a file (any [`Sink`] that can)
+/// they are copied in the kernel, not through memory.
+pub fn convert<R: Input, W: Sink>(
     reader: Reader<R>,
     to: &'static ckpt_format::Schema,
     opts: &Options,
@@ -939,7 +943,7 @@ pub fn convert<R: Input, W: Write>(
 
 /// [`convert`], streaming every ledger entry to `report` as it is made instead of keeping
 /// it (the summary's ledger then holds the counts and no entries).
-pub fn convert_with_report<R: Input, W: Write>(
+pub fn convert_with_report<R: Input, W: Sink>(
     reader: Reader<R>,
     to: &'static ckpt_format::Schema,
     opts: &Options,
@@ -951,14 +955,14 @@ pub fn convert_with_report<R: Input, W: Write>(
 
 /// Where converted records go: the output, or (while a task's records are reordered) a
 /// spill file that is appended to the output later.
-struct Sinks<W: Write> {
+struct Sinks<W: Sink> {
     main: Writer<W>,
     spill: Option<Writer<io::BufWriter<std::fs::File>>>,
     spilling: bool,
     spill_dir: Option<PathBuf>,
 }
 
-impl<W: Write> Sinks<W> {
+impl<W: Sink> Sinks<W> {
     fn control(&mut self, o: &Out, endian: ckpt_format::Endian) -> Result<(), ConvertError> {
         match o {
             Out::Bytes(_) => {}
@@ -1007,11 +1011,12 @@ impl<W: Write> Sinks<W> {
         Ok(())
     }
 
-    fn payload(&mut self, b: &[u8]) -> Result<(), ConvertError> {
+    /// Copies the rest of the reader's streamed body (in the kernel, file to file).
+    fn copy_payload<R: Input>(&mut self, reader: &mut Reader<R>) -> Result<(), ConvertError> {
         match (&mut self.spill, self.spilling) {
-            (Some(w), true) => w.write_payload(b)?,
-            _ => self.main.write_payload(b)?,
-        }
+            (Some(w), true) => w.copy_payload_from(reader)?,
+            _ => self.main.copy_payload_from(reader)?,
+        };
         Ok(())
     }
 }
@@ -1026,7 +1031,7 @@ fn spill_error(what: &str, e: io::Error) -> ConvertError {
     ))
 }
 
-fn convert_inner<'a, R: Input, W: Write>(
+fn convert_inner<'a, R: Input, W: Sink>(
     mut reader: Reader<R>,
     to: &'static ckpt_format::Schema,
     opts: &'a Options,
@@ -1067,7 +1072,6 @@ fn convert_inner<'a, R: Input, W: Write>(
     };
     let mut state = rewrite::State::default();
     let (mut records_in, mut changed) = (0u64, 0u64);
-    let mut buf = vec![0u8; ckpt_format::limits::READ_BUFFER];
     while let Some(info) = reader.next_record()? {
         records_in += 1;
         if !info.inline {
@@ -1078,13 +1082,7 @@ fn convert_inner<'a, R: Input, W: Write>(
                 emit(&mut sinks, o, to_f.endian())?;
             }
             sinks.begin(rtype, info.body_len() as u64)?;
-            loop {
-                let k = reader.read_payload(&mut buf)?;
-                if k == 0 {
-                    break;
-                }
-                sinks.payload(&buf[..k])?;
-            }
+            sinks.copy_payload(&mut reader)?;
             conv.commit_pending()?;
             continue;
         }
@@ -1126,7 +1124,7 @@ fn convert_inner<'a, R: Input, W: Write>(
     })
 }
 
-fn emit<W: Write>(
+fn emit<W: Sink>(
     sinks: &mut Sinks<W>,
     o: Out,
     endian: ckpt_format::Endian,

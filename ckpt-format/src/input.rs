@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, Cursor, Read, Seek, SeekFrom};
+use std::os::fd::{AsFd, BorrowedFd};
 
 /// A byte source for [`crate::read::Reader`]: `Read` plus a way to skip bytes.
 ///
@@ -19,21 +20,34 @@ pub trait Input: Read {
         }
         Ok(())
     }
+
+    /// The file read from, when the source is an unbuffered file whose offset is the
+    /// next byte `read` returns: payloads may then be copied from it in the kernel
+    /// ([`crate::write::Writer::copy_payload_from`]). `None` (the default) for anything
+    /// else, such as standard input, which `std` buffers.
+    fn as_file_fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
 }
 
 impl Input for File {
+    fn as_file_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.as_fd())
+    }
+
     fn skip(&mut self, n: u64) -> io::Result<()> {
-        let len = self.metadata()?.len();
-        let pos = self.stream_position()?;
-        if pos.saturating_add(n) > len && self.metadata()?.is_file() {
+        // One seek and one stat: a regular file may be seeked past its end, which is
+        // then reported (and the position left at the end) as for any other source.
+        let n = i64::try_from(n).map_err(|_| io::Error::other("skip too large"))?;
+        let pos = self.seek(SeekFrom::Current(n))?;
+        let meta = self.metadata()?;
+        if meta.is_file() && pos > meta.len() {
             self.seek(SeekFrom::End(0))?;
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "file ended while skipping",
             ));
         }
-        let n = i64::try_from(n).map_err(|_| io::Error::other("skip too large"))?;
-        self.seek(SeekFrom::Current(n))?;
         Ok(())
     }
 }
@@ -72,9 +86,15 @@ impl<I: Input + ?Sized> Input for Box<I> {
     fn skip(&mut self, n: u64) -> io::Result<()> {
         (**self).skip(n)
     }
+    fn as_file_fd(&self) -> Option<BorrowedFd<'_>> {
+        (**self).as_file_fd()
+    }
 }
 impl<I: Input + ?Sized> Input for &mut I {
     fn skip(&mut self, n: u64) -> io::Result<()> {
         (**self).skip(n)
+    }
+    fn as_file_fd(&self) -> Option<BorrowedFd<'_>> {
+        (**self).as_file_fd()
     }
 }

@@ -362,6 +362,29 @@ impl<R: Input> Reader<R> {
         self.pending
     }
 
+    /// Bytes of the current streamed body already read from the source into the
+    /// reader's buffer (the rest is still in the source).
+    pub fn payload_buffered(&self) -> u64 {
+        ((self.end - self.start) as u64).min(self.pending)
+    }
+
+    /// The source file, positioned at the next unread byte of the current streamed
+    /// body: only while none of the body is buffered and the source is a file.
+    pub(crate) fn payload_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        if self.pending == 0 || self.end > self.start {
+            return None;
+        }
+        self.src.as_file_fd()
+    }
+
+    /// Accounts for `n` bytes of the current body copied from [`Reader::payload_fd`]
+    /// by someone else (the source's offset moved past them).
+    pub(crate) fn payload_copied(&mut self, n: u64) {
+        debug_assert!(n <= self.pending);
+        self.offset += n;
+        self.pending -= n;
+    }
+
     /// The whole current record (pre-header included), when it is inline.
     pub fn record_bytes(&self) -> &[u8] {
         &self.record

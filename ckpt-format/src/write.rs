@@ -1,11 +1,165 @@
 //! The streaming writer: records out as they come, large payloads streamed through.
 
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Cursor, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::arch::Endian;
 use crate::error::{Error, ErrorKind, Position, Result};
 use crate::format::HDR_SIZE;
+use crate::input::Input;
+use crate::read::Reader;
 use crate::value::put_uint;
+
+/// An output a [`Writer`] writes to: `Write`, plus a way to append bytes of a file
+/// without passing them through memory, for the page payloads a conversion copies
+/// unchanged ([`Writer::copy_payload_from`]).
+///
+/// The default copies nothing, and the writer reads and writes instead; a file appends
+/// with `copy_file_range`, and a `BufWriter` flushes and asks what it wraps.
+pub trait Sink: Write {
+    /// Appends up to `len` bytes of `src`, from its current offset (which moves past
+    /// them), after everything written so far. Returns how many were appended: fewer
+    /// than `len`, 0 included, when the kernel cannot copy between the two (a pipe,
+    /// another file system on an old kernel) or `src` ends; the caller writes the rest.
+    fn copy_from_file(&mut self, src: BorrowedFd<'_>, len: u64) -> io::Result<u64> {
+        let _ = (src, len);
+        Ok(0)
+    }
+}
+
+impl Sink for File {
+    fn copy_from_file(&mut self, src: BorrowedFd<'_>, len: u64) -> io::Result<u64> {
+        copy_between_files(src, self.as_fd(), len)
+    }
+}
+impl<W: Sink> Sink for BufWriter<W> {
+    fn copy_from_file(&mut self, src: BorrowedFd<'_>, len: u64) -> io::Result<u64> {
+        self.flush()?;
+        self.get_mut().copy_from_file(src, len)
+    }
+}
+impl<S: Sink + ?Sized> Sink for &mut S {
+    fn copy_from_file(&mut self, src: BorrowedFd<'_>, len: u64) -> io::Result<u64> {
+        (**self).copy_from_file(src, len)
+    }
+}
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn copy_from_file(&mut self, src: BorrowedFd<'_>, len: u64) -> io::Result<u64> {
+        (**self).copy_from_file(src, len)
+    }
+}
+impl Sink for Vec<u8> {}
+impl<T> Sink for Cursor<T> where Cursor<T>: Write {}
+impl Sink for io::Sink {}
+impl Sink for io::Stdout {}
+impl Sink for io::StdoutLock<'_> {}
+
+/// Copies up to `len` bytes from `src` to `dst`, both at their current offsets (which
+/// move past them), without passing them through a buffer of ours.
+///
+/// Where the two offsets have the same place in a page, the kernel copies
+/// (`copy_file_range`; on some file systems that shares the blocks). Where they do not,
+/// that copy splits every page in two and costs a third more, so the source is mapped
+/// and written from the mapping instead: one copy, whatever the alignment.
+///
+/// Stops early, returning what was copied, where neither can be done (a pipe, a special
+/// file, a file system that maps nothing, an old kernel: `EXDEV`, `EINVAL`, `ENOSYS`,
+/// `EOPNOTSUPP`, `EBADF`, `ESPIPE`, `ENODEV`) or where `src` ends; other errors are
+/// returned.
+pub fn copy_between_files(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, len: u64) -> io::Result<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{SeekFrom, seek};
+        use rustix::io::Errno;
+        const PAGE: u64 = crate::limits::PAGE_SIZE as u64;
+        let positions = seek(src, SeekFrom::Current(0)).and_then(|s| {
+            let d = seek(dst, SeekFrom::Current(0))?;
+            Ok((s, d))
+        });
+        let (src_at, dst_at) = match positions {
+            Ok(p) => p,
+            Err(Errno::SPIPE | Errno::INVAL | Errno::BADF) => return Ok(0),
+            Err(e) => return Err(e.into()),
+        };
+        if src_at % PAGE != dst_at % PAGE {
+            let done = write_mapped(src, src_at, dst, len)?;
+            seek(src, SeekFrom::Start(src_at + done))?;
+            if done > 0 {
+                return Ok(done);
+            }
+        }
+        let mut done = 0u64;
+        while done < len {
+            // At most 1 GiB a call, as the kernel itself caps a call near 2 GiB.
+            let want = (len - done).min(1 << 30) as usize;
+            match rustix::fs::copy_file_range(src, None, dst, None, want) {
+                Ok(0) => break,
+                Ok(k) => done += k as u64,
+                Err(Errno::INTR) => {}
+                Err(Errno::XDEV | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP | Errno::BADF) => {
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(done)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (src, dst, len);
+        Ok(0)
+    }
+}
+
+/// Writes up to `len` bytes of `src` from offset `at` to `dst`, from read-only mappings
+/// of at most 8 MiB. Returns the bytes written: fewer where `src` cannot be mapped or
+/// ends. The offset of `src` is the caller's to move.
+#[cfg(target_os = "linux")]
+fn write_mapped(src: BorrowedFd<'_>, at: u64, dst: BorrowedFd<'_>, len: u64) -> io::Result<u64> {
+    use rustix::io::Errno;
+    const WINDOW: u64 = 8 << 20;
+    // A mapping reads zeros past the end of the file to the end of its page: never map
+    // past the end.
+    let size = match rustix::fs::fstat(src) {
+        Ok(st) => st.st_size as u64,
+        Err(_) => return Ok(0),
+    };
+    let len = len.min(size.saturating_sub(at));
+    let mut done = 0u64;
+    while done < len {
+        let n = (len - done).min(WINDOW) as usize;
+        // SAFETY: the mapping is read-only and private to this function, and its bytes
+        // are only handed to write(2), which copies them in the kernel. If the file
+        // shrinks meanwhile, that copy fails with EFAULT (a fault in the kernel's copy
+        // from user memory is returned, not raised as SIGBUS), which ends the copy
+        // early, and the caller's read reports the image cut short. The file changing
+        // under a conversion is outside what a conversion can give a meaning to.
+        let map = match unsafe {
+            memmap2::MmapOptions::new()
+                .offset(at + done)
+                .len(n)
+                .populate()
+                .map(&src)
+        } {
+            Ok(m) => m,
+            Err(_) => break,
+        };
+        let mut written = 0;
+        while written < n {
+            match rustix::io::write(dst, &map[written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(k) => written += k,
+                Err(Errno::INTR) => {}
+                Err(Errno::FAULT) => return Ok(done + written as u64),
+                Err(e) if done + written as u64 == 0 && e == Errno::BADF => return Ok(0),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        done += n as u64;
+    }
+    Ok(done)
+}
 
 /// Writes records to any `Write`, keeping count of the offset.
 ///
@@ -174,5 +328,50 @@ impl<W: Write> Writer<W> {
         self.check_idle()?;
         self.out.flush().map_err(|e| self.err(e))?;
         Ok(self.out)
+    }
+}
+
+impl<W: Sink> Writer<W> {
+    /// Copies the rest of `reader`'s current streamed body (see
+    /// [`Reader::read_payload`]) into the body of the record begun last. What the reader
+    /// holds in memory is written; the rest, from [`crate::limits::READ_BUFFER`] bytes
+    /// up, is appended by the sink from the source file in the kernel when both are
+    /// files ([`Sink::copy_from_file`]), and read and written otherwise. Returns the
+    /// bytes copied.
+    pub fn copy_payload_from<R: Input>(&mut self, reader: &mut Reader<R>) -> Result<u64> {
+        let start = self.offset;
+        let mut buf = Vec::new();
+        let buffered = reader.payload_buffered() as usize;
+        if buffered > 0 {
+            buf.resize(buffered.min(crate::limits::READ_BUFFER), 0);
+            let mut left = buffered;
+            while left > 0 {
+                let n = left.min(buf.len());
+                let k = reader.read_payload(&mut buf[..n])?;
+                self.write_payload(&buf[..k])?;
+                left -= k;
+            }
+        }
+        let left = reader.payload_left();
+        if left >= crate::limits::READ_BUFFER as u64
+            && left <= self.owed
+            && let Some(fd) = reader.payload_fd()
+        {
+            let n = self.out.copy_from_file(fd, left).map_err(|e| self.err(e))?;
+            reader.payload_copied(n);
+            self.offset += n;
+            self.owed -= n;
+        }
+        if reader.payload_left() > 0 {
+            buf.resize(crate::limits::READ_BUFFER, 0);
+            loop {
+                let k = reader.read_payload(&mut buf)?;
+                if k == 0 {
+                    break;
+                }
+                self.write_payload(&buf[..k])?;
+            }
+        }
+        Ok(self.offset - start)
     }
 }

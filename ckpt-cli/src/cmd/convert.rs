@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use ckpt_convert::{Action, ConvertError, LedgerEntry, Options, TaskPaths, convert_with_report};
 use ckpt_format::Registry;
+use ckpt_format::write::Sink;
 
 use crate::io::{Output, open_image, refuse_same_file, with_detection};
 
@@ -138,8 +139,13 @@ impl Opts {
                 None => Ok(()),
             }
         };
-        let result =
-            convert_with_report(reader, to, &opts, bar.wrap_write(&mut out), &mut on_entry);
+        let result = convert_with_report(
+            reader,
+            to,
+            &opts,
+            Progress::new(&mut out, &bar),
+            &mut on_entry,
+        );
         bar.finish_and_clear();
         if let Some(r) = report.take() {
             r.end(&result)?;
@@ -205,6 +211,42 @@ impl Opts {
             l.count(Action::Dropped),
         )?;
         Ok(0)
+    }
+}
+
+/// An output that counts what is written to it (copied in the kernel included) on a
+/// progress bar.
+struct Progress<'a, W> {
+    out: W,
+    bar: &'a indicatif::ProgressBar,
+}
+
+impl<'a, W> Progress<'a, W> {
+    fn new(out: W, bar: &'a indicatif::ProgressBar) -> Self {
+        Progress { out, bar }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Progress<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl<W: Sink> Sink for Progress<'_, W> {
+    fn copy_from_file(
+        &mut self,
+        src: std::os::fd::BorrowedFd<'_>,
+        len: u64,
+    ) -> std::io::Result<u64> {
+        let n = self.out.copy_from_file(src, len)?;
+        self.bar.inc(n);
+        Ok(n)
     }
 }
 
