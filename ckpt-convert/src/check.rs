@@ -393,9 +393,9 @@ pub fn check<R: Input>(
             .layout("ckpt_hdr_header")
             .map(|l| {
                 l.fields()
-                    .into_iter()
+                    .iter()
                     .filter(|f| f.path.starts_with("constants."))
-                    .map(|f| f.path)
+                    .map(|f| f.path.clone())
                     .collect()
             })
             .unwrap_or_default()

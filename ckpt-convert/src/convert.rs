@@ -426,8 +426,12 @@ impl Conv<'_> {
         let (se, de) = (self.from.endian(), self.to.endian());
         let sfields = sl.fields();
         let dfields = dl.fields();
-        for df in &dfields {
-            let path = format!("{prefix}{}", df.path);
+        for df in dfields {
+            let path: std::borrow::Cow<'_, str> = if prefix.is_empty() {
+                df.path.as_str().into()
+            } else {
+                format!("{prefix}{}", df.path).into()
+            };
             let renamed = self.renamed_from(&dl.name, &df.path);
             match sfields
                 .iter()
@@ -502,7 +506,7 @@ impl Conv<'_> {
                 }
             }
         }
-        for sf in &sfields {
+        for sf in sfields {
             let carried = dfields.iter().any(|f| {
                 f.path == sf.path || self.renamed_from(&dl.name, &f.path) == Some(sf.path.as_str())
             });
@@ -613,8 +617,8 @@ impl Conv<'_> {
                 cases,
             } => {
                 let cl = f.layout(common).ok()?;
-                let sf = cl.fields().into_iter().find(|x| x.path == *selector)?;
-                let v = decode_field(&sf, bytes, f.endian())?.as_int()?;
+                let sf = cl.fields().iter().find(|x| x.path == *selector)?;
+                let v = decode_field(sf, bytes, f.endian())?.as_int()?;
                 // An unknown type reads as the common part, as the reader does.
                 let case = f.schema.enum_name("file", v as i64, f.arch).unwrap_or("");
                 Some(
@@ -881,15 +885,15 @@ impl Conv<'_> {
             |path: &str, v: u64, action: Action, conv: &mut Self| -> Result<(), ConvertError> {
                 let f = dl
                     .fields()
-                    .into_iter()
+                    .iter()
                     .find(|f| f.path == path)
                     .ok_or_else(|| ConvertError::Refused(format!("no header field {path}")))?;
-                let old = decode_field(&f, &out, de);
+                let old = decode_field(f, &out, de);
                 let new = Value::Uint(v);
                 if old.as_ref().and_then(Value::as_int) != Some(v as i128) {
                     conv.note(info.index, "HEADER", path, action, old, Some(new.clone()));
                 }
-                encode_field(&f, &new, &mut out, de).map_err(ConvertError::Refused)
+                encode_field(f, &new, &mut out, de).map_err(ConvertError::Refused)
             };
         set(
             "rev",
@@ -920,8 +924,8 @@ impl Conv<'_> {
             );
         }
         out[off..off + 2].copy_from_slice(&id.to_le_bytes());
-        let magic = dl.fields().into_iter().find(|f| f.path == "magic").unwrap();
-        encode_field(&magic, &Value::Uint(MAGIC_HEAD), &mut out, de)
+        let magic = dl.fields().iter().find(|f| f.path == "magic").unwrap();
+        encode_field(magic, &Value::Uint(MAGIC_HEAD), &mut out, de)
             .map_err(ConvertError::Refused)?;
         Ok(out)
     }

@@ -298,7 +298,7 @@ fn struct_record(
     let mut b = vec![0u8; l.size as usize];
     for f in l.fields() {
         if let Some((_, v)) = values.iter().find(|(p, _)| *p == f.path) {
-            encode_field(&f, v, &mut b, conv.to.endian()).map_err(ConvertError::Refused)?;
+            encode_field(f, v, &mut b, conv.to.endian()).map_err(ConvertError::Refused)?;
         }
     }
     let rtype = conv.target_type(name)?;
@@ -432,10 +432,10 @@ fn shift_tags(conv: &mut Conv<'_>, info: &RecordInfo, out: &mut [u8], tags: TagM
             if !leaf.ends_with("ref") || fl.count != 1 {
                 continue;
             }
-            if let Some(v) = decode_field(&fl, buf, f.endian()).and_then(|v| v.as_int())
+            if let Some(v) = decode_field(fl, buf, f.endian()).and_then(|v| v.as_int())
                 && v > 0
             {
-                let _ = encode_field(&fl, &Value::Int(tags.map(v as i64)), buf, f.endian());
+                let _ = encode_field(fl, &Value::Int(tags.map(v as i64)), buf, f.endian());
             }
         }
     };
@@ -625,7 +625,7 @@ fn write_tree(conv: &mut Conv<'_>, st: &mut State) -> Result<Vec<Out>, ConvertEr
         let mut b = vec![0u8; l.size as usize];
         for f in l.fields() {
             if let Some((_, v)) = vals.iter().find(|(p, _)| *p == f.path) {
-                let _ = encode_field(&f, &Value::Int(*v), &mut b, e);
+                let _ = encode_field(f, &Value::Int(*v), &mut b, e);
             }
         }
         b
@@ -1005,9 +1005,9 @@ fn convert_record(
                     .to
                     .layout("ckpt_hdr_header")
                     .map_err(|e| ConvertError::Refused(e.to_string()))?;
-                let f = l.fields().into_iter().find(|f| f.path == "uflags").unwrap();
+                let f = l.fields().iter().find(|f| f.path == "uflags").unwrap();
                 let nv = if new_bit { uf | 2 } else { uf & !2 };
-                encode_field(&f, &Value::Uint(nv), &mut h, conv.to.endian())
+                encode_field(f, &Value::Uint(nv), &mut h, conv.to.endian())
                     .map_err(ConvertError::Refused)?;
                 conv.note_step(
                     netns_rewrite(&plan),
@@ -1221,12 +1221,12 @@ fn convert_record(
             .to
             .layout("ckpt_hdr_pids")
             .map_err(|e| ConvertError::Refused(e.to_string()))?;
-        let f = l.fields().into_iter().find(|f| f.path == "offset").unwrap();
-        let old = decode_field(&f, &out, conv.to.endian())
+        let f = l.fields().iter().find(|f| f.path == "offset").unwrap();
+        let old = decode_field(f, &out, conv.to.endian())
             .and_then(|v| v.as_int())
             .unwrap_or(0);
         let new = Value::Int((old + plan.pids_offset as i128) as i64);
-        encode_field(&f, &new, &mut out, conv.to.endian()).map_err(ConvertError::Refused)?;
+        encode_field(f, &new, &mut out, conv.to.endian()).map_err(ConvertError::Refused)?;
         conv.note_step(
             Rewrite::PidsOffset,
             idx,
@@ -1324,12 +1324,8 @@ fn convert_record(
             .to
             .layout("ckpt_hdr_task_objs")
             .map_err(|e| ConvertError::Refused(e.to_string()))?;
-        let f = l
-            .fields()
-            .into_iter()
-            .find(|f| f.path == "fs_objref")
-            .unwrap();
-        encode_field(&f, &Value::Int(tag), &mut out, conv.to.endian())
+        let f = l.fields().iter().find(|f| f.path == "fs_objref").unwrap();
+        encode_field(f, &Value::Int(tag), &mut out, conv.to.endian())
             .map_err(ConvertError::Refused)?;
         // The mechanical pass noted fs_objref as defaulted: it is supplied.
         conv.ledger
@@ -1411,10 +1407,10 @@ fn put_member(
         .map_err(|e| ConvertError::Refused(e.to_string()))?;
     let f = l
         .fields()
-        .into_iter()
+        .iter()
         .find(|f| f.path == path)
         .ok_or_else(|| ConvertError::Refused(format!("{st_name} has no member {path}")))?;
-    encode_field(&f, v, out, conv.to.endian()).map_err(ConvertError::Refused)
+    encode_field(f, v, out, conv.to.endian()).map_err(ConvertError::Refused)
 }
 
 /// UnixPeerCredentials (f0fdd38): `peercred_uid`/`peercred_gid` <-> `peercred`, a

@@ -231,7 +231,7 @@ impl<W: Write> Emitter<'_, W> {
         put_uint(&mut bytes[..4], rtype as u64, endian);
         put_uint(&mut bytes[4..8], len, endian);
         if let Some(l) = &layout {
-            let paths: Vec<String> = l.fields().into_iter().map(|f| f.path).collect();
+            let paths: Vec<String> = l.fields().iter().map(|f| f.path.clone()).collect();
             let known: Vec<(String, Value)> = fields
                 .iter()
                 .filter(|(p, _)| paths.iter().any(|x| x == p))
@@ -335,7 +335,7 @@ impl<W: Write> Emitter<'_, W> {
     fn element(&self, ty: &str, fields: &[(&'static str, Value)]) -> Result<Vec<u8>> {
         let l = self.f.layout(ty).map_err(|e| self.err(e.to_string()))?;
         let mut b = vec![0u8; l.size as usize];
-        let paths: Vec<String> = l.fields().into_iter().map(|f| f.path).collect();
+        let paths: Vec<String> = l.fields().iter().map(|f| f.path.clone()).collect();
         let known: Vec<(String, Value)> = fields
             .iter()
             .filter(|(p, _)| paths.iter().any(|x| x == p))

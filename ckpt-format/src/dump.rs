@@ -266,7 +266,7 @@ impl<W: Write> DumpEncoder<W> {
             };
             if let Some(st) = st {
                 let layout = format.layout(st)?;
-                let known: Vec<String> = layout.fields().into_iter().map(|f| f.path).collect();
+                let known: Vec<String> = layout.fields().iter().map(|f| f.path.clone()).collect();
                 let mut values = Vec::new();
                 for (p, x) in fields {
                     // `null` is a float that JSON cannot hold (NaN, an infinity: `ckpt dump`
@@ -463,10 +463,10 @@ mod tests {
         assert_eq!(crate::value::get_uint(&img[4..8], f.endian()), len as u64);
         let field = layout
             .fields()
-            .into_iter()
+            .iter()
             .find(|x| x.path == "fd_descriptor")
             .unwrap();
-        let v = crate::value::decode_field(&field, &img, f.endian());
+        let v = crate::value::decode_field(field, &img, f.endian());
         assert_eq!(v, Some(Value::Int(7)));
         let at = field.offset as usize..(field.offset + field.prim.size) as usize;
         let nonzero: Vec<usize> = (8..img.len()).filter(|&i| img[i] != 0).collect();

@@ -125,6 +125,9 @@ pub struct StructLayout {
     pub align: u32,
     /// Members in C order.
     pub members: Vec<MemberLayout>,
+    /// [`StructLayout::fields`], made on first use (a layout is shared for the process,
+    /// and converting or decoding a record asks for them every time).
+    leaves: std::sync::OnceLock<Vec<Field>>,
 }
 
 impl StructLayout {
@@ -165,10 +168,12 @@ impl StructLayout {
 
     /// Every primitive leaf of the struct, with dotted paths, in offset order of
     /// declaration (unions list every alternative).
-    pub fn fields(&self) -> Vec<Field> {
-        let mut out = Vec::new();
-        flatten(self, 0, "", &mut out);
-        out
+    pub fn fields(&self) -> &[Field] {
+        self.leaves.get_or_init(|| {
+            let mut out = Vec::new();
+            flatten(self, 0, "", &mut out);
+            out
+        })
     }
 }
 
@@ -394,6 +399,7 @@ impl Layouts {
             size: size.next_multiple_of(align),
             align,
             members,
+            leaves: Default::default(),
         })
     }
 

@@ -114,8 +114,8 @@ pub fn decode_field(field: &Field, bytes: &[u8], endian: Endian) -> Option<Value
 pub fn decode_struct(layout: &StructLayout, bytes: &[u8], endian: Endian) -> Vec<(String, Value)> {
     layout
         .fields()
-        .into_iter()
-        .filter_map(|f| decode_field(&f, bytes, endian).map(|v| (f.path, v)))
+        .iter()
+        .filter_map(|f| decode_field(f, bytes, endian).map(|v| (f.path.clone(), v)))
         .collect()
 }
 

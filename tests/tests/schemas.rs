@@ -32,7 +32,7 @@ fn every_kernel_and_arch_has_its_ckpt_const_values() {
         let header = Layouts::new(s, arch).get("ckpt_hdr_header").unwrap();
         let members: Vec<String> = header
             .fields()
-            .into_iter()
+            .iter()
             .filter_map(|f| f.path.strip_prefix("constants.").map(str::to_string))
             .collect();
         assert_eq!(members.len(), 12);
