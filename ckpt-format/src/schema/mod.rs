@@ -1,7 +1,7 @@
 //! The schema of one format revision, as written in `schemas/NN-<id>.schema`.
 //!
 //! [`parse`] turns the text into a [`Schema`]; [`registry`] holds the 17 revisions that are
-//! embedded in the crate; the layout engine ([`crate::layout`]) computes sizes and offsets
+//! embedded in the crate, each parsed the first time it is needed; the layout engine ([`crate::layout`]) computes sizes and offsets
 //! from the struct declarations for each architecture.
 
 mod parse;
