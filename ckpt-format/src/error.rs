@@ -89,6 +89,16 @@ pub enum ErrorKind {
 /// An error with the position where it happened.
 ///
 /// Displays as "… (record #12 (TASK, type 102), at offset 0x1a0)".
+///
+/// ```
+/// use ckpt_format::error::{Error, ErrorKind, Position};
+/// let e = Error::new(
+///     ErrorKind::Io(std::io::Error::other("disk on fire")),
+///     Position { offset: 0x40, ..Default::default() },
+/// );
+/// assert_eq!(e.to_string(), "I/O error: disk on fire (at offset 0x40)");
+/// assert!(std::error::Error::source(&e).is_none(), "said once, not again as a source");
+/// ```
 #[derive(Debug)]
 pub struct Error {
     inner: Box<(ErrorKind, Position)>,
@@ -125,14 +135,10 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self.kind() {
-            ErrorKind::Io(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+/// No source: the message of every kind, an I/O error's included, is part of this
+/// error's own message, and a chain printer (`anyhow`'s `{:#}`) would repeat it. The
+/// `io::Error` is reached through [`Error::kind`].
+impl std::error::Error for Error {}
 
 /// Result of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
