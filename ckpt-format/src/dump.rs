@@ -662,7 +662,9 @@ mod tests {
             .line(r#"{"kind":"record","name":"TAIL","len":8,"raw":""}"#)
             .unwrap_err();
         assert!(e.is_io(), "{e}");
+        // The io::Error is the source (said once: not in the message too).
         let src = std::error::Error::source(&e).unwrap();
         assert!(src.downcast_ref::<std::io::Error>().is_some());
+        assert!(!e.to_string().contains("full"), "{e}");
     }
 }

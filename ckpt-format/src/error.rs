@@ -32,8 +32,8 @@ impl fmt::Display for Position {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The source or sink failed.
-    #[error("I/O error: {0}")]
+    /// The source or sink failed (the `io::Error` is the error's source).
+    #[error("I/O error")]
     Io(#[from] std::io::Error),
     /// The image ends in the middle of a record or before its TAIL.
     #[error("unexpected end of image: {0}")]
@@ -96,8 +96,9 @@ pub enum ErrorKind {
 ///     ErrorKind::Io(std::io::Error::other("disk on fire")),
 ///     Position { offset: 0x40, ..Default::default() },
 /// );
-/// assert_eq!(e.to_string(), "I/O error: disk on fire (at offset 0x40)");
-/// assert!(std::error::Error::source(&e).is_none(), "said once, not again as a source");
+/// assert_eq!(e.to_string(), "I/O error (at offset 0x40)");
+/// let cause = std::error::Error::source(&e).unwrap();
+/// assert_eq!(cause.to_string(), "disk on fire");
 /// ```
 #[derive(Debug)]
 pub struct Error {
@@ -135,10 +136,17 @@ impl fmt::Display for Error {
     }
 }
 
-/// No source: the message of every kind, an I/O error's included, is part of this
-/// error's own message, and a chain printer (`anyhow`'s `{:#}`) would repeat it. The
-/// `io::Error` is reached through [`Error::kind`].
-impl std::error::Error for Error {}
+/// An I/O error's cause is its source, not part of its message, so that a chain printer
+/// (`anyhow`'s `{:#}`) says it once, and wrappers that forward `source` (`#[error(transparent)]`)
+/// keep the `io::Error` in the chain.
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self.kind() {
+            ErrorKind::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Result of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

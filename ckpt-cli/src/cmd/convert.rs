@@ -214,6 +214,18 @@ impl Opts {
     }
 }
 
+/// An error's message followed by those of its sources (an I/O error's cause).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// An output that counts what is written to it (copied in the kernel included) on a
 /// progress bar.
 struct Progress<'a, W> {
@@ -311,7 +323,7 @@ impl Report {
                 "records_in": s.records_in, "records_out": s.records_out,
                 "records_changed": s.records_changed, "counts": s.ledger.counts,
             }}),
-            Err(e) => serde_json::json!({"converted": false, "error": e.to_string()}),
+            Err(e) => serde_json::json!({"converted": false, "error": with_causes(e)}),
         };
         write!(self.out, "\n], \"result\": {tail}}}\n")
             .with_context(|| format!("writing {}", self.path.display()))?;
