@@ -3,13 +3,15 @@
 //! Tasks are matched by their place in the tree; the objects a task uses are matched by
 //! the reference that leads to them (the task's file table, its descriptor N, its address
 //! space and its VMA at an address), never by raw tag numbers, which differ between
-//! images for no reason. Page contents are compared by hash per VMA. Objects that no task
+//! images for no reason. Page contents are compared by hash per VMA, and the contents
+//! of SysV IPC objects (shm pages, queued messages, semaphore arrays) by hash per object,
+//! matched by kind and order within their namespace. Objects that no task
 //! refers to are compared as counts per kind. Members that hold references (names ending
 //! in `ref`) are left out: what they point to is compared instead.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ckpt_format::model::{Fields, ImageModel, ObjectModel, TaskModel};
+use ckpt_format::model::{Fields, ImageModel, IpcModel, ObjectModel, TaskModel};
 use ckpt_format::value::Value;
 use serde::Serialize;
 
@@ -161,6 +163,47 @@ impl Cmp<'_> {
                 }
             }
         }
+        // SysV IPC objects of a namespace: by kind, in image order.
+        for kind in ["IPC_SHM", "IPC_MSG", "IPC_SEM"] {
+            let ia: Vec<&IpcModel> = x.ipc.iter().filter(|i| i.record == kind).collect();
+            let ib: Vec<&IpcModel> = y.ipc.iter().filter(|i| i.record == kind).collect();
+            for k in 0..ia.len().max(ib.len()) {
+                let id = |i: Option<&&IpcModel>| {
+                    i.and_then(|i| i.fields.iter().find(|(n, _)| n == "perms.id"))
+                        .map(|(_, v)| show(v))
+                };
+                let here = format!(
+                    "{at}{kind} {k} (id {}): ",
+                    id(ia.get(k)).or(id(ib.get(k))).unwrap_or_default()
+                );
+                match (ia.get(k), ib.get(k)) {
+                    (Some(p), Some(q)) => {
+                        self.fields(&here, &p.fields, &q.fields);
+                        for (what, m, n) in [
+                            ("pages", p.pages, q.pages),
+                            ("messages", p.messages, q.messages),
+                        ] {
+                            self.diff(
+                                format!("{here}{what}"),
+                                Some(m.to_string()),
+                                Some(n.to_string()),
+                            );
+                        }
+                        if p.pages == q.pages && p.messages == q.messages {
+                            self.diff(
+                                format!("{here}contents (sha256)"),
+                                p.hash.clone(),
+                                q.hash.clone(),
+                            );
+                        }
+                    }
+                    (p, q) => {
+                        let d = |i: Option<&&IpcModel>| i.map(|_| "present".to_string());
+                        self.diff(here.trim_end_matches(": ").to_string(), d(p), d(q));
+                    }
+                }
+            }
+        }
     }
 
     fn task(&mut self, x: &TaskModel, y: &TaskModel) {
@@ -287,6 +330,52 @@ mod tests {
         assert!(d.iter().any(|x| x.path.contains("page contents")), "{d:#?}");
         // Tags never show up as differences.
         assert!(d.iter().all(|x| !x.path.ends_with("ref")), "{d:#?}");
+    }
+
+    /// The offset of the last byte of the first record named `name` that follows an
+    /// `after` record, in a 1fd8e6e x86_64 builder image.
+    fn last_byte_of(img: &[u8], after: &str, name: &str) -> usize {
+        let s = Registry::get().find("1fd8e6e").unwrap();
+        let mut r = Reader::new(img, Format::new(s, Arch::X86_64));
+        let mut seen = false;
+        while let Some(rec) = r.next_record().unwrap() {
+            seen |= rec.name == after;
+            if seen && rec.name == name {
+                return (rec.offset + rec.len as u64 - 1) as usize;
+            }
+        }
+        panic!("no {name} after {after}");
+    }
+
+    #[test]
+    fn sysv_shm_pages_message_texts_and_semaphores_are_compared() {
+        let s = Registry::get().find("1fd8e6e").unwrap();
+        let f = Format::new(s, Arch::X86_64);
+        let mut img = Vec::new();
+        let o = BuildOptions {
+            tasks: 2,
+            memory: 8192,
+            seed: 5,
+            ..BuildOptions::default()
+        };
+        build(&f, &o, &mut img).unwrap();
+        let read =
+            |img: &[u8]| read_model(Reader::new(img, Format::new(s, Arch::X86_64)), true).unwrap();
+        let a = read(&img);
+        for (after, name, what) in [
+            ("IPC_SHM", "BUFFER", "IPC_SHM 0"),
+            ("IPC_MSG_MSG", "BUFFER", "IPC_MSG 0"),
+            ("IPC_SEM", "BUFFER", "IPC_SEM 0"),
+        ] {
+            let mut changed = img.clone();
+            changed[last_byte_of(&img, after, name)] ^= 0x5a;
+            let d = compare(&a, &read(&changed));
+            assert_eq!(d.len(), 1, "{what}: {d:#?}");
+            assert!(
+                d[0].path.contains(what) && d[0].path.ends_with("contents (sha256)"),
+                "{d:#?}"
+            );
+        }
     }
 
     #[test]

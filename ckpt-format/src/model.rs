@@ -77,6 +77,27 @@ pub struct VmaModel {
     hasher: Option<Sha256>,
 }
 
+/// A SysV IPC object of an IPC namespace: a shared memory segment, a message queue or a
+/// semaphore set (IPC_SHM, IPC_MSG, IPC_SEM), in image order.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IpcModel {
+    /// Its record: `IPC_SHM`, `IPC_MSG` or `IPC_SEM`.
+    pub record: String,
+    /// The record's members (`perms.id`, `perms.key`, `shm_segsz`, ...).
+    pub fields: Fields,
+    /// Pages saved for a shared memory segment.
+    pub pages: u64,
+    /// Messages of a queue (IPC_MSG_MSG records).
+    pub messages: u64,
+    /// SHA-256 of its contents, when hashing was asked for: a segment's page chunks
+    /// (indices and pages), a queue's messages (each IPC_MSG_MSG body and its text
+    /// chunks), a semaphore set's array.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    #[serde(skip)]
+    hasher: Option<Sha256>,
+}
+
 /// An object: the record that follows its OBJREF, and what belongs to it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ObjectModel {
@@ -96,6 +117,9 @@ pub struct ObjectModel {
     pub fds: Vec<FdModel>,
     /// For an address space: its VMAs.
     pub vmas: Vec<VmaModel>,
+    /// For an IPC namespace: its SysV IPC objects.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ipc: Vec<IpcModel>,
 }
 
 impl ObjectModel {
@@ -187,6 +211,10 @@ pub struct ModelBuilder {
     current_mm: Option<i64>,
     /// Pages go to this VMA of the current address space.
     current_vma: Option<usize>,
+    /// The IPC namespace whose IPC objects are being read, and the current one of them
+    /// (pages, messages and arrays go to it).
+    current_ipc_ns: Option<i64>,
+    current_ipc: Option<usize>,
     /// Pid objects (b6cdf01 on): numbers per object, and the tag of the first.
     pid_objects: Vec<Vec<i64>>,
     pids_offset: i64,
@@ -216,6 +244,8 @@ impl ModelBuilder {
             current_table: None,
             current_mm: None,
             current_vma: None,
+            current_ipc_ns: None,
+            current_ipc: None,
             pid_objects: Vec::new(),
             pids_offset: 0,
             tree: Vec::new(),
@@ -235,6 +265,14 @@ impl ModelBuilder {
                 self.pages(r, rec)?;
             }
             return Ok(());
+        }
+        if self.hash_pages && self.current_ipc.is_some() && !rec.headerless {
+            // A queue's messages and text chunks, a semaphore set's array: their bodies.
+            if matches!(rec.name, "IPC_MSG_MSG" | "BUFFER")
+                && let Some(h) = self.ipc().and_then(|i| i.hasher.as_mut())
+            {
+                h.update(&r.record_bytes()[crate::format::HDR_SIZE as usize..]);
+            }
         }
         if rec.headerless {
             return Ok(());
@@ -355,8 +393,32 @@ impl ModelBuilder {
                 }
             }
             ("PGARR", None) => {
+                let n = d.int("nr_pages").unwrap_or(0) as u64;
                 if let Some(v) = self.vma() {
-                    v.pages += d.int("nr_pages").unwrap_or(0) as u64;
+                    v.pages += n;
+                } else if let Some(i) = self.ipc() {
+                    i.pages += n;
+                }
+            }
+            ("IPC_SHM" | "IPC_MSG" | "IPC_SEM", None) => {
+                self.current_vma = None;
+                let hasher = self.hash_pages.then(Sha256::new);
+                if let Some(o) = self
+                    .current_ipc_ns
+                    .and_then(|t| self.model.objects.get_mut(&t))
+                {
+                    o.ipc.push(IpcModel {
+                        record: rec.name.to_string(),
+                        fields: strip(d.fields),
+                        hasher,
+                        ..IpcModel::default()
+                    });
+                    self.current_ipc = Some(o.ipc.len() - 1);
+                }
+            }
+            ("IPC_MSG_MSG", None) => {
+                if let Some(i) = self.ipc() {
+                    i.messages += 1;
                 }
             }
             ("STRING", Some(("ERROR", _))) => self.model.error = d.text,
@@ -385,8 +447,12 @@ impl ModelBuilder {
                 }
             }
             (name, None) => {
-                if matches!(name, "IPC_SHM" | "MM_CONTEXT" | "IPC") {
+                if matches!(name, "MM_CONTEXT" | "IPC") {
                     self.current_vma = None;
+                }
+                if !matches!(name, "OBJREF" | "SECURITY" | "BUFFER") {
+                    // Anything else ends the current IPC object's contents.
+                    self.current_ipc = None;
                 }
                 // The object record of the innermost pending OBJREF of its kind.
                 let at = self
@@ -396,6 +462,7 @@ impl ModelBuilder {
                 if let Some((tag, kind)) = at.map(|k| self.pending.remove(k)) {
                     match name {
                         "FILE_TABLE" => self.current_table = Some(tag),
+                        "IPC_NS" => self.current_ipc_ns = Some(tag),
                         "MM" => {
                             self.current_mm = Some(tag);
                             self.current_vma = None;
@@ -420,6 +487,11 @@ impl ModelBuilder {
         Ok(())
     }
 
+    fn ipc(&mut self) -> Option<&mut IpcModel> {
+        let (ns, k) = (self.current_ipc_ns?, self.current_ipc?);
+        self.model.objects.get_mut(&ns)?.ipc.get_mut(k)
+    }
+
     fn vma(&mut self) -> Option<&mut VmaModel> {
         let (mm, k) = (self.current_mm?, self.current_vma?);
         self.model.objects.get_mut(&mm)?.vmas.get_mut(k)
@@ -430,7 +502,11 @@ impl ModelBuilder {
             return Ok(());
         }
         let mut buf = vec![0u8; crate::limits::READ_BUFFER];
-        let mut hasher = self.vma().and_then(|v| v.hasher.take());
+        let to_vma = self.vma().is_some();
+        let mut hasher = match to_vma {
+            true => self.vma().and_then(|v| v.hasher.take()),
+            false => self.ipc().and_then(|i| i.hasher.take()),
+        };
         loop {
             let n = r.read_payload(&mut buf)?;
             if n == 0 {
@@ -440,8 +516,11 @@ impl ModelBuilder {
                 h.update(&buf[..n]);
             }
         }
-        if let (Some(v), Some(h)) = (self.vma(), hasher) {
-            v.hasher = Some(h);
+        if let Some(h) = hasher {
+            match to_vma {
+                true => self.vma().map(|v| v.hasher = Some(h)),
+                false => self.ipc().map(|i| i.hasher = Some(h)),
+            };
         }
         Ok(())
     }
@@ -477,11 +556,14 @@ impl ModelBuilder {
                     .unwrap_or_default();
             }
         }
+        let hex =
+            |h: Sha256| -> String { h.finalize().iter().map(|b| format!("{b:02x}")).collect() };
         for o in self.model.objects.values_mut() {
             for v in &mut o.vmas {
-                if let Some(h) = v.hasher.take() {
-                    v.hash = Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect());
-                }
+                v.hash = v.hasher.take().map(hex);
+            }
+            for i in &mut o.ipc {
+                i.hash = i.hasher.take().map(hex);
             }
         }
         self.model
@@ -548,6 +630,71 @@ mod tests {
             assert!(pages > 0, "{rev}");
             assert!(mm.vmas.iter().all(|v| v.hash.is_some()), "{rev}");
         }
+    }
+
+    #[test]
+    fn sysv_ipc_objects_are_kept_with_their_contents_hashed_on_every_pair() {
+        for s in Registry::get().all() {
+            for &(arch, _) in &s.arches {
+                let mut img = Vec::new();
+                let o = BuildOptions {
+                    tasks: 2,
+                    memory: 4096,
+                    seed: 3,
+                    ..BuildOptions::default()
+                };
+                build(&Format::new(s, arch), &o, &mut img).unwrap();
+                let m = read_model(Reader::new(&img[..], Format::new(s, arch)), true).unwrap();
+                let ipc: Vec<&IpcModel> = m.objects.values().flat_map(|o| &o.ipc).collect();
+                let count = |r: &str| m.record_counts.get(r).copied().unwrap_or(0);
+                let kinds = ["IPC_SHM", "IPC_MSG", "IPC_SEM"];
+                let expected: u64 = kinds.iter().map(|k| count(k)).sum();
+                assert_eq!(ipc.len() as u64, expected, "{} {arch}", s.id);
+                for i in &ipc {
+                    assert!(i.hash.is_some(), "{} {arch}: {}", s.id, i.record);
+                    assert!(
+                        i.fields.iter().any(|(n, _)| n == "perms.id"),
+                        "{} {arch}",
+                        s.id
+                    );
+                }
+                let shm_pages: u64 = ipc
+                    .iter()
+                    .filter(|i| i.record == "IPC_SHM")
+                    .map(|i| i.pages)
+                    .sum();
+                let msgs: u64 = ipc.iter().map(|i| i.messages).sum();
+                assert_eq!(msgs, count("IPC_MSG_MSG"), "{} {arch}", s.id);
+                if count("IPC_SHM") > 0 {
+                    assert!(shm_pages > 0, "{} {arch}: no shm pages", s.id);
+                }
+                // Pages of a segment are not counted as a VMA's.
+                let vma_pages: u64 = m
+                    .objects
+                    .values()
+                    .flat_map(|o| &o.vmas)
+                    .map(|v| v.pages)
+                    .sum();
+                assert_eq!(
+                    vma_pages + shm_pages,
+                    pgarr_pages(&img, s, arch),
+                    "{} {arch}",
+                    s.id
+                );
+            }
+        }
+    }
+
+    /// Pages announced by every PGARR of an image.
+    fn pgarr_pages(img: &[u8], s: &'static crate::Schema, arch: Arch) -> u64 {
+        let mut r = Reader::new(img, Format::new(s, arch));
+        let mut n = 0;
+        while let Some(rec) = r.next_record().unwrap() {
+            if rec.name == "PGARR" && rec.inline {
+                n += r.decode().unwrap().int("nr_pages").unwrap_or(0) as u64;
+            }
+        }
+        n
     }
 
     #[test]
