@@ -586,16 +586,22 @@ mod tests {
     use crate::build::{BuildOptions, build};
     use crate::{Arch, Registry};
 
-    fn model(rev: &str, arch: Arch) -> ImageModel {
-        let s = Registry::get().find(rev).unwrap();
+    /// A builder image of `s` on `arch`.
+    fn image(s: &'static crate::Schema, arch: Arch, tasks: u32, memory: u64, seed: u64) -> Vec<u8> {
         let mut img = Vec::new();
         let o = BuildOptions {
-            tasks: 3,
-            memory: 16384,
-            seed: 2,
+            tasks,
+            memory,
+            seed,
             ..BuildOptions::default()
         };
         build(&Format::new(s, arch), &o, &mut img).unwrap();
+        img
+    }
+
+    fn model(rev: &str, arch: Arch) -> ImageModel {
+        let s = Registry::get().find(rev).unwrap();
+        let img = image(s, arch, 3, 16384, 2);
         read_model(Reader::new(&img[..], Format::new(s, arch)), true).unwrap()
     }
 
@@ -636,14 +642,7 @@ mod tests {
     fn sysv_ipc_objects_are_kept_with_their_contents_hashed_on_every_pair() {
         for s in Registry::get().all() {
             for &(arch, _) in &s.arches {
-                let mut img = Vec::new();
-                let o = BuildOptions {
-                    tasks: 2,
-                    memory: 4096,
-                    seed: 3,
-                    ..BuildOptions::default()
-                };
-                build(&Format::new(s, arch), &o, &mut img).unwrap();
+                let img = image(s, arch, 2, 4096, 3);
                 let m = read_model(Reader::new(&img[..], Format::new(s, arch)), true).unwrap();
                 let ipc: Vec<&IpcModel> = m.objects.values().flat_map(|o| &o.ipc).collect();
                 let count = |r: &str| m.record_counts.get(r).copied().unwrap_or(0);
