@@ -15,10 +15,12 @@ use crate::arch::Arch;
 use crate::error::{Error, ErrorKind, Position, Result};
 use crate::format::{Format, HDR_SIZE, LengthRule};
 use crate::input::Input;
+use crate::layout::StructLayout;
 use crate::limits;
 use crate::read::{HeaderPeek, Reader, read_up_to};
 use crate::schema::{Embedded, RecordBody, Registry, Schema};
 use crate::value::get_uint;
+use std::sync::Arc;
 
 /// Record types whose number is the same in every revision and whose length is free:
 /// they carry no evidence (BUFFER, STRING, FILE_NAME).
@@ -429,6 +431,25 @@ fn misfit(schema: &'static Schema, arch: Arch, ev: &Evidence) -> std::result::Re
     Ok(arch)
 }
 
+/// The structs a record uses in one revision: a label (the FILE case, or the tail) and the
+/// layout, or why it has none.
+type Used = Vec<(String, Option<Result<Arc<StructLayout>, String>>)>;
+
+/// Whether two revisions use the same structs for a record: same labels, and layouts with
+/// the same flattened fields (path, offset, type, count).
+fn same_use(a: &Used, b: &Used) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|((la, xa), (lb, xb))| {
+            la == lb
+                && match (xa, xb) {
+                    (Some(Ok(p)), Some(Ok(q))) => p.fields() == q.fields(),
+                    (Some(Err(p)), Some(Err(q))) => p == q,
+                    (None, None) => true,
+                    _ => false,
+                }
+        })
+}
+
 /// Whether two candidates mean the same thing for the records seen.
 fn same_for_records(
     a: &'static Schema,
@@ -469,27 +490,24 @@ fn same_for_records(
         if na != nb {
             return Some(format!("type {t} is {na} in {} and {nb} in {}", a.id, b.id));
         }
-        let describe = |f: &Format, st: &str| -> String {
-            match f.layout(st) {
-                Ok(l) => format!(
-                    "{:?}",
-                    l.fields()
-                        .iter()
-                        .map(|x| (&x.path, x.offset, x.prim, x.count))
-                        .collect::<Vec<_>>()
-                ),
-                Err(e) => e.to_string(),
-            }
-        };
+        // Layouts are compared as their flattened fields (path, offset, type, count),
+        // which each layout keeps: no text is made for the comparison.
+        let describe =
+            |f: &'static Format, st: &str| -> Option<Result<Arc<StructLayout>, String>> {
+                Some(f.layout(st).map_err(|e| e.to_string()))
+            };
         // The structs that the records seen use: for FILE-like records, the case of each
         // selector value seen.
-        let used = |f: &Format, s: &Schema| -> Vec<String> {
+        let used = |f: &'static Format, s: &Schema| -> Used {
             match s.record_def(na, arch).map(|d| &d.body) {
                 Some(RecordBody::Struct { name, tail }) => {
-                    vec![describe(f, name), format!("{tail:?}")]
+                    vec![
+                        (String::new(), describe(f, name)),
+                        (format!("{tail:?}"), None),
+                    ]
                 }
                 Some(RecordBody::Select { common, cases, .. }) => {
-                    let mut v = vec![describe(f, common)];
+                    let mut v = vec![(String::new(), describe(f, common))];
                     for &(t2, _, word) in ev.seen.keys() {
                         if t2 == t {
                             let case = s.enum_name("file", word as i64, arch).unwrap_or("?");
@@ -497,15 +515,15 @@ fn same_for_records(
                                 .iter()
                                 .find(|(c, _)| c == case)
                                 .map_or(common.as_str(), |(_, x)| x.as_str());
-                            v.push(format!("{case}: {}", describe(f, st)));
+                            v.push((case.to_string(), describe(f, st)));
                         }
                     }
                     v
                 }
-                other => vec![format!("{other:?}")],
+                other => vec![(format!("{other:?}"), None)],
             }
         };
-        if used(fa, a) != used(fb, b) {
+        if !same_use(&used(fa, a), &used(fb, b)) {
             return Some(format!(
                 "{na} has different layouts in {} and {}",
                 a.id, b.id
