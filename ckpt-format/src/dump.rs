@@ -1,5 +1,6 @@
-//! Rebuilding an image from a dump: the JSON Lines that `ckpt dump --payloads` writes
-//! (`schemas/json/dump.schema.json`), read back line by line into a [`Writer`].
+//! Dumps: an image as JSON Lines (`schemas/json/dump.schema.json`), written record by
+//! record by [`DumpWriter`] (`ckpt dump`), and rebuilt from the lines of
+//! `ckpt dump --payloads` by [`DumpEncoder`] (`ckpt encode`) into a [`Writer`].
 //!
 //! A dump is a header line
 //! (`{"kind":"header","format_version":"1.x","revision":..,"arch":..}`) that names the
@@ -32,13 +33,17 @@
 use std::io::Write;
 
 use serde::Deserialize;
-use serde_json::Value as Json;
+use serde_json::{Map, Value as Json, json};
+use sha2::{Digest, Sha256};
 
 use crate::arch::{Arch, UnknownArch};
+use crate::error::{Error, ErrorKind, Position};
 use crate::format::{Format, HDR_SIZE};
+use crate::input::Input;
 use crate::layout::LayoutError;
 use crate::limits;
-use crate::schema::{RecordBody, Registry, UnknownRevision};
+use crate::read::{Reader, RecordInfo};
+use crate::schema::{RecordBody, Registry, Schema, UnknownRevision};
 use crate::value::{Value, apply_fields, put_uint};
 use crate::write::Writer;
 
@@ -305,69 +310,222 @@ fn hexdecode(v: &Json, what: &'static str) -> Result<Vec<u8>, DumpError> {
     hex::decode(s).map_err(|source| DumpError::NotHex { what, source })
 }
 
+/// Version of the dump format (JSON Lines; grows only by addition).
+pub const FORMAT_VERSION: &str = "1.0.0";
+/// Payloads up to this many bytes are always inline as hex.
+pub const INLINE_PAYLOAD: u32 = 256;
+/// Bytes of payload per `chunk` line with payloads.
+pub const CHUNK: usize = 32 * 1024;
+
+/// Writes an image as a dump, streaming: a header line, then one line per record with
+/// its fields and (struct records) its body as `raw` hex. Payloads up to
+/// [`INLINE_PAYLOAD`] bytes are inline as `body`; larger ones are summarised by length
+/// and SHA-256 (with the page addresses of a page chunk), or, with `payloads`, written
+/// in full on `chunk` lines of [`CHUNK`] bytes, which [`DumpEncoder`] reads back byte for
+/// byte. Memory does not grow with a payload's size.
+///
+/// ```
+/// use ckpt_format::build::{build, BuildOptions};
+/// use ckpt_format::dump::{DumpEncoder, DumpWriter};
+/// use ckpt_format::{Arch, Format, Reader, Registry};
+///
+/// let format = Format::new(Registry::get().find("v23-rc2")?, Arch::X86_64);
+/// let mut image = Vec::new();
+/// build(&format, &BuildOptions::default(), &mut image)?;
+///
+/// let mut reader = Reader::new(&image[..], Format::new(format.schema, format.arch));
+/// let mut dump = DumpWriter::new(Vec::new(), format.schema, format.arch, true)?;
+/// while let Some(rec) = reader.next_record()? {
+///     dump.record(&mut reader, &rec)?;
+/// }
+/// let text = String::from_utf8(dump.finish()?)?;
+///
+/// // With the payloads, the dump encodes back to the same bytes.
+/// let mut lines = text.lines();
+/// let mut enc = DumpEncoder::from_header(lines.next().unwrap(), Vec::new())?;
+/// for line in lines {
+///     enc.line(line)?;
+/// }
+/// assert!(enc.finish()? == image);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct DumpWriter<W: Write> {
+    out: W,
+    payloads: bool,
+    chunk: Vec<u8>,
+}
+
+impl<W: Write> DumpWriter<W> {
+    /// A writer to `out` that writes the header line of an image of `schema` on `arch`.
+    pub fn new(mut out: W, schema: &Schema, arch: Arch, payloads: bool) -> std::io::Result<Self> {
+        let head = json!({
+            "kind": "header",
+            "format_version": FORMAT_VERSION,
+            "revision": schema.id,
+            "commit": schema.commit,
+            "arch": arch.name(),
+            "payloads": payloads,
+        });
+        writeln!(out, "{head}")?;
+        Ok(DumpWriter {
+            out,
+            payloads,
+            chunk: vec![0; CHUNK],
+        })
+    }
+
+    /// Writes payloads in chunk lines of `bytes` bytes (at least 1) instead of [`CHUNK`].
+    pub fn with_chunk_size(mut self, bytes: usize) -> Self {
+        self.chunk = vec![0; bytes.max(1)];
+        self
+    }
+
+    /// Writes the line (and chunk lines) of the record `rec` that `r` has just returned,
+    /// reading its streamed payload. A failed write is an I/O error at the record.
+    pub fn record<R: Input>(&mut self, r: &mut Reader<R>, rec: &RecordInfo) -> crate::Result<()> {
+        let at = |e: std::io::Error| {
+            Error::new(
+                ErrorKind::Io(e),
+                Position {
+                    offset: rec.offset,
+                    record: Some(rec.index),
+                    rtype: Some((rec.rtype, Some(rec.name))),
+                },
+            )
+        };
+        let mut m = record_line(rec);
+        if rec.inline {
+            let d = r.decode()?;
+            let bytes = r.record_bytes();
+            let body = if rec.headerless {
+                bytes
+            } else {
+                &bytes[HDR_SIZE as usize..]
+            };
+            let format = r.format();
+            let is_struct = matches!(
+                format
+                    .schema
+                    .record_def(rec.name, format.arch)
+                    .map(|d| &d.body),
+                Some(RecordBody::Struct { .. } | RecordBody::Select { .. })
+            ) && rec.payload_of.is_none_or(|_| d.fields.is_empty());
+            if let Some(s) = &d.struct_name {
+                m.insert("struct".into(), json!(s));
+            }
+            if !d.fields.is_empty() {
+                // A NaN or infinite float becomes null (JSON has nothing else).
+                let f: Map<String, Json> = d
+                    .fields
+                    .iter()
+                    .map(|(p, v)| (p.clone(), serde_json::to_value(v).unwrap_or(Json::Null)))
+                    .collect();
+                m.insert("fields".into(), Json::Object(f));
+            }
+            if let Some(t) = &d.text {
+                m.insert("text".into(), json!(t));
+            }
+            if is_struct || self.payloads || body.len() as u32 <= INLINE_PAYLOAD {
+                let key = if is_struct { "raw" } else { "body" };
+                m.insert(key.into(), json!(hex::encode(body)));
+            } else {
+                m.insert("body_len".into(), json!(body.len()));
+                m.insert(
+                    "body_sha256".into(),
+                    json!(hex::encode(Sha256::digest(body))),
+                );
+            }
+            writeln!(self.out, "{}", Json::Object(m)).map_err(at)?;
+        } else if self.payloads {
+            m.insert("body_len".into(), json!(rec.body_len()));
+            m.insert("chunked".into(), json!(true));
+            writeln!(self.out, "{}", Json::Object(m)).map_err(at)?;
+            loop {
+                let k = r.read_payload(&mut self.chunk)?;
+                if k == 0 {
+                    break;
+                }
+                let line = json!({"kind": "chunk", "hex": hex::encode(&self.chunk[..k])});
+                writeln!(self.out, "{line}").map_err(at)?;
+            }
+        } else {
+            let mut h = Sha256::new();
+            let mut addresses = None;
+            loop {
+                let k = r.read_payload(&mut self.chunk)?;
+                if k == 0 {
+                    break;
+                }
+                if addresses.is_none() && rec.payload_of.is_some_and(|(o, _)| o == "PGARR") {
+                    addresses = Some(page_addresses(r.format(), rec, &self.chunk[..k]));
+                }
+                h.update(&self.chunk[..k]);
+            }
+            if let Some(a) = addresses {
+                m.insert("page_addresses".into(), json!(a));
+            }
+            m.insert("body_len".into(), json!(rec.body_len()));
+            m.insert("body_sha256".into(), json!(hex::encode(h.finalize())));
+            writeln!(self.out, "{}", Json::Object(m)).map_err(at)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and returns the output.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// The members every record line has.
+fn record_line(rec: &RecordInfo) -> Map<String, Json> {
+    let mut m = Map::new();
+    m.insert("kind".into(), json!("record"));
+    m.insert("index".into(), json!(rec.index));
+    m.insert("offset".into(), json!(rec.offset));
+    m.insert("type".into(), json!(rec.rtype));
+    m.insert("name".into(), json!(rec.name));
+    m.insert("len".into(), json!(rec.len));
+    if let Some((o, n)) = rec.payload_of {
+        m.insert("payload_of".into(), json!(format!("{o} {n}")));
+    }
+    if rec.headerless {
+        m.insert("headerless".into(), json!(true));
+    }
+    m
+}
+
+/// The page addresses at the start of a page chunk (as far as `first` holds them).
+fn page_addresses(format: &Format, rec: &RecordInfo, first: &[u8]) -> Vec<String> {
+    let word = format.arch.word_size() as usize;
+    let n = rec.body_len() as usize / (word + limits::PAGE_SIZE as usize);
+    first
+        .chunks_exact(word)
+        .take(n)
+        .map(|c| format!("{:#x}", crate::value::get_uint(c, format.endian())))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use serde_json::{Map, json};
+    use serde_json::json;
 
     use super::*;
     use crate::build::{BuildOptions, build};
     use crate::read::Reader;
 
-    /// A dump of `image` as `ckpt dump --payloads` writes it (the members that encode
-    /// reads), with streamed bodies in chunks of `chunk` bytes.
+    /// A dump of `image` as `ckpt dump --payloads` writes it, with streamed bodies in
+    /// chunks of `chunk` bytes.
     fn dump(image: &[u8], format: Format, chunk: usize) -> String {
-        let head = json!({
-            "kind": "header",
-            "format_version": "1.0.0",
-            "revision": format.schema.id,
-            "arch": format.arch.name(),
-            "payloads": true,
-        });
-        let mut out = format!("{head}\n");
+        let mut w = DumpWriter::new(Vec::new(), format.schema, format.arch, true)
+            .unwrap()
+            .with_chunk_size(chunk);
         let mut r = Reader::new(image, format);
-        let mut buf = vec![0u8; chunk];
         while let Some(rec) = r.next_record().unwrap() {
-            // The members that encode reads; `null` ones are as good as absent.
-            let mut m = json!({
-                "kind": "record",
-                "name": rec.name,
-                "len": rec.len,
-                "payload_of": rec.payload_of.map(|(o, n)| format!("{o} {n}")),
-                "headerless": rec.headerless,
-            });
-            if !rec.inline {
-                m["chunked"] = json!(true);
-                out += &format!("{m}\n");
-                loop {
-                    let k = r.read_payload(&mut buf).unwrap();
-                    if k == 0 {
-                        break;
-                    }
-                    let c = json!({"kind": "chunk", "hex": hex::encode(&buf[..k])});
-                    out += &format!("{c}\n");
-                }
-                continue;
-            }
-            let d = r.decode().unwrap();
-            let skip = if rec.headerless { 0 } else { HDR_SIZE as usize };
-            let body = hex::encode(&r.record_bytes()[skip..]);
-            if let Some(s) = &d.struct_name {
-                m["struct"] = json!(s);
-                m["raw"] = json!(body);
-            } else {
-                m["body"] = json!(body);
-            }
-            let fields: Map<String, Json> = d
-                .fields
-                .iter()
-                .map(|(p, v)| (p.clone(), serde_json::to_value(v).unwrap()))
-                .collect();
-            if !fields.is_empty() {
-                m["fields"] = Json::Object(fields);
-            }
-            out += &format!("{m}\n");
+            w.record(&mut r, &rec).unwrap();
         }
-        out
+        String::from_utf8(w.finish().unwrap()).unwrap()
     }
 
     /// Encodes a whole dump; the error names its line (1-based).

@@ -1,7 +1,7 @@
 //! `ckpt encode` end to end: a dump, line by line into `ckpt_format::dump::DumpEncoder`
 //! writing into a `Vec`; when that succeeds, the image is read back with `Reader` to the
 //! end (errors are fine, panics are not). When it reads back cleanly, it is dumped again
-//! as `ckpt dump --payloads` does and encoded again: that must give the same bytes
+//! by the `DumpWriter` of `ckpt dump --payloads` and encoded again: that must give the same bytes
 //! (`ckpt dump --payloads | ckpt encode` is byte-exact for every image that dumps).
 //!
 //! Input: `[revision selector, arch selector, dump lines...]`. The header line is made
@@ -13,15 +13,10 @@
 
 #![no_main]
 
-use ckpt_format::dump::DumpEncoder;
-use ckpt_format::format::HDR_SIZE;
-use ckpt_format::schema::RecordBody;
+use ckpt_format::dump::{DumpEncoder, DumpWriter};
 use ckpt_format::{Arch, Format, Reader, Registry, Schema};
 use libfuzzer_sys::fuzz_target;
-use serde_json::{Map, Value as Json, json};
-
-/// Bytes of payload per chunk line, as `ckpt dump` (`cmd::dump::CHUNK`).
-const CHUNK: usize = 32 * 1024;
+use serde_json::json;
 
 /// The revision (`a` mod the number of revisions) and one of its arches (`b` mod theirs).
 fn pick(a: u8, b: u8) -> (&'static Schema, Arch) {
@@ -39,61 +34,17 @@ fn lines(text: &[u8]) -> impl Iterator<Item = Option<&str>> {
         .map(|l| std::str::from_utf8(l.strip_suffix(b"\r").unwrap_or(l)).ok())
 }
 
-/// The record lines of `image` as `ckpt dump --payloads` writes them (the members that
-/// encode reads), or `None` when the image does not read cleanly to its end.
+/// The record lines of `image` as `ckpt dump --payloads` writes them
+/// (`ckpt_format::dump::DumpWriter`, header line left out), or `None` when the image
+/// does not read cleanly to its end.
 fn dump(image: &[u8], format: &Format) -> Option<Vec<String>> {
     let mut r = Reader::new(image, Format::new(format.schema, format.arch));
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; CHUNK];
+    let mut w = DumpWriter::new(Vec::new(), format.schema, format.arch, true).ok()?;
     while let Some(rec) = r.next_record().ok()? {
-        let mut m = json!({"kind": "record", "name": rec.name, "len": rec.len});
-        if let Some((o, n)) = rec.payload_of {
-            m["payload_of"] = json!(format!("{o} {n}"));
-        }
-        if rec.headerless {
-            m["headerless"] = json!(true);
-        }
-        if !rec.inline {
-            m["chunked"] = json!(true);
-            out.push(m.to_string());
-            loop {
-                let k = r.read_payload(&mut buf).ok()?;
-                if k == 0 {
-                    break;
-                }
-                out.push(json!({"kind": "chunk", "hex": hex::encode(&buf[..k])}).to_string());
-            }
-            continue;
-        }
-        let d = r.decode().ok()?;
-        let bytes = r.record_bytes();
-        let body = if rec.headerless {
-            bytes
-        } else {
-            &bytes[HDR_SIZE as usize..]
-        };
-        let is_struct = matches!(
-            format
-                .schema
-                .record_def(rec.name, format.arch)
-                .map(|d| &d.body),
-            Some(RecordBody::Struct { .. } | RecordBody::Select { .. })
-        ) && rec.payload_of.is_none_or(|_| d.fields.is_empty());
-        if let Some(s) = &d.struct_name {
-            m["struct"] = json!(s);
-        }
-        if !d.fields.is_empty() {
-            let f: Map<String, Json> = d
-                .fields
-                .iter()
-                .map(|(p, v)| (p.clone(), serde_json::to_value(v).unwrap()))
-                .collect();
-            m["fields"] = Json::Object(f);
-        }
-        m[if is_struct { "raw" } else { "body" }] = json!(hex::encode(body));
-        out.push(m.to_string());
+        w.record(&mut r, &rec).ok()?;
     }
-    Some(out)
+    let text = String::from_utf8(w.finish().ok()?).ok()?;
+    Some(text.lines().skip(1).map(str::to_string).collect())
 }
 
 fuzz_target!(|data: &[u8]| {
