@@ -82,6 +82,8 @@ struct Structure {
     nr_tasks: Option<u64>,
     /// TASK records seen.
     tasks: u64,
+    /// The last record was a task's comm: the next one shows the per-task order.
+    after_comm: bool,
 }
 
 /// The decoded fields of a record.
@@ -545,6 +547,7 @@ impl<R: Input> Reader<R> {
         };
         self.current = Some(info.clone());
         self.index += 1;
+        self.check_task_order(name, payload_of, &pos)?;
         if streamed {
             self.consume(HDR_SIZE as usize);
             self.pending = body_len as u64;
@@ -564,6 +567,44 @@ impl<R: Input> Reader<R> {
             self.finished = true;
         }
         Ok(Some(info))
+    }
+
+    /// Checks what follows a live task's comm against the revision's per-task order:
+    /// THREAD, RESTART_BLOCK or CPU first from v19-rc1 on, the task's objects first
+    /// before it ([`crate::detect::v18_task_order`]). A zombie's comm is followed by the
+    /// next TASK (or the end). Layouts alone cannot tell pre-v19.c from v19-rc2: this
+    /// is what does, when the revision was named instead of detected.
+    fn check_task_order(
+        &mut self,
+        name: &'static str,
+        payload_of: Option<(&'static str, &'static str)>,
+        pos: &Position,
+    ) -> Result<()> {
+        if std::mem::take(&mut self.structure.after_comm)
+            && !matches!(name, "TASK" | "TAIL" | "ERROR")
+        {
+            let schema = self.format.schema;
+            let v18 = crate::detect::v18_task_order(schema);
+            let cpu_first = matches!(name, "THREAD" | "RESTART_BLOCK" | "CPU");
+            if v18 == cpu_first {
+                let msg = if v18 {
+                    format!(
+                        "expected the task's objects after a live task's comm (revision {} writes its THREAD and CPU after them), found {name}",
+                        schema.id
+                    )
+                } else {
+                    format!(
+                        "expected THREAD, RESTART_BLOCK or CPU after a live task's comm (revision {} writes them before the task's objects), found {name}",
+                        schema.id
+                    )
+                };
+                return Err(self.fail(ErrorKind::Grammar(msg), pos.clone()));
+            }
+        }
+        if payload_of.is_some_and(|(owner, _)| owner == "TASK") {
+            self.structure.after_comm = true;
+        }
+        Ok(())
     }
 
     /// Checks a top-level record against the image structure.
