@@ -16,6 +16,17 @@ fn small() -> BuildOptions {
     }
 }
 
+/// Without sockets, a pre-v19.c image has the same record layouts as v19-rc2.
+fn no_sockets() -> BuildOptions {
+    BuildOptions {
+        omit: ckpt_format::build::Omit {
+            sockets: true,
+            ..Default::default()
+        },
+        ..small()
+    }
+}
+
 #[test]
 fn every_pair_is_detected_as_itself_or_an_identical_revision() {
     for (schema, arch) in all_pairs() {
@@ -98,13 +109,7 @@ fn the_per_task_order_tells_pre_v19_from_v19() {
     // Without sockets, a pre-v19.c image has the same record layouts as v19-rc2; only
     // the order of a task's records (v18: objects before THREAD/CPU) tells them apart.
     let reg = Registry::get();
-    let opts = BuildOptions {
-        omit: ckpt_format::build::Omit {
-            sockets: true,
-            ..Default::default()
-        },
-        ..small()
-    };
+    let opts = no_sockets();
     for (rev, arch) in [
         ("d55d4c8", Arch::X86_32),
         ("db94f5e", Arch::X86_32),
@@ -137,13 +142,7 @@ fn a_revision_named_with_the_other_per_task_order_is_refused_by_the_reader() {
     // Named with --rev, a pre-v19.c image read as v19-rc2 (or the reverse) has layouts
     // that fit; the reader refuses it at the first live task, naming the order.
     let reg = Registry::get();
-    let opts = BuildOptions {
-        omit: ckpt_format::build::Omit {
-            sockets: true,
-            ..Default::default()
-        },
-        ..small()
-    };
+    let opts = no_sockets();
     for (rev, named, arch) in [
         ("d55d4c8", "db94f5e", Arch::X86_32),
         ("db94f5e", "d55d4c8", Arch::X86_32),
