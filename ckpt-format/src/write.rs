@@ -15,8 +15,9 @@ use crate::value::put_uint;
 /// without passing them through memory, for the page payloads a conversion copies
 /// unchanged ([`Writer::copy_payload_from`]).
 ///
-/// The default copies nothing, and the writer reads and writes instead; a file appends
-/// with `copy_file_range`, and a `BufWriter` flushes and asks what it wraps.
+/// The default copies nothing, and the writer reads and writes instead; a file copies
+/// with [`copy_between_files`] (`copy_file_range`, or a write from a mapping of the
+/// source), and a `BufWriter` flushes and asks what it wraps.
 pub trait Sink: Write {
     /// Appends up to `len` bytes of `src`, from its current offset (which moves past
     /// them), after everything written so far. Returns how many were appended: fewer
