@@ -1425,7 +1425,7 @@ fn peer_credentials(
 ) -> Result<(), ConvertError> {
     let idx = info.index;
     let fields = ["peercred", "peercred_uid", "peercred_gid"];
-    match dir {
+    let (old, new) = match dir {
         Direction::Up => {
             let uid = decoded.int("peercred_uid").unwrap_or(0) as i64;
             let gid = decoded.int("peercred_gid").unwrap_or(0) as i64;
@@ -1450,17 +1450,7 @@ fn peer_credentials(
                 &Value::Int(tag),
                 out,
             )?;
-            conv.pending
-                .retain(|e| !(e.record_index == idx && fields.contains(&e.field.as_str())));
-            conv.note_step(
-                Rewrite::UnixPeerCredentials,
-                idx,
-                "SOCKET_UNIX",
-                "peercred",
-                Action::Rewritten,
-                Some(Value::Text(format!("uid {uid} gid {gid}"))),
-                Some(Value::Int(tag)),
-            );
+            (Value::Text(format!("uid {uid} gid {gid}")), Value::Int(tag))
         }
         Direction::Down => {
             let tag = decoded.int("peercred").unwrap_or(0) as i64;
@@ -1490,19 +1480,21 @@ fn peer_credentials(
                 &Value::Int(gid),
                 out,
             )?;
-            conv.pending
-                .retain(|e| !(e.record_index == idx && fields.contains(&e.field.as_str())));
-            conv.note_step(
-                Rewrite::UnixPeerCredentials,
-                idx,
-                "SOCKET_UNIX",
-                "peercred",
-                Action::Rewritten,
-                Some(Value::Int(tag)),
-                Some(Value::Text(format!("uid {uid} gid {gid}"))),
-            );
+            (Value::Int(tag), Value::Text(format!("uid {uid} gid {gid}")))
         }
-    }
+    };
+    // The mechanical entries of these members are replaced by this one.
+    conv.pending
+        .retain(|e| !(e.record_index == idx && fields.contains(&e.field.as_str())));
+    conv.note_step(
+        Rewrite::UnixPeerCredentials,
+        idx,
+        "SOCKET_UNIX",
+        "peercred",
+        Action::Rewritten,
+        Some(old),
+        Some(new),
+    );
     Ok(())
 }
 
