@@ -8,15 +8,9 @@
 #![no_main]
 
 use ckpt_convert::{Options, convert};
-use ckpt_format::{Arch, Format, Reader, Registry, Schema};
+use ckpt_format::{Arch, Format, Reader, Schema};
+use ckpt_tests::fuzz_input::{pick, pick_target};
 use libfuzzer_sys::fuzz_target;
-
-fn pick(a: u8, b: u8) -> (&'static Schema, Arch) {
-    let all = Registry::get().all();
-    let schema = &all[a as usize % all.len()];
-    let arch = schema.arches[b as usize % schema.arches.len()].0;
-    (schema, arch)
-}
 
 /// Reads `image` to its end; the first error, if any.
 fn read_all(image: &[u8], schema: &'static Schema, arch: Arch) -> Result<u64, ckpt_format::Error> {
@@ -39,13 +33,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let (schema, arch) = pick(data[0], data[1]);
-    let targets: Vec<&'static Schema> = Registry::get()
-        .all()
-        .iter()
-        .copied()
-        .filter(|s| s.has_arch(arch))
-        .collect();
-    let to = targets[data[2] as usize % targets.len()];
+    let to = pick_target(arch, data[2]);
     let image = &data[3..];
 
     if read_all(image, schema, arch).is_err() {

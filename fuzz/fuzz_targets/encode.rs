@@ -11,9 +11,10 @@
 
 #![no_main]
 
+use ckpt_format::Format;
 use ckpt_format::schema::applies;
 use ckpt_format::value::{Value, apply_fields, decode_struct};
-use ckpt_format::{Format, Registry};
+use ckpt_tests::fuzz_input::pick;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -24,9 +25,7 @@ fuzz_target!(|data: &[u8]| {
     // The whole rest as one value, as `serde_json::from_value` sees each field.
     let _ = serde_json::from_slice::<Value>(json);
 
-    let all = Registry::get().all();
-    let schema = &all[data[0] as usize % all.len()];
-    let arch = schema.arches[data[1] as usize % schema.arches.len()].0;
+    let (schema, arch) = pick(data[0], data[1]);
     let structs: Vec<&str> = schema
         .structs
         .iter()

@@ -14,17 +14,10 @@
 #![no_main]
 
 use ckpt_format::dump::{DumpEncoder, DumpWriter};
-use ckpt_format::{Arch, Format, Reader, Registry, Schema};
+use ckpt_format::{Format, Reader};
+use ckpt_tests::fuzz_input::pick;
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
-
-/// The revision (`a` mod the number of revisions) and one of its arches (`b` mod theirs).
-fn pick(a: u8, b: u8) -> (&'static Schema, Arch) {
-    let all = Registry::get().all();
-    let schema = &all[a as usize % all.len()];
-    let arch = schema.arches[b as usize % schema.arches.len()].0;
-    (schema, arch)
-}
 
 /// The lines of `text` as `BufRead::lines` gives them; `None` for one that is not UTF-8.
 fn lines(text: &[u8]) -> impl Iterator<Item = Option<&str>> {

@@ -7,16 +7,9 @@
 #![no_main]
 
 use ckpt_format::detect::{Evidence, detect};
-use ckpt_format::{Arch, Format, Reader, Registry, Schema};
+use ckpt_format::{Format, Reader};
+use ckpt_tests::fuzz_input::pick;
 use libfuzzer_sys::fuzz_target;
-
-/// The revision (`a` mod the number of revisions) and one of its arches (`b` mod theirs).
-fn pick(a: u8, b: u8) -> (&'static Schema, Arch) {
-    let all = Registry::get().all();
-    let schema = &all[a as usize % all.len()];
-    let arch = schema.arches[b as usize % schema.arches.len()].0;
-    (schema, arch)
-}
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {

@@ -20,3 +20,31 @@ pub fn image(schema: &'static Schema, arch: Arch, opts: &BuildOptions) -> Vec<u8
         .unwrap_or_else(|e| panic!("build {} {arch}: {e}", schema.id));
     out
 }
+
+/// How a fuzz input's leading bytes select formats. The fuzz targets (`fuzz/`) and the
+/// replays of their regressions in this suite decode them with these, so that a kept
+/// input means the same thing in both.
+pub mod fuzz_input {
+    use ckpt_format::{Arch, Registry, Schema};
+
+    /// The revision (`a` mod the number of revisions) and one of its arches (`b` mod
+    /// the revision's).
+    pub fn pick(a: u8, b: u8) -> (&'static Schema, Arch) {
+        let all = Registry::get().all();
+        let schema = all[a as usize % all.len()];
+        let arch = schema.arches[b as usize % schema.arches.len()].0;
+        (schema, arch)
+    }
+
+    /// A conversion target: the `c`-th (mod their number) of the revisions that have
+    /// `arch`, since a conversion keeps the arch.
+    pub fn pick_target(arch: Arch, c: u8) -> &'static Schema {
+        let targets: Vec<&'static Schema> = Registry::get()
+            .all()
+            .iter()
+            .copied()
+            .filter(|s| s.has_arch(arch))
+            .collect();
+        targets[c as usize % targets.len()]
+    }
+}

@@ -346,16 +346,8 @@ fn regressions_from_fuzzing() {
             &include_bytes!("../../fuzz/regressions/convert-text-not-char-boundary.bin")[..],
         ),
     ] {
-        let reg = Registry::get();
-        let from = &reg.all()[data[0] as usize % reg.all().len()];
-        let arch = from.arches[data[1] as usize % from.arches.len()].0;
-        let targets: Vec<&'static Schema> = reg
-            .all()
-            .iter()
-            .copied()
-            .filter(|s| s.has_arch(arch))
-            .collect();
-        let to = targets[data[2] as usize % targets.len()];
+        let (from, arch) = ckpt_tests::fuzz_input::pick(data[0], data[1]);
+        let to = ckpt_tests::fuzz_input::pick_target(arch, data[2]);
         let img = &data[3..];
         match conv(img, from, to, arch, &opts()) {
             Ok((out, _)) => read_all(&out, to, arch)
