@@ -426,6 +426,9 @@ impl Conv<'_> {
         let (se, de) = (self.from.endian(), self.to.endian());
         let sfields = sl.fields();
         let dfields = dl.fields();
+        // Source members that some target member takes (by name or by a rename): the
+        // others are checked for a loss below.
+        let mut carried = vec![false; sfields.len()];
         for df in dfields {
             let path: std::borrow::Cow<'_, str> = if prefix.is_empty() {
                 df.path.as_str().into()
@@ -433,10 +436,11 @@ impl Conv<'_> {
                 format!("{prefix}{}", df.path).into()
             };
             let renamed = self.renamed_from(&dl.name, &df.path);
-            match sfields
-                .iter()
-                .find(|f| f.path == df.path || Some(f.path.as_str()) == renamed)
-            {
+            let takes = |f: &Field| f.path == df.path || Some(f.path.as_str()) == renamed;
+            for (c, f) in carried.iter_mut().zip(sfields) {
+                *c |= takes(f);
+            }
+            match sfields.iter().find(|f| takes(f)) {
                 // Character arrays are bytes (names may not be UTF-8): copied as they
                 // are, cut or padded with NULs.
                 Some(sf) if sf.prim.kind == PrimKind::Char && df.prim.kind == PrimKind::Char => {
@@ -506,10 +510,7 @@ impl Conv<'_> {
                 }
             }
         }
-        for sf in sfields {
-            let carried = dfields.iter().any(|f| {
-                f.path == sf.path || self.renamed_from(&dl.name, &f.path) == Some(sf.path.as_str())
-            });
+        for (sf, &carried) in sfields.iter().zip(&carried) {
             if carried || is_padding(&sf.path) {
                 continue;
             }
