@@ -1001,14 +1001,8 @@ fn convert_record(
                 None => false,
             };
             if new_bit != bit {
-                let l = conv
-                    .to
-                    .layout("ckpt_hdr_header")
-                    .map_err(|e| ConvertError::Refused(e.to_string()))?;
-                let f = l.fields().iter().find(|f| f.path == "uflags").unwrap();
                 let nv = if new_bit { uf | 2 } else { uf & !2 };
-                encode_field(f, &Value::Uint(nv), &mut h, conv.to.endian())
-                    .map_err(ConvertError::Refused)?;
+                put_member(conv, "ckpt_hdr_header", "uflags", &Value::Uint(nv), &mut h)?;
                 conv.note_step(
                     netns_rewrite(&plan),
                     idx,
@@ -1320,13 +1314,13 @@ fn convert_record(
                 t
             }
         };
-        let l = conv
-            .to
-            .layout("ckpt_hdr_task_objs")
-            .map_err(|e| ConvertError::Refused(e.to_string()))?;
-        let f = l.fields().iter().find(|f| f.path == "fs_objref").unwrap();
-        encode_field(f, &Value::Int(tag), &mut out, conv.to.endian())
-            .map_err(ConvertError::Refused)?;
+        put_member(
+            conv,
+            "ckpt_hdr_task_objs",
+            "fs_objref",
+            &Value::Int(tag),
+            &mut out,
+        )?;
         // The mechanical pass noted fs_objref as defaulted: it is supplied.
         conv.ledger
             .entries
