@@ -393,11 +393,8 @@ impl ModelBuilder {
                 }
             }
             ("PGARR", None) => {
-                let n = d.int("nr_pages").unwrap_or(0) as u64;
-                if let Some(v) = self.vma() {
-                    v.pages += n;
-                } else if let Some(i) = self.ipc() {
-                    i.pages += n;
+                if let Some((pages, _)) = self.page_owner() {
+                    *pages += d.int("nr_pages").unwrap_or(0) as u64;
                 }
             }
             ("IPC_SHM" | "IPC_MSG" | "IPC_SEM", None) => {
@@ -497,16 +494,22 @@ impl ModelBuilder {
         self.model.objects.get_mut(&mm)?.vmas.get_mut(k)
     }
 
+    /// Where the current page chunks go: the pages count and page hasher of the current
+    /// VMA, or of the current IPC object (a shm segment) when no VMA is current.
+    fn page_owner(&mut self) -> Option<(&mut u64, &mut Option<Sha256>)> {
+        if self.current_vma.is_some() {
+            self.vma().map(|v| (&mut v.pages, &mut v.hasher))
+        } else {
+            self.ipc().map(|i| (&mut i.pages, &mut i.hasher))
+        }
+    }
+
     fn pages<R: Input>(&mut self, r: &mut Reader<R>, _rec: &RecordInfo) -> Result<()> {
         if !self.hash_pages {
             return Ok(());
         }
         let mut buf = vec![0u8; crate::limits::READ_BUFFER];
-        let to_vma = self.vma().is_some();
-        let mut hasher = match to_vma {
-            true => self.vma().and_then(|v| v.hasher.take()),
-            false => self.ipc().and_then(|i| i.hasher.take()),
-        };
+        let mut hasher = self.page_owner().and_then(|(_, h)| h.take());
         loop {
             let n = r.read_payload(&mut buf)?;
             if n == 0 {
@@ -516,11 +519,8 @@ impl ModelBuilder {
                 h.update(&buf[..n]);
             }
         }
-        if let Some(h) = hasher {
-            match to_vma {
-                true => self.vma().map(|v| v.hasher = Some(h)),
-                false => self.ipc().map(|i| i.hasher = Some(h)),
-            };
+        if let (Some((_, slot)), Some(h)) = (self.page_owner(), hasher) {
+            *slot = Some(h);
         }
         Ok(())
     }
