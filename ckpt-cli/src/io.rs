@@ -108,7 +108,6 @@ impl Output {
     /// which the next run writing the same `path` removes (see `remove_leftovers`).
     pub fn create(path: &Path) -> Result<Output> {
         if path == Path::new("-") {
-            use std::os::fd::AsFd;
             let fd = io::stdout()
                 .as_fd()
                 .try_clone_to_owned()
