@@ -104,20 +104,19 @@ impl Evidence {
     /// buffer of [`limits::READ_BUFFER`] bytes: small records cost no system call, and
     /// only a payload longer than what is buffered is skipped on the source.
     pub fn scan<R: Input>(src: &mut R) -> Result<Evidence> {
-        let mut src = ScanBuffer::new(src);
+        let mut src = io::BufReader::with_capacity(limits::READ_BUFFER, src);
         let at = |offset: u64| Position {
             offset,
             ..Default::default()
         };
-        let head = src
-            .take(72)
-            .map_err(|e| Error::new(e.into(), Position::default()))?;
-        let header = HeaderPeek::parse(head).map_err(|k| Error::new(k, Position::default()))?;
+        let head =
+            read_up_to(&mut src, 72).map_err(|e| Error::new(e.into(), Position::default()))?;
+        let header = HeaderPeek::parse(&head).map_err(|k| Error::new(k, Position::default()))?;
         let mut ev = Evidence::new(header.clone());
         ev.note(1, 72, 0, 0);
         let mut offset = 72u64;
         while ev.records < limits::DETECT_SCAN_RECORDS {
-            let got = src.take(8).map_err(|e| Error::new(e.into(), at(offset)))?;
+            let got = read_up_to(&mut src, 8).map_err(|e| Error::new(e.into(), at(offset)))?;
             if got.is_empty() {
                 ev.complete = true;
                 break;
@@ -134,11 +133,11 @@ impl Evidence {
             let body = (len - HDR_SIZE) as u64;
             let mut word = 0;
             if body >= 4 {
-                let w = src.take(4).map_err(|e| Error::new(e.into(), at(offset)))?;
+                let w = read_up_to(&mut src, 4).map_err(|e| Error::new(e.into(), at(offset)))?;
                 if w.len() < 4 {
                     break;
                 }
-                word = get_uint(w, header.endian) as u32;
+                word = get_uint(&w, header.endian) as u32;
                 consumed += 4;
             }
             ev.note(rtype, len, word, offset);
@@ -149,7 +148,7 @@ impl Evidence {
                 0
             };
             let skip = HDR_SIZE as u64 + body + frag - consumed;
-            if src.skip(skip).is_err() {
+            if skip_buffered(&mut src, skip).is_err() {
                 break;
             }
             offset += len as u64 + frag;
@@ -198,58 +197,16 @@ impl Evidence {
     }
 }
 
-/// The pre-scan's view of a source: reads of [`limits::READ_BUFFER`] bytes, skips inside
-/// the buffer where they can be, on the source (a seek, for a file) where they cannot.
-struct ScanBuffer<'a, R: Input> {
-    src: &'a mut R,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-}
-
-impl<'a, R: Input> ScanBuffer<'a, R> {
-    fn new(src: &'a mut R) -> Self {
-        ScanBuffer {
-            src,
-            buf: vec![0; limits::READ_BUFFER],
-            start: 0,
-            end: 0,
-        }
+/// Skips `n` bytes of a buffered source: inside its buffer as far as it holds them, on
+/// the source (a seek, for a file) past that.
+fn skip_buffered<R: Input>(src: &mut io::BufReader<&mut R>, n: u64) -> io::Result<()> {
+    use io::BufRead;
+    let k = (src.buffer().len() as u64).min(n);
+    src.consume(k as usize);
+    if n > k {
+        src.get_mut().skip(n - k)?;
     }
-
-    /// The next `n` bytes (`n` at most the buffer's size), fewer where the source ends.
-    fn take(&mut self, n: usize) -> io::Result<&[u8]> {
-        debug_assert!(n <= self.buf.len());
-        if self.end - self.start < n {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-            while self.end < n {
-                match self.src.read(&mut self.buf[self.end..]) {
-                    Ok(0) => break,
-                    Ok(k) => self.end += k,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        let k = n.min(self.end - self.start);
-        let out = &self.buf[self.start..self.start + k];
-        self.start += k;
-        Ok(out)
-    }
-
-    /// Skips `n` bytes; fails when the source has fewer.
-    fn skip(&mut self, n: u64) -> io::Result<()> {
-        let buffered = (self.end - self.start) as u64;
-        if n <= buffered {
-            self.start += n as usize;
-            return Ok(());
-        }
-        self.start = 0;
-        self.end = 0;
-        self.src.skip(n - buffered)
-    }
+    Ok(())
 }
 
 /// The outcome of detection.
