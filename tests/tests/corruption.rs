@@ -40,7 +40,7 @@
 //! `CKPT_EXHAUSTIVE=1` multiplies the mutation cases by ten and detects every case. A
 //! failure names the revision, architecture, seed (or cut) and mutation, with the
 //! `CKPT_REPLAY` value that runs that one case in the `replay` test:
-//! `CKPT_REPLAY='v23-rc2 x86_64 seed 0x1000000ab' cargo test -p ckpt-tests --test corruption replay -- --nocapture`.
+//! `CKPT_REPLAY='v23-rc2 x86_64 seed 0x1000000ab' cargo test -p ckpt-tests --test corruption replay -- --ignored --nocapture`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -468,7 +468,7 @@ impl fmt::Display for Case {
         };
         write!(
             f,
-            "{id} {arch}: {} (replay: CKPT_REPLAY='{id} {arch} {replay}')",
+            "{id} {arch}: {} (replay: CKPT_REPLAY='{id} {arch} {replay}' cargo test -p ckpt-tests --test corruption replay -- --ignored)",
             self.mutation
         )
     }
@@ -806,12 +806,13 @@ fn fixtures_have_length_fields() {
 }
 
 /// Runs the one case named by `CKPT_REPLAY` ('REV ARCH seed N' or 'REV ARCH cut N'),
-/// with both detections; does nothing without it.
+/// with both detections. A tool for a failure's message, not a check of its own: it is
+/// ignored unless asked for (`-- --ignored replay`), and then requires the variable.
 #[test]
+#[ignore = "replays one case named by CKPT_REPLAY; run with -- --ignored replay"]
 fn replay() {
-    let Ok(spec) = std::env::var("CKPT_REPLAY") else {
-        return;
-    };
+    let spec = std::env::var("CKPT_REPLAY")
+        .expect("CKPT_REPLAY='REV ARCH seed N' or 'REV ARCH cut N' names the case to replay");
     let w: Vec<&str> = spec.split_whitespace().collect();
     let [rev, arch, kind, n] = w[..] else {
         panic!("CKPT_REPLAY: expected 'REV ARCH seed N' or 'REV ARCH cut N', not {spec:?}");
