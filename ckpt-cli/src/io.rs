@@ -19,24 +19,32 @@ pub type Source = Box<dyn Input>;
 /// A file is scanned whole first (payloads skipped by seeking) so that detection sees
 /// every record; standard input is detected from its first MiB.
 pub fn open_image(path: &str, rev: Option<&str>) -> Result<(Reader<Source>, Detection)> {
+    open_image_as(path, rev, None)
+}
+
+/// [`open_image`], reading the image as `prefer` (a command's target revision) when that
+/// revision reads it identically to the one detected.
+pub fn open_image_as(
+    path: &str,
+    rev: Option<&str>,
+    prefer: Option<&ckpt_format::Schema>,
+) -> Result<(Reader<Source>, Detection)> {
     if let Some(r) = rev {
         ckpt_format::Registry::get()
             .find(r)
             .map_err(|e| UsageError(format!("--rev: {e}")))?;
     }
     if path == "-" {
-        let (r, d) = detect::open(Box::new(io::stdin()) as Source, rev, None)
+        let (r, d) = detect::open_preferring(Box::new(io::stdin()) as Source, rev, None, prefer)
             .context("reading standard input")?;
         return Ok((r, d));
     }
     let mut f = File::open(path).with_context(|| format!("cannot open {path}"))?;
-    let ev = if rev.is_none() {
-        Some(Evidence::scan(&mut f).with_context(|| format!("{path}: cannot identify the image"))?)
-    } else {
-        None
-    };
+    let ev =
+        Evidence::scan(&mut f).with_context(|| format!("{path}: cannot identify the image"))?;
     let f = File::open(path).with_context(|| format!("cannot open {path}"))?;
-    let (r, d) = detect::open(Box::new(f) as Source, rev, ev).with_context(|| path.to_string())?;
+    let (r, d) = detect::open_preferring(Box::new(f) as Source, rev, Some(ev), prefer)
+        .with_context(|| path.to_string())?;
     Ok((r, d))
 }
 

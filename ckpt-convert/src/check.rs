@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use ckpt_format::detect::{Evidence, record_differences};
 use ckpt_format::input::Input;
 use ckpt_format::read::{Decoded, HeaderPeek};
 use ckpt_format::{Format, Reader, Schema};
@@ -155,6 +156,8 @@ pub struct Report {
     pub needs: Vec<(String, Vec<String>)>,
     /// Checks that could not be made (no config given, no CPU facts given).
     pub not_verified: Vec<String>,
+    /// The message of a failed checkpoint (an image that ends in an ERROR record).
+    pub checkpoint_failed: Option<String>,
 }
 
 impl Report {
@@ -241,8 +244,15 @@ const CONFIG_EFFECTS: &[(&str, &str, bool)] = &[
 ];
 
 /// Checks the image read by `reader` against a target revision, kernel, config and CPU.
+///
+/// With `evidence` (what detection saw of the image), a target revision that reads the
+/// image identically to the image's own passes the layout check, and one that does not
+/// is reported with the records that differ; without it, any difference between the two
+/// revisions' schemas is reported.
+#[allow(clippy::too_many_arguments)]
 pub fn check<R: Input>(
     mut reader: Reader<R>,
+    evidence: Option<&Evidence>,
     target: &'static Schema,
     kernel: Option<(u16, u16, u16)>,
     config_variant: Option<(&str, &str)>,
@@ -265,6 +275,7 @@ pub fn check<R: Input>(
     let mut header: Option<(HeaderPeek, Decoded)> = None;
     let mut header_arch: Option<Decoded> = None;
     let mut namespaces: BTreeMap<&'static str, u32> = BTreeMap::new();
+    let mut failed: Option<(String, String)> = None;
     while let Some(info) = reader.next_record()? {
         if !info.inline {
             continue;
@@ -279,6 +290,12 @@ pub fn check<R: Input>(
                 header = Some((peek, d.clone()));
             }
             "HEADER_ARCH" => header_arch = Some(d.clone()),
+            "ERROR" => failed = Some((at, String::new())),
+            "STRING" if info.payload_of.is_some_and(|(owner, _)| owner == "ERROR") => {
+                if let Some(f) = failed.as_mut() {
+                    f.1 = d.text.clone().unwrap_or_default();
+                }
+            }
             "IPC" if int("ipc_count") > 0 => need("CONFIG_SYSVIPC", at),
             "IPC_NS" => {
                 need("CONFIG_SYSVIPC", at);
@@ -327,6 +344,16 @@ pub fn check<R: Input>(
                 .push(format!("{n} namespaces"));
         }
     }
+    // A failed checkpoint: restart meets the ERROR record and aborts.
+    if let Some((at, message)) = &failed {
+        problems.push(Finding {
+            check: "checkpoint".into(),
+            image: format!("failed: \"{message}\""),
+            target: "a complete checkpoint (ending in TAIL)".into(),
+            consequence: "restart aborts at the ERROR record: the checkpoint failed, the image holds no restartable state".into(),
+            records: vec![at.clone()],
+        });
+    }
     // Header against the target (by default, the kernel the image names).
     let (peek, hdr) = header.expect("the reader starts with HEADER");
     let kernel = kernel.unwrap_or(peek.kernel);
@@ -370,19 +397,31 @@ pub fn check<R: Input>(
         kname.clone(),
     );
     if from.schema.id != target.id {
-        let d = crate::diff(from.schema, target, arch);
-        if !(d.enums.is_empty() && d.structs.is_empty() && d.records.is_empty()) {
+        let differ = match evidence {
+            Some(ev) if target.has_arch(arch) => record_differences(from.schema, target, arch, ev),
+            _ => {
+                let d = crate::diff(from.schema, target, arch);
+                if d.enums.is_empty() && d.structs.is_empty() && d.records.is_empty() {
+                    vec![]
+                } else {
+                    vec![format!(
+                        "{} enum values, {} structs and {} record bindings differ",
+                        d.enums.len(),
+                        d.structs.len(),
+                        d.records.len()
+                    )]
+                }
+            }
+        };
+        if !differ.is_empty() {
             problems.push(Finding {
                 check: "layout".into(),
                 image: from.schema.id.clone(),
                 target: target.id.clone(),
-                consequence: format!(
-                    "record numbers or layouts differ ({} enum values, {} structs, {} bindings): convert the image first",
-                    d.enums.len(),
-                    d.structs.len(),
-                    d.records.len()
-                ),
-                records: vec![],
+                consequence:
+                    "the records below differ in number, layout or meaning: convert the image first"
+                        .into(),
+                records: differ,
             });
         }
     }
@@ -504,6 +543,7 @@ pub fn check<R: Input>(
         warnings,
         needs: needs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         not_verified,
+        checkpoint_failed: failed.map(|(_, m)| m),
     })
 }
 

@@ -186,6 +186,9 @@ pub struct Options {
     /// mapped by names and reported as a loss ("(refused)"). For comparing images (`ckpt
     /// diff`), never for images to restart.
     pub best_effort: bool,
+    /// Convert a failed checkpoint (an image that ends in an ERROR record and its
+    /// message); refused otherwise, since no kernel restarts it.
+    pub allow_incomplete: bool,
 }
 
 /// Why a conversion did not happen.
@@ -242,6 +245,9 @@ pub struct Summary {
     pub records_changed: u64,
     /// Every change.
     pub ledger: Ledger,
+    /// The message of a failed checkpoint converted with
+    /// [`Options::allow_incomplete`].
+    pub checkpoint_failed: Option<String>,
 }
 
 /// An output record, or a change of where output records go.
@@ -1077,8 +1083,21 @@ fn convert_inner<'a, R: Input, W: Sink>(
     };
     let mut state = rewrite::State::default();
     let (mut records_in, mut changed) = (0u64, 0u64);
+    let mut checkpoint_failed = None;
     while let Some(info) = reader.next_record()? {
         records_in += 1;
+        if info.payload_of.is_some_and(|(owner, _)| owner == "ERROR") {
+            let message = reader.decode()?.text.unwrap_or_default();
+            if !(opts.allow_incomplete || opts.best_effort) {
+                return Err(ConvertError::Refused(format!(
+                    "the image is a failed checkpoint: its ERROR record says \"{message}\" \
+                     (record #{} at offset {:#x}); no kernel restarts it; convert it anyway \
+                     with --allow-incomplete",
+                    info.index, info.offset
+                )));
+            }
+            checkpoint_failed = Some(message);
+        }
         if !info.inline {
             // Streamed bodies (pages): re-framed, copied through.
             let rtype = conv.target_type(info.name)?;
@@ -1126,6 +1145,7 @@ fn convert_inner<'a, R: Input, W: Sink>(
         records_out,
         records_changed: changed,
         ledger: conv.ledger,
+        checkpoint_failed,
     })
 }
 

@@ -13,6 +13,16 @@ pub enum Endian {
     Big,
 }
 
+impl std::fmt::Display for Endian {
+    /// `little-endian` or `big-endian`, as people write it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Endian::Little => "little-endian",
+            Endian::Big => "big-endian",
+        })
+    }
+}
+
 /// An architecture that some revision of the format supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Arch {

@@ -13,7 +13,7 @@ use std::io;
 
 use crate::arch::Arch;
 use crate::error::{Error, ErrorKind, Position, Result};
-use crate::format::{Format, HDR_SIZE, LengthRule};
+use crate::format::{Format, HDR_SIZE};
 use crate::input::Input;
 use crate::layout::StructLayout;
 use crate::limits;
@@ -217,7 +217,7 @@ pub struct Detection {
     /// The architecture.
     pub arch: Arch,
     /// Other revisions that fit and are identical in layout and meaning for the records
-    /// present (the newest was chosen).
+    /// present, oldest first.
     pub also: Vec<&'static Schema>,
     /// Why: one line per fact used.
     pub reasons: Vec<String>,
@@ -225,6 +225,16 @@ pub struct Detection {
     pub forced: bool,
     /// True when detection saw the whole image; false when it saw only its start (a pipe).
     pub whole_image: bool,
+    /// What detection saw: later checks compare other revisions with it.
+    pub evidence: Evidence,
+}
+
+impl Detection {
+    /// Whether `s` reads this image identically to the revision chosen (the chosen one,
+    /// or one of [`Detection::also`]).
+    pub fn reads_as(&self, s: &Schema) -> bool {
+        self.schema.id == s.id || self.also.iter().any(|a| a.id == s.id)
+    }
 }
 
 /// Why a revision does not fit an image's header, from its provenance alone (before
@@ -235,7 +245,7 @@ fn header_misfit(e: &Embedded, h: &HeaderPeek) -> std::result::Result<Arch, Stri
         .ok_or_else(|| format!("has no architecture with id {}", h.arch_id))?;
     if arch.endian() != h.endian {
         return Err(format!(
-            "its arch id {} is {arch}, which is not {:?}-endian",
+            "its arch id {} is {arch}, which is not {}",
             h.arch_id, h.endian
         ));
     }
@@ -310,13 +320,9 @@ fn misfit(schema: &'static Schema, arch: Arch, ev: &Evidence) -> std::result::Re
         let rule = format
             .length_rule(name)
             .ok_or_else(|| format!("has no layout for {name}"))?;
-        let fits = match rule {
-            LengthRule::Exact(n) => len == n,
-            LengthRule::Multiple { min, step } => len >= min && (len - min).is_multiple_of(step),
-        };
-        if !fits {
+        if !rule.fits(len) {
             return Err(format!(
-                "{name} (type {rtype}) is {rule:?} long, the image has {len} at offset {off:#x}"
+                "{name} (type {rtype}) is {rule} long, the image has {len} at offset {off:#x}"
             ));
         }
         if let Some(def) = schema.record_def(name, arch)
@@ -407,13 +413,17 @@ fn same_use(a: &Used, b: &Used) -> bool {
         })
 }
 
-/// Whether two candidates mean the same thing for the records seen.
-fn same_for_records(
+/// How two revisions differ in layout or meaning for the records `ev` saw, one line per
+/// record that differs (empty when they read the image identically). With only the start
+/// of an image seen (a pipe), every record type of either revision counts, since any may
+/// still come.
+pub fn record_differences(
     a: &'static Schema,
     b: &'static Schema,
     arch: Arch,
     ev: &Evidence,
-) -> Option<String> {
+) -> Vec<String> {
+    let mut out = Vec::new();
     let fa = Format::shared(a, arch);
     let fb = Format::shared(b, arch);
     // With the whole image seen, only the records present matter; with only its start
@@ -435,17 +445,19 @@ fn same_for_records(
             (Some(na), Some(nb)) => (na, nb),
             (None, None) => continue,
             (x, y) => {
-                return Some(format!(
+                out.push(format!(
                     "record type {t} is {} in {} and {} in {}",
                     x.unwrap_or("absent"),
                     a.id,
                     y.unwrap_or("absent"),
                     b.id
                 ));
+                continue;
             }
         };
         if na != nb {
-            return Some(format!("type {t} is {na} in {} and {nb} in {}", a.id, b.id));
+            out.push(format!("type {t} is {na} in {} and {nb} in {}", a.id, b.id));
+            continue;
         }
         // Layouts are compared as their flattened fields (path, offset, type, count),
         // which each layout keeps: no text is made for the comparison.
@@ -481,15 +493,16 @@ fn same_for_records(
             }
         };
         if !same_use(&used(fa, a), &used(fb, b)) {
-            return Some(format!(
+            out.push(format!(
                 "{na} has different layouts in {} and {}",
                 a.id, b.id
             ));
+            continue;
         }
         let pa = a.payload_def(na, arch).map(|p| &p.items);
         let pb = b.payload_def(na, arch).map(|p| &p.items);
         if pa != pb {
-            return Some(format!(
+            out.push(format!(
                 "{na} has different payloads in {} and {}",
                 a.id, b.id
             ));
@@ -502,20 +515,35 @@ fn same_for_records(
         )
     };
     if flags(a) != flags(b) && ev.header.uflags & 2 != 0 {
-        return Some(format!(
+        out.push(format!(
             "uflags bit 0x2 means opposite things in {} and {}",
             a.id, b.id
         ));
     }
-    None
+    out
 }
 
 /// Detects the revision from `ev`, or uses `forced` (a revision name) when given.
 pub fn detect(ev: &Evidence, forced: Option<&str>) -> std::result::Result<Detection, ErrorKind> {
-    let reg = Registry::get();
+    detect_preferring(ev, forced, None)
+}
+
+/// Detects the revision from `ev`, or uses `forced` (a revision name) when given.
+///
+/// Detection finds the set of revisions that read the image identically (layout and
+/// meaning of the records present). It names `prefer` when that is a member (a caller's
+/// target: an image of the target's own revision needs no conversion); otherwise the
+/// newest member whose kernel claims include the header's kernel version; otherwise the
+/// newest member. A forced revision that is a member of the set keeps the set.
+pub fn detect_preferring(
+    ev: &Evidence,
+    forced: Option<&str>,
+    prefer: Option<&Schema>,
+) -> std::result::Result<Detection, ErrorKind> {
     let h = &ev.header;
+    let found = identical_set(ev);
     if let Some(name) = forced {
-        let schema = reg
+        let schema = Registry::get()
             .find(name)
             .map_err(|e| ErrorKind::Detect(e.to_string()))?;
         let arch = schema.arch_by_id(h.arch_id).ok_or_else(|| {
@@ -531,15 +559,127 @@ pub fn detect(ev: &Evidence, forced: Option<&str>) -> std::result::Result<Detect
                     .join(", ")
             ))
         })?;
+        let mut reasons = vec![format!("revision given: {}", schema.id)];
+        let also = match found {
+            Ok((set, a)) if a == arch && set.iter().any(|s| s.id == schema.id) => {
+                let also: Vec<&'static Schema> =
+                    set.into_iter().filter(|s| s.id != schema.id).collect();
+                if !also.is_empty() {
+                    reasons.push(format!(
+                        "reads this image identically to {}",
+                        ids(&also).join(", ")
+                    ));
+                }
+                also
+            }
+            _ => vec![],
+        };
         return Ok(Detection {
             schema,
             arch,
-            also: vec![],
-            reasons: vec![format!("revision given: {}", schema.id)],
+            also,
+            reasons,
             forced: true,
             whole_image: ev.complete,
+            evidence: ev.clone(),
         });
     }
+    let (set, arch) = found?;
+    let kernel = h.kernel;
+    let kname = format!("{}.{}.{}", kernel.0, kernel.1, kernel.2);
+    let claiming: Vec<&'static Schema> = set
+        .iter()
+        .copied()
+        .filter(|s| s.claims_kernel(kernel))
+        .collect();
+    let newest = |v: &[&'static Schema]| v.iter().copied().max_by_key(|s| s.ordinal);
+    let mut reasons = vec![
+        format!(
+            "{}, arch id {} = {arch}, rev {}",
+            h.endian, h.arch_id, h.rev
+        ),
+        format!(
+            "{} distinct record kinds checked against the layouts{}",
+            ev.seen.len(),
+            if ev.complete {
+                " (whole image)"
+            } else {
+                " (start of the image)"
+            }
+        ),
+    ];
+    if set.len() > 1 {
+        reasons.push(format!(
+            "identical in layout and meaning for these records: {}",
+            ids(&set).join(", ")
+        ));
+    }
+    let others = |chosen: &Schema| -> Vec<String> {
+        set.iter()
+            .filter(|s| s.id != chosen.id && !s.claims_kernel(kernel))
+            .map(|s| format!("{} ({})", s.id, s.claimed_kernels()))
+            .collect()
+    };
+    let schema = match prefer.and_then(|p| set.iter().copied().find(|s| s.id == p.id)) {
+        Some(p) => {
+            reasons.push(format!(
+                "read as {}, the revision asked for, which reads this image identically",
+                p.id
+            ));
+            p
+        }
+        None => match newest(&claiming) {
+            Some(c) => {
+                let not = others(c);
+                if set.len() > 1 {
+                    reasons.push(if not.is_empty() {
+                        format!("kernel {kname} is claimed by all of them; the newest is used")
+                    } else {
+                        format!(
+                            "kernel {kname} is claimed by {}, not by {}",
+                            ids(&claiming).join(", "),
+                            not.join(", ")
+                        )
+                    });
+                }
+                c
+            }
+            None => {
+                let n = newest(&set).expect("the set has a member");
+                reasons.push(format!(
+                    "kernel {kname} is claimed by none of them{}",
+                    if set.len() > 1 {
+                        "; the newest is used"
+                    } else {
+                        ""
+                    }
+                ));
+                n
+            }
+        },
+    };
+    Ok(Detection {
+        schema,
+        arch,
+        also: set.into_iter().filter(|s| s.id != schema.id).collect(),
+        reasons,
+        forced: false,
+        whole_image: ev.complete,
+        evidence: ev.clone(),
+    })
+}
+
+/// The ids of some revisions.
+fn ids(v: &[&'static Schema]) -> Vec<String> {
+    v.iter().map(|s| s.id.clone()).collect()
+}
+
+/// The revisions that read the image of `ev` identically, oldest first, with the arch;
+/// an error naming every revision's misfit when none fits, or the differences when
+/// several fit but read it differently.
+fn identical_set(ev: &Evidence) -> std::result::Result<(Vec<&'static Schema>, Arch), ErrorKind> {
+    let reg = Registry::get();
+    let h = &ev.header;
     let mut fits = Vec::new();
     let mut rejected = Vec::new();
     // Only the revisions that fit the header are parsed (in parallel) and tried.
@@ -572,8 +712,8 @@ pub fn detect(ev: &Evidence, forced: Option<&str>) -> std::result::Result<Detect
     for &(s, a) in &fits[..fits.len() - 1] {
         if a != arch {
             differ.push(format!("{}: arch id {} is {a} there", s.id, h.arch_id));
-        } else if let Some(why) = same_for_records(s, newest, arch, ev) {
-            differ.push(why);
+        } else {
+            differ.extend(record_differences(s, newest, arch, ev));
         }
     }
     if !differ.is_empty() {
@@ -594,47 +734,27 @@ pub fn detect(ev: &Evidence, forced: Option<&str>) -> std::result::Result<Detect
         }
         return Err(ErrorKind::Detect(msg));
     }
-    let mut reasons = vec![
-        format!(
-            "byte order {:?}, arch id {} = {arch}, rev {}",
-            h.endian, h.arch_id, h.rev
-        ),
-        format!(
-            "{} distinct record kinds checked against the layouts{}",
-            ev.seen.len(),
-            if ev.complete {
-                " (whole image)"
-            } else {
-                " (start of the image)"
-            }
-        ),
-    ];
-    if fits.len() > 1 {
-        reasons.push(format!(
-            "identical in layout and meaning for these records: {}; the newest is used",
-            fits.iter()
-                .map(|(s, _)| s.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    Ok(Detection {
-        schema: newest,
-        arch,
-        also: fits[..fits.len() - 1].iter().map(|(s, _)| *s).collect(),
-        reasons,
-        forced: false,
-        whole_image: ev.complete,
-    })
+    Ok((fits.into_iter().map(|(s, _)| s).collect(), arch))
 }
 
 /// Opens an image for reading: detects its revision (or uses `rev`) from the first
 /// [`limits::DETECT_WINDOW`] bytes, or from `evidence` of a full pre-scan when the
 /// caller made one (seekable files), and returns a reader positioned at the start.
 pub fn open<R: Input>(
+    src: R,
+    rev: Option<&str>,
+    evidence: Option<Evidence>,
+) -> Result<(Reader<R>, Detection)> {
+    open_preferring(src, rev, evidence, None)
+}
+
+/// [`open`], reading the image as `prefer` when that revision reads it identically to
+/// the one detected (see [`detect_preferring`]).
+pub fn open_preferring<R: Input>(
     mut src: R,
     rev: Option<&str>,
     evidence: Option<Evidence>,
+    prefer: Option<&Schema>,
 ) -> Result<(Reader<R>, Detection)> {
     let prefix = read_up_to(&mut src, limits::DETECT_WINDOW)
         .map_err(|e: io::Error| Error::new(e.into(), Position::default()))?;
@@ -642,7 +762,8 @@ pub fn open<R: Input>(
         Some(ev) => ev,
         None => Evidence::from_window(&prefix).map_err(|k| Error::new(k, Position::default()))?,
     };
-    let det = detect(&ev, rev).map_err(|k| Error::new(k, Position::default()))?;
+    let det =
+        detect_preferring(&ev, rev, prefer).map_err(|k| Error::new(k, Position::default()))?;
     let format = Format::new(det.schema, det.arch);
     Ok((Reader::with_prefix(src, format, prefix), det))
 }

@@ -40,6 +40,29 @@ pub enum LengthRule {
     },
 }
 
+impl LengthRule {
+    /// Whether a record of `len` bytes (pre-header included) obeys the rule.
+    pub fn fits(&self, len: u32) -> bool {
+        match *self {
+            LengthRule::Exact(n) => len == n,
+            LengthRule::Multiple { min, step } => len >= min && (len - min).is_multiple_of(step),
+        }
+    }
+}
+
+impl std::fmt::Display for LengthRule {
+    /// `exactly 80 bytes`, `at least 16 bytes`, `24 bytes plus a multiple of 8`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            LengthRule::Exact(n) => write!(f, "exactly {n} bytes"),
+            LengthRule::Multiple { min, step: 1 } => write!(f, "at least {min} bytes"),
+            LengthRule::Multiple { min, step } => {
+                write!(f, "{min} bytes plus a multiple of {step}")
+            }
+        }
+    }
+}
+
 impl Format {
     /// The format of `schema` on `arch`.
     pub fn new(schema: &'static Schema, arch: Arch) -> Format {

@@ -696,11 +696,7 @@ impl<R: Input> Reader<R> {
                 pos.clone(),
             ));
         };
-        let ok = match &rule {
-            LengthRule::Exact(n) => len == *n,
-            LengthRule::Multiple { min, step } => len >= *min && (len - min).is_multiple_of(*step),
-        };
-        if !ok {
+        if !rule.fits(len) {
             let expected = match rule {
                 LengthRule::Exact(n) => n.to_string(),
                 LengthRule::Multiple { min, step: 1 } => format!(">= {min}"),

@@ -74,7 +74,8 @@ fn every_ordered_pair_converts_or_is_refused_with_a_reason() {
                         }
                         // Every converted image passes the target's preflight.
                         let r = Reader::new(&out[..], Format::new(b, *arch));
-                        let pre = ckpt_convert::check::check(r, b, None, None, None, None).unwrap();
+                        let pre =
+                            ckpt_convert::check::check(r, None, b, None, None, None, None).unwrap();
                         if !pre.ok() {
                             report.push(format!(
                                 "{} -> {} {arch}: preflight: {:?}",

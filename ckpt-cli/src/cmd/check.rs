@@ -8,7 +8,7 @@ use ckpt_convert::KernelVersion;
 use ckpt_convert::check::{KernelConfig, check};
 use ckpt_format::Registry;
 
-use crate::io::{open_image, with_detection};
+use crate::io::{open_image_as, with_detection};
 
 const AFTER: &str = "Checks what a linux-cr restart checks: the header (magic, arch id, rev, kernel
 version, every ckpt_const), every record (known type, exact length, structure, TAIL),
@@ -55,15 +55,19 @@ pub struct Opts {
 impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
-        let (reader, det) = open_image(&self.image, self.rev.as_deref())?;
         let kernel = super::target_kernel(self.target_kernel.as_deref())?;
-        let target = match (&self.to_rev, &kernel) {
-            (Some(r), _) => Registry::get()
-                .find(r)
-                .map_err(|e| super::usage(e.to_string()))?,
-            (None, Some(k)) => ckpt_convert::kernel::revision_for(k).map_err(super::usage)?,
-            (None, None) => det.schema,
+        let named = match (&self.to_rev, &kernel) {
+            (Some(r), _) => Some(
+                Registry::get()
+                    .find(r)
+                    .map_err(|e| super::usage(format!("--to-rev: {e}")))?,
+            ),
+            (None, Some(k)) => Some(ckpt_convert::kernel::revision_for(k).map_err(super::usage)?),
+            (None, None) => None,
         };
+        // A target that reads the image identically is the image's own revision.
+        let (reader, det) = open_image_as(&self.image, self.rev.as_deref(), named)?;
+        let target = named.unwrap_or(det.schema);
         let config_text = match &self.target_config {
             Some(p) => Some(
                 std::fs::read_to_string(p)
@@ -79,13 +83,28 @@ impl Opts {
         let cpu = super::target_cpu(self.target_cpu.as_deref())?;
         // The kernel: given, or the one the image's header names.
         let kernel_triple = kernel.as_ref().and_then(KernelVersion::header_triple);
-        let report = check(reader, target, kernel_triple, variant, config.as_ref(), cpu)
-            .map_err(|e| with_detection(anyhow::Error::new(e), &det))?;
+        let report = check(
+            reader,
+            Some(&det.evidence),
+            target,
+            kernel_triple,
+            variant,
+            config.as_ref(),
+            cpu,
+        )
+        .map_err(|e| with_detection(anyhow::Error::new(e), &det))?;
         let mut out = std::io::stdout().lock();
         if self.json {
             serde_json::to_writer_pretty(
                 &mut out,
-                &serde_json::json!({"format_version": "1.0.0", "ok": report.ok(), "report": report}),
+                &serde_json::json!({
+                    "format_version": "1.1.0",
+                    "ok": report.ok(),
+                    "report": report,
+                    "needs": report.needs.iter().map(|(option, records)| {
+                        serde_json::json!({"option": option, "records": records})
+                    }).collect::<Vec<_>>(),
+                }),
             )?;
             writeln!(out)?;
         } else {
@@ -95,10 +114,10 @@ impl Opts {
                 report.revision,
                 report.target_revision,
                 report.target_kernel,
-                if report.ok() {
-                    "would restart"
-                } else {
-                    "would NOT restart"
+                match (&report.checkpoint_failed, report.ok()) {
+                    (Some(m), _) => format!("would not restart: the checkpoint failed: {m}"),
+                    (None, true) => "would restart".into(),
+                    (None, false) => "would NOT restart".into(),
                 }
             )?;
             for p in &report.problems {
@@ -107,8 +126,15 @@ impl Opts {
                     "  FAIL {}: image {}, target {} -- {}",
                     p.check, p.image, p.target, p.consequence
                 )?;
-                if !p.records.is_empty() {
-                    writeln!(out, "       records: {}", p.records.join(", "))?;
+                let joined = p.records.join(", ");
+                if joined.len() <= 80 {
+                    if !joined.is_empty() {
+                        writeln!(out, "       records: {joined}")?;
+                    }
+                } else {
+                    for r in &p.records {
+                        writeln!(out, "       - {r}")?;
+                    }
                 }
             }
             for p in &report.warnings {

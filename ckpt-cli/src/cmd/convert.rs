@@ -8,7 +8,7 @@ use ckpt_convert::{Action, ConvertError, LedgerEntry, Options, TaskPaths, conver
 use ckpt_format::Registry;
 use ckpt_format::write::Sink;
 
-use crate::io::{Output, open_image, refuse_same_file, with_detection};
+use crate::io::{Output, open_image_as, refuse_same_file, with_detection};
 
 const AFTER: &str = "Examples:
   ckpt convert old.ckpt --to-rev v23-rc2 -o new.ckpt
@@ -68,6 +68,10 @@ pub struct Opts {
     /// Convert even when non-default data would be dropped.
     #[arg(long)]
     allow_lossy: bool,
+    /// Convert a failed checkpoint (an image that ends in an ERROR record); no kernel
+    /// restarts one, so the output is for inspection only.
+    #[arg(long)]
+    allow_incomplete: bool,
     /// Stream every change as JSON to this file.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -112,7 +116,8 @@ impl Opts {
             }
             Ok(p)
         };
-        let (reader, det) = open_image(&self.image, self.rev.as_deref())?;
+        // An image that the target reads identically is of the target's revision already.
+        let (reader, det) = open_image_as(&self.image, self.rev.as_deref(), Some(to))?;
         let spill_dir = (self.output != Path::new("-"))
             .then(|| self.output.parent().map(Path::to_path_buf))
             .flatten()
@@ -126,6 +131,7 @@ impl Opts {
             cpu_xstate_size: cpu.map(|c| c.xstate_size),
             spill_dir,
             best_effort: false,
+            allow_incomplete: self.allow_incomplete,
         };
         let mut out = Output::create(&self.output)?;
         let bar = progress_bar(&self.image);
@@ -167,6 +173,12 @@ impl Opts {
                 "source read as {} (identical for this image to {}; --rev names another)",
                 det.schema.id,
                 also.join(", ")
+            )?;
+        }
+        if let Some(m) = &summary.checkpoint_failed {
+            writeln!(
+                err,
+                "the source is a failed checkpoint (\"{m}\"), converted because of --allow-incomplete: no kernel restarts the output"
             )?;
         }
         if self.to_rev.is_none()

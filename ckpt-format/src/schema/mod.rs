@@ -38,6 +38,18 @@ pub struct Claim {
     pub evidence: String,
 }
 
+impl Claim {
+    /// Whether this claim (a kernel version such as `2.6.37` or `3.0.8`) names the kernel
+    /// an image header records as `major.minor.patch`; numbers the claim leaves out are 0,
+    /// and a fourth number or `-rcN` (which the header cannot hold) is not compared.
+    pub fn names_kernel(&self, kernel: (u16, u16, u16)) -> bool {
+        let release = self.value.split('-').next().unwrap_or_default();
+        let mut numbers = release.split('.').map(|p| p.parse::<u16>().ok());
+        let mut next = || numbers.next().unwrap_or(Some(0));
+        next() == Some(kernel.0) && next() == Some(kernel.1) && next() == Some(kernel.2)
+    }
+}
+
 /// The set of architectures an item holds on (`None`: every architecture of the revision).
 pub type ArchSet = Option<Vec<Arch>>;
 
@@ -261,6 +273,17 @@ impl Schema {
     /// Short (7-character) commit id.
     pub fn short_commit(&self) -> &str {
         &self.commit[..7.min(self.commit.len())]
+    }
+
+    /// Whether one of the kernels this revision claims is `kernel` (`major.minor.patch`).
+    pub fn claims_kernel(&self, kernel: (u16, u16, u16)) -> bool {
+        self.kernels.iter().any(|c| c.names_kernel(kernel))
+    }
+
+    /// The kernel versions this revision claims, most likely first, joined by `, `.
+    pub fn claimed_kernels(&self) -> String {
+        let v: Vec<&str> = self.kernels.iter().map(|c| c.value.as_str()).collect();
+        v.join(", ")
     }
 
     /// The CKPT_ARCH_* id this revision gives `arch`, if it has that architecture.
