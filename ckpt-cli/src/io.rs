@@ -34,40 +34,146 @@ pub fn open_image_as(
             .find(r)
             .map_err(|e| UsageError(format!("--rev: {e}")))?;
     }
+    let named = || InFile::new(path);
     if path == "-" {
         let (r, d) = detect::open_preferring(Box::new(io::stdin()) as Source, rev, None, prefer)
-            .context("reading standard input")?;
+            .context(named())?;
         return Ok((r, d));
     }
-    let mut f = File::open(path).with_context(|| format!("cannot open {path}"))?;
-    let ev =
-        Evidence::scan(&mut f).with_context(|| format!("{path}: cannot identify the image"))?;
-    let f = File::open(path).with_context(|| format!("cannot open {path}"))?;
-    let (r, d) = detect::open_preferring(Box::new(f) as Source, rev, Some(ev), prefer)
-        .with_context(|| path.to_string())?;
+    let mut f = File::open(path).context("cannot open").context(named())?;
+    let ev = Evidence::scan(&mut f)
+        .context("cannot identify the image")
+        .context(named())?;
+    let f = File::open(path).context("cannot open").context(named())?;
+    let (r, d) =
+        detect::open_preferring(Box::new(f) as Source, rev, Some(ev), prefer).context(named())?;
     Ok((r, d))
 }
 
-/// Adds to an error found while reading how the revision was chosen, when a wrong guess
-/// could explain it (detected from the start of a pipe, or among identical candidates).
-pub fn with_detection(e: anyhow::Error, det: &Detection) -> anyhow::Error {
-    let image_error = e.chain().any(|c| {
-        c.downcast_ref::<ckpt_format::Error>()
-            .is_some_and(|x| !x.is_io())
+/// The image an error is about: a context in the error chain, printed as its path
+/// (`standard input` for `-`) and given as `file` in `--json` errors.
+#[derive(Debug, Clone)]
+pub struct InFile(pub String);
+
+impl InFile {
+    /// The image at `path` (`-`: standard input).
+    pub fn new(path: &str) -> InFile {
+        InFile(if path == "-" {
+            "standard input".into()
+        } else {
+            path.to_string()
+        })
+    }
+}
+
+impl std::fmt::Display for InFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Advice about an error, printed after it on a line of its own (`hint: ...`).
+#[derive(Debug, Clone)]
+pub struct Hint(pub String);
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Names the image `path` in an error found while reading it, and adds how the revision
+/// was chosen when another revision could explain the error: the revision was guessed
+/// from the start of the image only (a pipe, or a file cut short), other revisions fit
+/// that start, and the error is one of the image's structure (not its end, not I/O).
+pub fn with_detection(e: anyhow::Error, det: &Detection, path: &str) -> anyhow::Error {
+    let structural = e.chain().any(|c| {
+        c.downcast_ref::<ckpt_format::Error>().is_some_and(|x| {
+            use ckpt_format::ErrorKind as K;
+            matches!(
+                x.kind(),
+                K::Grammar(_) | K::BadLength { .. } | K::UnknownRecord { .. } | K::Layout(_)
+            )
+        })
     });
-    if det.forced || !image_error || (det.whole_image && det.also.is_empty()) {
+    let named = e.downcast_ref::<InFile>().is_some();
+    let e = if named {
+        e
+    } else {
+        e.context(InFile::new(path))
+    };
+    if det.forced || det.whole_image || !structural {
         return e;
     }
-    let mut how = format!("the revision was detected as {}", det.schema.id);
-    if !det.whole_image {
-        how.push_str(" from the start of the image");
-    }
+    let mut how = format!(
+        "the revision was guessed as {} from the start of the image",
+        det.schema.id
+    );
     if !det.also.is_empty() {
         let also: Vec<&str> = det.also.iter().map(|s| s.id.as_str()).collect();
         how.push_str(&format!(" (it also fits {})", also.join(", ")));
     }
     how.push_str("; if the image is of another revision, name it with --rev");
-    e.context(how)
+    e.context(Hint(how))
+}
+
+/// An error as the CLI reports it: the message (the chain, hints left out), the hints,
+/// and where it happened.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// The error and its causes, joined by `: `.
+    pub message: String,
+    /// The image concerned, if any.
+    pub file: Option<String>,
+    /// The byte offset in that image.
+    pub offset: Option<u64>,
+    /// The index of the record concerned (0 = HEADER).
+    pub record_index: Option<u64>,
+    /// The record's type name (or number, when the revision has no name for it).
+    pub record_type: Option<String>,
+    /// Advice, printed after the message.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<String>,
+}
+
+impl Report {
+    /// The report of `e`.
+    pub fn of(e: &anyhow::Error) -> Report {
+        let mut parts: Vec<String> = Vec::new();
+        let hints: Vec<String> = e
+            .downcast_ref::<Hint>()
+            .map(|h| h.0.clone())
+            .into_iter()
+            .collect();
+        let file = e.downcast_ref::<InFile>().map(|f| f.0.clone());
+        let mut at = None;
+        for c in e.chain() {
+            let text = c.to_string();
+            if hints.contains(&text) {
+                continue;
+            }
+            if let Some(x) = c.downcast_ref::<ckpt_format::Error>()
+                && !matches!(x.kind(), ckpt_format::ErrorKind::Detect(_))
+            {
+                at.get_or_insert_with(|| x.position().clone());
+            }
+            // A wrapper that repeats its cause's text (`#[error(transparent)]`) adds nothing.
+            if parts.last() != Some(&text) {
+                parts.push(text);
+            }
+        }
+        Report {
+            message: parts.join(": "),
+            file,
+            offset: at.as_ref().map(|p| p.offset),
+            record_index: at.as_ref().and_then(|p| p.record),
+            record_type: at.as_ref().and_then(|p| {
+                p.rtype
+                    .map(|(t, name)| name.map_or_else(|| t.to_string(), str::to_string))
+            }),
+            hints,
+        }
+    }
 }
 
 /// Refuses an output that is the input itself (it would be replaced while being read).

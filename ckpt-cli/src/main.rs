@@ -70,8 +70,38 @@ fn main() -> ExitCode {
             if io::is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("ckpt: error: {e:#}");
+            report_error(&e);
             ExitCode::from(io::exit_code(&e))
         }
+    }
+}
+
+/// Version of the `--json` error document (`schemas/json/error.schema.json`).
+const ERROR_FORMAT_VERSION: &str = "1.0.0";
+
+/// Prints an error on standard error (hints on lines of their own) and, when the command
+/// was asked for `--json`, as a JSON document on standard output. A closed stream is
+/// not an error of its own: what cannot be written is dropped.
+fn report_error(e: &anyhow::Error) {
+    use std::io::Write;
+    let report = io::Report::of(e);
+    let json = std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    if json {
+        let doc = serde_json::json!({
+            "format_version": ERROR_FORMAT_VERSION,
+            "error": report,
+        });
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer_pretty(&mut out, &doc);
+        let _ = writeln!(out);
+        let _ = out.flush();
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "ckpt: error: {}", report.message);
+    for h in &report.hints {
+        let _ = writeln!(err, "ckpt: hint: {h}");
     }
 }

@@ -1,47 +1,11 @@
 //! The `ckpt` binary: golden `info -v` outputs for every revision × architecture, JSON
 //! outputs against their schemas, exit codes, pipes and atomic outputs.
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::io::Read;
+use std::process::{Command, Stdio};
 
-const CKPT: &str = env!("CARGO_BIN_EXE_ckpt");
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut c = Command::new(CKPT)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(data) = stdin {
-        let mut w = c.stdin.take().unwrap();
-        let data = data.to_vec();
-        std::thread::spawn(move || {
-            let _ = w.write_all(&data);
-        });
-    }
-    c.wait_with_output().unwrap()
-}
-
-fn ok(args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
-    let o = run(args, stdin);
-    assert!(
-        o.status.success(),
-        "ckpt {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o.stdout
-}
+mod common;
+use common::{CKPT, ok, root, run, validate};
 
 fn pairs() -> Vec<(String, String, String)> {
     let list: serde_json::Value =
@@ -92,6 +56,7 @@ fn info_v_matches_golden_files_for_every_pair() {
 
 /// Compares `out` with the golden file at `path` (or writes it when blessing).
 fn golden(path: &std::path::Path, out: &[u8], bless: bool, failures: &mut Vec<String>) {
+    common::assert_no_debug_text(&[&path.display().to_string()], out);
     if bless {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, out).unwrap();
@@ -172,16 +137,6 @@ fn info_stats_and_tasks_match_golden_files() {
         assert!(!j["task_details"][0]["files"].as_array().unwrap().is_empty());
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-fn validate(schema_file: &str, value: &serde_json::Value) {
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("schemas/json").join(schema_file)).unwrap(),
-    )
-    .unwrap();
-    let v = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = v.iter_errors(value).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{schema_file}: {errors:?}");
 }
 
 #[test]

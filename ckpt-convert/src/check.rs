@@ -425,30 +425,8 @@ pub fn check<R: Input>(
             });
         }
     }
-    // The constants of that kernel: from the target revision, or from any revision whose
-    // ckpt_const has the same members (the values depend on the kernel, not the revision).
-    let members = |s: &'static Schema| -> Vec<String> {
-        Format::shared(s, arch)
-            .layout("ckpt_hdr_header")
-            .map(|l| {
-                l.fields()
-                    .iter()
-                    .filter(|f| f.path.starts_with("constants."))
-                    .map(|f| f.path.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let want = members(target);
-    let kc = target
-        .kernel_constants(&kname, arch, config_variant)
-        .or_else(|| {
-            ckpt_format::Registry::get()
-                .all()
-                .iter()
-                .filter(|s| s.has_arch(arch) && members(s) == want)
-                .find_map(|s| s.kernel_constants(&kname, arch, config_variant))
-        });
+    // The constants of that kernel (from any revision with the same ckpt_const members).
+    let kc = crate::kernel::constants_for(target, kernel, arch, config_variant);
     match kc {
         Some(kc) => {
             for (n, v) in &kc.values {

@@ -213,11 +213,15 @@ fn lossy_list(v: &[LedgerEntry]) -> String {
     let mut s: Vec<String> = v
         .iter()
         .take(20)
-        .map(|e| {
-            format!(
-                "  record #{} {} {}: {:?} dropped",
-                e.record_index, e.record, e.field, e.old
-            )
+        .map(|e| match &e.old {
+            Some(v) => format!(
+                "  record #{} {} {} = {v} dropped",
+                e.record_index, e.record, e.field
+            ),
+            None => format!(
+                "  record #{} {} {} dropped",
+                e.record_index, e.record, e.field
+            ),
         })
         .collect();
     if v.len() > 20 {

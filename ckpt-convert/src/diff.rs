@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use ckpt_format::layout::{Layouts, StructLayout};
-use ckpt_format::schema::{RecordBody, applies};
+use ckpt_format::schema::applies;
 use ckpt_format::{Arch, Schema};
 use serde::Serialize;
 
@@ -163,23 +163,13 @@ fn members(l: &StructLayout) -> Vec<(String, u32, u32, String)> {
 
 fn record_text(s: &Schema, arch: Arch, name: &str) -> Option<String> {
     let def = s.record_def(name, arch)?;
-    let body = match &def.body {
-        RecordBody::Bytes => "bytes".to_string(),
-        RecordBody::String => "string".to_string(),
-        RecordBody::Struct { name, tail: None } => name.clone(),
-        RecordBody::Struct {
-            name,
-            tail: Some(t),
-        } => format!("{name} + tail {:?}[{:?}]", t.elem, t.count),
-        RecordBody::Select {
-            common,
-            selector,
-            cases,
-        } => format!("{common} by {selector} {cases:?}"),
-    };
+    let body = def.body.to_string();
     let payload = s
         .payload_def(name, arch)
-        .map(|p| format!("; payloads {:?}", p.items))
+        .map(|p| {
+            let items: Vec<String> = p.items.iter().map(|i| i.to_string()).collect();
+            format!("; payloads {}", items.join(", "))
+        })
         .unwrap_or_default();
     Some(body + &payload)
 }

@@ -106,7 +106,47 @@ impl PartialOrd for KernelVersion {
     }
 }
 
-use ckpt_format::Schema;
+use ckpt_format::schema::KernelConstants;
+use ckpt_format::{Arch, Format, Schema};
+
+/// The `ckpt_const` values kernel `kernel` (`major.minor.patch`) fills in on `arch` for an
+/// image of revision `target`: from the target's own table (the exact version, else
+/// `major.minor`), else from any revision whose `ckpt_const` has the same members, since
+/// the values depend on the kernel, not on the revision (kernel-consts.md).
+pub fn constants_for(
+    target: &'static Schema,
+    kernel: (u16, u16, u16),
+    arch: Arch,
+    config: Option<(&str, &str)>,
+) -> Option<&'static KernelConstants> {
+    let full = format!("{}.{}.{}", kernel.0, kernel.1, kernel.2);
+    let short = format!("{}.{}", kernel.0, kernel.1);
+    let own = |s: &'static Schema| {
+        s.kernel_constants(&full, arch, config)
+            .or_else(|| s.kernel_constants(&short, arch, config))
+    };
+    let members = |s: &'static Schema| -> Vec<String> {
+        Format::shared(s, arch)
+            .layout("ckpt_hdr_header")
+            .map(|l| {
+                l.fields()
+                    .iter()
+                    .filter(|f| f.path.starts_with("constants."))
+                    .map(|f| f.path.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    own(target).or_else(|| {
+        let want = members(target);
+        ckpt_format::Registry::get()
+            .all()
+            .iter()
+            .copied()
+            .filter(|s| s.has_arch(arch) && members(s) == want)
+            .find_map(own)
+    })
+}
 
 /// Every revision whose kernel claims name `k` (in any confidence), oldest first: the
 /// alternatives to [`revision_for`]'s choice.

@@ -220,10 +220,7 @@ pub(crate) fn plan(
     };
     let kname = format!("{}.{}.{}", kernel.0, kernel.1, kernel.2);
     let config = opts.config.as_ref().map(|(o, v)| (o.as_str(), v.as_str()));
-    let kc = b
-        .kernel_constants(&kname, to.arch, config)
-        .or_else(|| b.kernel_constants(&format!("{}.{}", kernel.0, kernel.1), to.arch, config))
-        .ok_or_else(|| {
+    let kc = crate::kernel::constants_for(b, kernel, to.arch, config).ok_or_else(|| {
             let known: Vec<&str> = b.kernels.iter().map(|k| k.value.as_str()).collect();
             ConvertError::Refused(format!(
                 "no ckpt_const values are known for kernel {kname} on {} with revision {} (it is known for {})",
@@ -1248,10 +1245,10 @@ fn convert_record(
                     conv.opts.root.for_pid(pid).map(str::to_string),
                 ) else {
                     return Err(ConvertError::Refused(format!(
-                        "record #{idx} TASK_OBJS (task {}, pid {pid}): revision {} needs a file-system object \
+                        "record #{idx} TASK_OBJS (task with pid {pid}): revision {} needs a file-system object \
                          (working and root directory) for every task, which {} images do not hold; give \
                          --cwd PATH and --root PATH (for all tasks) or --cwd {pid}=PATH and --root {pid}=PATH",
-                        st.task_count, b.id, a.id
+                        b.id, a.id
                     )));
                 };
                 let (cwd, root) = (&cwd, &root);

@@ -19,6 +19,28 @@ pub enum Value {
     List(Vec<Value>),
 }
 
+impl std::fmt::Display for Value {
+    /// As a user writes the value: `42`, `-1`, `"selinux"`, `[1, 2, 3]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Uint(v) => write!(f, "{v}"),
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Float(v) => write!(f, "{v}"),
+            Value::Text(t) => write!(f, "{}", serde_json::Value::String(t.clone())),
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
 impl Value {
     /// The value as an i128, for integers.
     pub fn as_int(&self) -> Option<i128> {

@@ -92,7 +92,7 @@ impl Opts {
             config.as_ref(),
             cpu,
         )
-        .map_err(|e| with_detection(anyhow::Error::new(e), &det))?;
+        .map_err(|e| with_detection(anyhow::Error::new(e), &det, &self.image))?;
         let mut out = std::io::stdout().lock();
         if self.json {
             serde_json::to_writer_pretty(

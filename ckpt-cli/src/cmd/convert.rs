@@ -159,7 +159,7 @@ impl Opts {
         let summary = match result {
             Ok(s) => s,
             Err(ConvertError::Format(e)) => {
-                return Err(with_detection(anyhow::Error::new(e), &det));
+                return Err(with_detection(anyhow::Error::new(e), &det, &self.image));
             }
             Err(e) => return Err(e.into()),
         };

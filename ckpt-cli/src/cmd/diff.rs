@@ -85,7 +85,7 @@ fn model_of(path: &str, rev: Option<&str>) -> Result<(ImageModel, &'static Forma
     let (r, det) = open_image(path, rev)?;
     let f = Format::shared(det.schema, det.arch);
     let m = read_model(r, true)
-        .map_err(|e| with_detection(anyhow::Error::new(e), &det))
+        .map_err(|e| with_detection(anyhow::Error::new(e), &det, path))
         .with_context(|| path.to_string())?;
     let side = Side {
         image: path.to_string(),
@@ -143,7 +143,7 @@ fn converted(
         Ok(_) => {}
         Err(ConvertError::Refused(why)) => return Ok((None, entries, Some(why))),
         Err(ConvertError::Format(e)) => {
-            return Err(with_detection(anyhow::Error::new(e), &det))
+            return Err(with_detection(anyhow::Error::new(e), &det, path))
                 .with_context(|| path.to_string());
         }
         Err(e) => return Err(e.into()),

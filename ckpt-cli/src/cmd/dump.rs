@@ -49,10 +49,10 @@ impl Opts {
             .context("writing the dump")?;
         while let Some(rec) = r
             .next_record()
-            .map_err(|e| crate::io::with_detection(e.into(), &det))?
+            .map_err(|e| crate::io::with_detection(e.into(), &det, &self.image))?
         {
             dump.record(&mut r, &rec)
-                .map_err(|e| crate::io::with_detection(e.into(), &det))?;
+                .map_err(|e| crate::io::with_detection(e.into(), &det, &self.image))?;
         }
         dump.finish()
             .context("writing the dump")?

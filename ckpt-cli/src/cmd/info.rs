@@ -153,7 +153,8 @@ impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
         let (mut r, det) = open_image(&self.image, self.rev.as_deref())?;
-        let info = walk(&mut r, &det, &self).map_err(|e| crate::io::with_detection(e, &det))?;
+        let info = walk(&mut r, &det, &self)
+            .map_err(|e| crate::io::with_detection(e, &det, &self.image))?;
         // Standard output is line-buffered: a long listing is written in blocks instead.
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         if self.error && !self.json {
@@ -400,7 +401,7 @@ fn print_text(out: &mut impl Write, i: &Info, det: &Detection) -> Result<()> {
     }
     writeln!(
         out,
-        "arch:       {} (id {}, {:?}-endian)",
+        "arch:       {} (id {}, {})",
         i.arch, i.arch_id, i.endian
     )?;
     writeln!(out, "kernel:     {}", i.kernel)?;

@@ -330,7 +330,7 @@ impl Command {
                     for k in &r.kernels {
                         writeln!(
                             out,
-                            "kernel   {} ({:?}: {})",
+                            "kernel   {} ({}: {})",
                             k.value, k.confidence, k.evidence
                         )?;
                     }

@@ -391,7 +391,10 @@ pub fn classify(diff: &SchemaDiff) -> Vec<Classified> {
     for c in &diff.constants {
         out.push(Classified {
             subject: format!("constant {}", c.name),
-            change: format!("{:?} -> {:?}", c.old, c.new),
+            change: {
+                let show = |v: Option<i128>| v.map_or("absent".to_string(), |v| v.to_string());
+                format!("{} -> {}", show(c.old), show(c.new))
+            },
             // The header is rewritten with the target kernel's values.
             carry: Carry::Lossless,
         });

@@ -4,6 +4,7 @@
 //! embedded in the crate, each parsed the first time it is needed; the layout engine ([`crate::layout`]) computes sizes and offsets
 //! from the struct declarations for each architecture.
 
+mod display;
 mod parse;
 pub mod registry;
 

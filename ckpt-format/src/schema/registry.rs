@@ -43,6 +43,11 @@ pub struct Embedded {
 }
 
 impl Embedded {
+    /// The schema file's text, as embedded.
+    pub fn text(&self) -> &'static str {
+        self.text
+    }
+
     /// Revision id (`v23-rc2`).
     pub fn id(&self) -> &str {
         &self.provenance.id

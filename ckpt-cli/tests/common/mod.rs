@@ -1,0 +1,100 @@
+//! What the CLI test files share: running `ckpt`, JSON Schema validation, and the check
+//! that no message a user reads carries Rust Debug text.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test.
+pub const CKPT: &str = env!("CARGO_BIN_EXE_ckpt");
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs `ckpt ARGS`, feeding `stdin` from a thread; requires that what it printed on
+/// standard error speaks the user's terms (see [`assert_no_debug_text`]).
+pub fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut c = Command::new(CKPT)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(data) = stdin {
+        let mut w = c.stdin.take().unwrap();
+        let data = data.to_vec();
+        std::thread::spawn(move || {
+            let _ = w.write_all(&data);
+        });
+    }
+    let o = c.wait_with_output().unwrap();
+    assert_no_debug_text(args, &o.stderr);
+    o
+}
+
+/// Runs `ckpt ARGS` and requires success; its standard output.
+pub fn ok(args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
+    let o = run(args, stdin);
+    assert!(
+        o.status.success(),
+        "ckpt {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
+/// Rust Debug renderings that must never reach a user: `Some("x")`, `Text("x")`,
+/// `Uint(3)`, `Exact(80)`, `Float(1.5)`, `Little`/`Big` byte orders, struct literals.
+const DEBUG_PATTERNS: &[&str] = &[
+    "Some(",
+    "None,",
+    "Text(",
+    "Uint(",
+    "Int(",
+    "Exact(",
+    "Float(",
+    "List(",
+    "Multiple {",
+    "Name(\"",
+    "Binary(",
+    "PayloadItem {",
+    "order Little",
+    "order Big",
+    "Little-endian",
+    "Big-endian",
+    "Os {",
+    "kind: ",
+];
+
+/// Fails when `stderr` of `ckpt ARGS` holds Rust Debug text.
+pub fn assert_no_debug_text(args: &[&str], stderr: &[u8]) {
+    let text = String::from_utf8_lossy(stderr);
+    for p in DEBUG_PATTERNS {
+        assert!(
+            !text.contains(p),
+            "ckpt {}: standard error shows Debug text `{p}`:\n{text}",
+            args.join(" ")
+        );
+    }
+}
+
+/// Validates `value` against `schemas/json/SCHEMA_FILE`.
+pub fn validate(schema_file: &str, value: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schemas/json").join(schema_file)).unwrap(),
+    )
+    .unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = v.iter_errors(value).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{schema_file}: {errors:?}");
+}
