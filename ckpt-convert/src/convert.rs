@@ -56,7 +56,8 @@ pub enum Action {
 /// One entry of the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LedgerEntry {
-    /// Index of the source record (the record before which an inserted one goes).
+    /// Index of the source record the change belongs to (an inserted record goes next
+    /// to it: before it, or after it for what follows a record, like VPIDS).
     pub record_index: u64,
     /// Record type name.
     pub record: String,

@@ -446,3 +446,147 @@ fn every_difference_of_every_pair_has_one_ledger_entry() {
         problems.join("\n")
     );
 }
+
+/// The entries of converting `img` (streamed, as `--report` gets them) and the output.
+fn reported(
+    img: &[u8],
+    from: &'static Schema,
+    to: &'static Schema,
+    arch: Arch,
+    o: &Options,
+) -> (Vec<u8>, Summary, Vec<LedgerEntry>) {
+    let r = Reader::new(img, Format::new(from, arch));
+    let (mut out, mut entries) = (Vec::new(), Vec::new());
+    let mut keep = |e: &LedgerEntry| -> std::io::Result<()> {
+        entries.push(e.clone());
+        Ok(())
+    };
+    let s = ckpt_convert::convert_with_report(r, to, o, &mut out, &mut keep)
+        .unwrap_or_else(|e| panic!("{} -> {} {arch}: {e}", from.id, to.id));
+    (out, s, entries)
+}
+
+/// The tree entries (`pids[k].vppid` and so on) of an image.
+fn tree_of(img: &[u8], s: &'static Schema, arch: Arch) -> BTreeMap<String, Value> {
+    records(img, s, arch)
+        .into_iter()
+        .find(|r| r.owner.is_some_and(|(o, _, p)| o == "TREE" && p == "pids"))
+        .expect("a tree")
+        .fields
+}
+
+#[test]
+fn the_root_parent_that_pid_objects_leave_out_is_defaulted_with_its_reason() {
+    let reg = Registry::get();
+    let x = Arch::X86_64;
+    for from in ["b6cdf01", "1fd8e6e", "5c3471a"] {
+        for to in ["82822cf", "67cfee9"] {
+            let (a, b) = (reg.find(from).unwrap(), reg.find(to).unwrap());
+            let img = image(a, x, &opts_for_pair());
+            let (out, _, entries) = reported(&img, a, b, x, &convert_opts());
+            let tree = tree_of(&out, b, x);
+            // The root's parent, and any other task whose parent the tree does not hold
+            // (threads of this builder).
+            let parents: Vec<&LedgerEntry> = entries
+                .iter()
+                .filter(|e| e.record == "TREE" && e.field.ends_with(".vppid"))
+                .collect();
+            assert!(
+                parents.iter().any(|e| e.field == "pids[0].vppid"),
+                "{from} -> {to}: {parents:?}"
+            );
+            for e in parents {
+                assert_eq!(e.action, Action::Defaulted, "{from} -> {to}");
+                assert_eq!(e.new.as_ref().and_then(Value::as_int), Some(0));
+                assert_eq!(
+                    e.reason.as_deref(),
+                    Some("v23 images record only that the parent is outside the tree")
+                );
+                assert_eq!(e.step.as_deref(), Some("a272e68 -> b6cdf01"));
+                // The entry names what the output holds.
+                assert_eq!(tree.get(&e.field).and_then(Value::as_int), Some(0));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_supplied_fs_object_reference_is_noted_once_as_supplied() {
+    let reg = Registry::get();
+    let (a, b) = (reg.find("76fcfe5").unwrap(), reg.find("c97c03d").unwrap());
+    let x = Arch::X86_64;
+    let two = BuildOptions {
+        tasks: 2,
+        ..BuildOptions::default()
+    };
+    let o = Options {
+        cwd: TaskPaths::all("/"),
+        root: TaskPaths::all("/"),
+        ..Options::default()
+    };
+    let (_, s, entries) = reported(&image(a, x, &two), a, b, x, &o);
+    let refs: Vec<&LedgerEntry> = entries.iter().filter(|e| e.field == "fs_objref").collect();
+    assert!(!refs.is_empty());
+    assert!(
+        refs.iter().all(|e| e.action == Action::Supplied),
+        "{refs:?}"
+    );
+    let mut at: Vec<u64> = refs.iter().map(|e| e.record_index).collect();
+    at.dedup();
+    assert_eq!(at.len(), refs.len(), "{refs:?}");
+    // The summary counts what the report lists.
+    assert_eq!(
+        s.ledger.count(Action::Defaulted),
+        0,
+        "{:?}",
+        s.ledger.counts
+    );
+    for (action, n) in &s.ledger.counts {
+        let listed = entries.iter().filter(|e| e.action == *action).count() as u64;
+        assert_eq!(listed, *n, "{action:?}");
+    }
+}
+
+#[test]
+fn every_object_tag_that_moves_has_a_moved_entry() {
+    let reg = Registry::get();
+    let (a, b) = (reg.find("a272e68").unwrap(), reg.find("b6cdf01").unwrap());
+    let x = Arch::X86_64;
+    let two = BuildOptions {
+        tasks: 2,
+        ..BuildOptions::default()
+    };
+    let img = image(a, x, &two);
+    let (out, s, entries) = reported(&img, a, b, x, &Options::default());
+    let nr_pids = records(&out, b, x)
+        .iter()
+        .find(|r| r.name == "PIDS")
+        .and_then(|r| r.fields.get("nr_pids").and_then(Value::as_int))
+        .unwrap();
+    let moved: Vec<&LedgerEntry> = entries
+        .iter()
+        .filter(|e| e.action == Action::Moved)
+        .collect();
+    let records_moved = {
+        let mut v: Vec<u64> = moved.iter().map(|e| e.record_index).collect();
+        v.dedup();
+        v.len() as u64
+    };
+    // Every record that changed is one whose tags moved, or the tree section and header.
+    assert!(records_moved > 100, "{records_moved}");
+    assert!(records_moved <= s.records_changed, "{}", s.records_changed);
+    for e in moved {
+        assert!(e.field.ends_with("ref"), "{e:?}");
+        let (old, new) = (e.old.as_ref().unwrap(), e.new.as_ref().unwrap());
+        assert_eq!(
+            old.as_int().unwrap() + nr_pids,
+            new.as_int().unwrap(),
+            "{e:?}"
+        );
+        assert_eq!(e.step.as_deref(), Some("a272e68 -> b6cdf01"));
+    }
+    // The 2-task image of the report, checked field by field like the pair set.
+    let (out, kept) = conv(&img, a, b, x, &Options::default()).unwrap();
+    let problems = check_pair("a272e68 -> b6cdf01".into(), &img, &out, a, b, x, &kept);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
