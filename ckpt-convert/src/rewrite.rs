@@ -1604,6 +1604,10 @@ fn peer_credentials(
         Some(old),
         Some(new),
     );
+    // A number 0 that goes away is no change (as the mechanical pass has it).
+    let numbers = numbers
+        .into_iter()
+        .filter(|(_, n)| dir == Direction::Down || *n != 0);
     for (member, n) in numbers {
         let (action, old, new, why) = match dir {
             Direction::Up => (
