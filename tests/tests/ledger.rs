@@ -10,33 +10,21 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use ckpt_convert::{Action, ConvertError, LedgerEntry, Options, Summary, TaskPaths, convert};
-use ckpt_format::build::{BuildOptions, Omit};
+use ckpt_convert::{Action, ConvertError, LedgerEntry, Options, Summary, TaskPaths};
+use ckpt_format::build::BuildOptions;
 use ckpt_format::value::Value;
 use ckpt_format::{Arch, Format, Reader, Registry, Schema};
 use ckpt_tests::image;
 
-/// The builder options of `convert.rs`'s pair set.
-fn opts_for_pair() -> BuildOptions {
-    BuildOptions {
-        tasks: 3,
-        memory: 3 * 4096,
-        seed: 9,
-        omit: Omit {
-            sockets: true,
-            signals: true,
-            ..Omit::default()
-        },
-        ..BuildOptions::default()
-    }
-}
+use ckpt_tests::pairs::{
+    build_options as opts_for_pair, convert_image as conv, convert_options as convert_opts,
+};
 
-fn convert_opts() -> Options {
-    Options {
-        cwd: TaskPaths::all("/srv"),
-        root: TaskPaths::all("/"),
-        allow_lossy: true,
-        ..Options::default()
+/// A 2-task image, as the examples use.
+fn two_tasks() -> BuildOptions {
+    BuildOptions {
+        tasks: 2,
+        ..BuildOptions::default()
     }
 }
 
@@ -397,19 +385,6 @@ fn check_pair(
     c.problems
 }
 
-fn conv(
-    img: &[u8],
-    from: &'static Schema,
-    to: &'static Schema,
-    arch: Arch,
-    o: &Options,
-) -> Result<(Vec<u8>, Summary), ConvertError> {
-    let r = Reader::new(img, Format::new(from, arch));
-    let mut out = Vec::new();
-    let s = convert(r, to, o, &mut out)?;
-    Ok((out, s))
-}
-
 #[test]
 fn every_difference_of_every_pair_has_one_ledger_entry() {
     let reg = Registry::get();
@@ -515,16 +490,12 @@ fn a_supplied_fs_object_reference_is_noted_once_as_supplied() {
     let reg = Registry::get();
     let (a, b) = (reg.find("76fcfe5").unwrap(), reg.find("c97c03d").unwrap());
     let x = Arch::X86_64;
-    let two = BuildOptions {
-        tasks: 2,
-        ..BuildOptions::default()
-    };
     let o = Options {
         cwd: TaskPaths::all("/"),
         root: TaskPaths::all("/"),
         ..Options::default()
     };
-    let (_, s, entries) = reported(&image(a, x, &two), a, b, x, &o);
+    let (_, s, entries) = reported(&image(a, x, &two_tasks()), a, b, x, &o);
     let refs: Vec<&LedgerEntry> = entries.iter().filter(|e| e.field == "fs_objref").collect();
     assert!(!refs.is_empty());
     assert!(
@@ -552,11 +523,7 @@ fn every_object_tag_that_moves_has_a_moved_entry() {
     let reg = Registry::get();
     let (a, b) = (reg.find("a272e68").unwrap(), reg.find("b6cdf01").unwrap());
     let x = Arch::X86_64;
-    let two = BuildOptions {
-        tasks: 2,
-        ..BuildOptions::default()
-    };
-    let img = image(a, x, &two);
+    let img = image(a, x, &two_tasks());
     let (out, s, entries) = reported(&img, a, b, x, &Options::default());
     let nr_pids = records(&out, b, x)
         .iter()
