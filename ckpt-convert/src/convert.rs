@@ -56,7 +56,8 @@ pub enum Action {
 /// One entry of the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LedgerEntry {
-    /// Index of the source record (the record before which an inserted one goes).
+    /// Index of the source record the change belongs to (an inserted record goes next
+    /// to it: before it, or after it for what follows a record, like VPIDS).
     pub record_index: u64,
     /// Record type name.
     pub record: String,
@@ -74,6 +75,10 @@ pub struct LedgerEntry {
     /// (`"a272e68 -> b6cdf01"`); none for the mechanical mapping and the header.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    /// Why the value is what it is, when the action alone does not say
+    /// ("v23 images record only that the parent is outside the tree").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Every change a conversion made, with counts per action.
@@ -283,7 +288,14 @@ pub(crate) struct Conv<'a> {
     pub plan: std::rc::Rc<Plan>,
     /// Members renamed on the way: (struct, target member, source member).
     pub renames: Vec<(&'static str, String, String)>,
+    /// Members of the record being converted that a rewrite sets and notes itself: the
+    /// mechanical pass carries nothing into the ledger for them (a path, or a prefix
+    /// ending in `.`).
+    pub claimed: Vec<&'static str>,
 }
+
+/// Why the header's constants change.
+const KERNEL_CONSTANTS: &str = "the header's constants are the target kernel's";
 
 /// Enumerated members: (struct, member, enum kind).
 const ENUM_FIELDS: &[(&str, &str, &str)] = &[
@@ -342,7 +354,37 @@ impl Conv<'_> {
             old,
             new,
             step: None,
+            reason: None,
         });
+    }
+
+    /// Notes a change of the mechanical mapping, unless a rewrite claimed the member.
+    fn note_mechanical(
+        &mut self,
+        index: u64,
+        record: &str,
+        field: &str,
+        action: Action,
+        old: Option<Value>,
+        new: Option<Value>,
+    ) {
+        if !self.is_claimed(field) {
+            self.note(index, record, field, action, old, new);
+        }
+    }
+
+    /// Gives the entry just noted its reason.
+    pub(crate) fn because(&mut self, reason: impl Into<String>) {
+        if let Some(e) = self.pending.last_mut() {
+            e.reason = Some(reason.into());
+        }
+    }
+
+    /// Whether a rewrite sets member `path` of the current record itself.
+    fn is_claimed(&self, path: &str) -> bool {
+        self.claimed
+            .iter()
+            .any(|c| *c == path || c.ends_with('.') && path.starts_with(c))
     }
 
     /// Notes a change made by the hand-written rewrite `rw` (the entry names its step).
@@ -366,6 +408,7 @@ impl Conv<'_> {
 
     /// Moves the entries of the record just converted to the ledger (or the report).
     fn commit_pending(&mut self) -> Result<(), ConvertError> {
+        self.claimed.clear();
         for e in std::mem::take(&mut self.pending) {
             if let Some(r) = self.report.as_mut() {
                 r(&e).map_err(|err| ConvertError::Report(err.to_string()))?;
@@ -466,7 +509,7 @@ impl Conv<'_> {
                     }
                     if from[keep..].iter().any(|&b| b != 0) {
                         let cut = String::from_utf8_lossy(&from[keep..]).into_owned();
-                        self.note(
+                        self.note_mechanical(
                             index,
                             record,
                             &path,
@@ -485,7 +528,7 @@ impl Conv<'_> {
                             let old = v.as_int().unwrap_or(0);
                             let new = self.remap_enum(kind, old, &format!("{record} {path}"))?;
                             if new != old {
-                                self.note(
+                                self.note_mechanical(
                                     index,
                                     record,
                                     &path,
@@ -502,13 +545,13 @@ impl Conv<'_> {
                 }
                 None => {
                     if !is_padding(&df.path) {
-                        let default =
-                            crate::steps::default_of(&dl.name, &df.path).map_or(0, |d| d.value);
+                        let documented = crate::steps::default_of(&dl.name, &df.path);
+                        let default = documented.map_or(0, |d| d.value);
                         if default != 0 {
                             encode_field(df, &Value::Uint(default), dst, de)
                                 .map_err(ConvertError::Refused)?;
                         }
-                        self.note(
+                        self.note_mechanical(
                             index,
                             record,
                             &path,
@@ -516,6 +559,11 @@ impl Conv<'_> {
                             None,
                             Some(Value::Uint(default)),
                         );
+                        if let Some(d) = documented
+                            && !self.is_claimed(&path)
+                        {
+                            self.because(d.why);
+                        }
                     }
                 }
             }
@@ -526,19 +574,25 @@ impl Conv<'_> {
             }
             // A value equal to the member's documented default (what the target's kernel
             // assumes without the member) is no loss.
-            let documented = crate::steps::default_of(&sl.name, &sf.path).map(|d| d.value);
-            if let Some(v) = decode_field(sf, src, se)
-                && !is_default(&v)
-                && v.as_int() != documented.map(i128::from)
-            {
-                self.note(
-                    index,
-                    record,
-                    &format!("{prefix}{}", sf.path),
-                    Action::Dropped,
-                    Some(v),
-                    None,
-                );
+            let documented = crate::steps::default_of(&sl.name, &sf.path);
+            let Some(v) = decode_field(sf, src, se) else {
+                continue;
+            };
+            if is_default(&v) {
+                continue;
+            }
+            let path = format!("{prefix}{}", sf.path);
+            match documented {
+                Some(d) if v.as_int() == Some(i128::from(d.value)) => {
+                    self.note_mechanical(index, record, &path, Action::Removed, Some(v), None);
+                    if !self.is_claimed(&path) {
+                        self.because(format!(
+                            "{} is the member's documented default, which {} assumes without it",
+                            d.shown, self.to.schema.id
+                        ));
+                    }
+                }
+                _ => self.note_mechanical(index, record, &path, Action::Dropped, Some(v), None),
             }
         }
         Ok(())
@@ -561,7 +615,7 @@ impl Conv<'_> {
             Value::List(items) if items.len() != df.count as usize => {
                 let n = df.count as usize;
                 if items.len() > n && !items[n..].iter().all(is_default) {
-                    self.note(
+                    self.note_mechanical(
                         index,
                         record,
                         path,
@@ -571,7 +625,7 @@ impl Conv<'_> {
                     );
                 }
                 if items.len() < n {
-                    self.note(
+                    self.note_mechanical(
                         index,
                         record,
                         path,
@@ -585,7 +639,7 @@ impl Conv<'_> {
                 if n == 1 { l.remove(0) } else { Value::List(l) }
             }
             Value::Text(t) if t.len() > df.count as usize => {
-                self.note(index, record, path, Action::Dropped, Some(v.clone()), None);
+                self.note_mechanical(index, record, path, Action::Dropped, Some(v.clone()), None);
                 let mut end = df.count as usize;
                 while !t.is_char_boundary(end) {
                     end -= 1;
@@ -606,7 +660,7 @@ impl Conv<'_> {
             };
             encode_field(df, &kept, dst, de)
                 .map_err(|_| ConvertError::Refused(format!("{record} {path}: {e}")))?;
-            self.note(
+            self.note_mechanical(
                 index,
                 record,
                 path,
@@ -880,12 +934,16 @@ impl Conv<'_> {
     ) -> Result<Vec<u8>, ConvertError> {
         let decoded = ckpt_format::read::decode_record(self.from, info, bytes)
             .map_err(|k| ConvertError::Format(ckpt_format::Error::new(k, Default::default())))?;
-        let mut out = self.mechanical(info, bytes, &decoded)?;
         // The constants are the target kernel's, whatever the source said: a renamed
-        // slot (mm_saved_auxv_len -> at_vector_size) is rewritten, not dropped.
-        let idx = info.index;
-        self.pending
-            .retain(|e| !(e.record_index == idx && e.field.starts_with("constants.")));
+        // slot (mm_saved_auxv_len -> at_vector_size) is rewritten, not dropped. They are
+        // noted here, not by the mechanical pass.
+        self.claimed.push("constants.");
+        let mut out = self.mechanical(info, bytes, &decoded)?;
+        let source_path = |conv: &Self, path: &str| {
+            conv.renamed_from("ckpt_hdr_header", path)
+                .unwrap_or(path)
+                .to_string()
+        };
         let dl = self
             .to
             .layout("ckpt_hdr_header")
@@ -899,10 +957,16 @@ impl Conv<'_> {
                     .iter()
                     .find(|f| f.path == path)
                     .ok_or_else(|| ConvertError::Refused(format!("no header field {path}")))?;
-                let old = decode_field(f, &out, de);
+                // A member the source lacks has no old value: it is made up either way.
+                let old = decoded
+                    .get(&source_path(conv, path))
+                    .and_then(|_| decode_field(f, &out, de));
                 let new = Value::Uint(v);
                 if old.as_ref().and_then(Value::as_int) != Some(v as i128) {
                     conv.note(info.index, "HEADER", path, action, old, Some(new.clone()));
+                    if path.starts_with("constants.") {
+                        conv.because(KERNEL_CONSTANTS);
+                    }
                 }
                 encode_field(f, &new, &mut out, de).map_err(ConvertError::Refused)
             };
@@ -917,6 +981,39 @@ impl Conv<'_> {
         set("patch", self.kernel.2 as u64, Action::Rewritten, self)?;
         for (n, v) in &kc {
             set(&format!("constants.{n}"), *v, Action::Rewritten, self)?;
+        }
+        // Constants of the target that the target kernel's list does not name keep the
+        // source's value, or their default when the source has none.
+        let target_constants: Vec<String> = dl
+            .fields()
+            .iter()
+            .map(|f| f.path.clone())
+            .filter(|p| p.starts_with("constants."))
+            .collect();
+        for path in &target_constants {
+            let set_above = kc.iter().any(|(n, _)| path[10..] == **n);
+            if !set_above && decoded.get(&source_path(self, path)).is_none() {
+                let f = dl.fields().iter().find(|f| f.path == *path);
+                let new = f.and_then(|f| decode_field(f, &out, de));
+                self.note(info.index, "HEADER", path, Action::Defaulted, None, new);
+            }
+        }
+        // Constants of the source kernel that the target does not have.
+        for (path, v) in &decoded.fields {
+            let carried = target_constants
+                .iter()
+                .any(|t| source_path(self, t) == *path);
+            if path.starts_with("constants.") && !carried && !is_default(v) {
+                self.note(
+                    info.index,
+                    "HEADER",
+                    path,
+                    Action::Removed,
+                    Some(v.clone()),
+                    None,
+                );
+                self.because(KERNEL_CONSTANTS);
+            }
         }
         // arch_id: the target's number, little-endian on every arch.
         let id = self.to.schema.arch_id(self.to.arch).ok_or_else(|| {
@@ -1078,6 +1175,7 @@ fn convert_inner<'a, R: Input, W: Sink>(
         kernel: plan.kernel,
         plan: std::rc::Rc::new(plan),
         renames: crate::steps::renames_between(from.schema, to),
+        claimed: Vec::new(),
     };
     let mut sinks = Sinks {
         main: Writer::new(out, to_f.endian()),

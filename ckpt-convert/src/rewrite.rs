@@ -361,16 +361,11 @@ fn reorder(
         // THREAD comes first; s390x before 67cfee9 has none and starts with RESTART_BLOCK.
         (Change::Add, Order::Spilling) if cpu_part => {
             pre.push(Out::SpillPause);
-            conv.note_step(
-                Rewrite::TaskOrder,
-                info.index,
-                name,
-                "",
-                Action::Moved,
-                None,
-                Some(Value::Text("before the task's objects".into())),
-            );
+            note_moved(conv, info, "before the task's objects");
             st.order = Order::CpuOut;
+        }
+        (Change::Add, Order::CpuOut) if cpu_part => {
+            note_moved(conv, info, "before the task's objects");
         }
         (Change::Add, Order::Spilling) if ends_task => {
             pre.push(Out::SpillFlush);
@@ -383,16 +378,8 @@ fn reorder(
         // Downgrade: hold THREAD..CPU_FPU until the objects are out.
         (Change::Remove, Order::Idle) if comm => st.order = Order::Holding,
         (Change::Remove, Order::Holding) if cpu_part => {
-            if st.held.is_empty() {
-                conv.note_step(
-                    Rewrite::TaskOrder,
-                    info.index,
-                    name,
-                    "",
-                    Action::Moved,
-                    None,
-                    Some(Value::Text("after the task's objects".into())),
-                );
+            if outs.iter().any(|o| matches!(o, Out::Bytes(_))) {
+                note_moved(conv, info, "after the task's objects");
             }
             for o in outs.drain(..) {
                 if let Out::Bytes(b) = o {
@@ -418,12 +405,32 @@ fn reorder(
     Ok(pre)
 }
 
+/// Notes that record `info` (one of a task's THREAD..CPU_FPU records) moves `to` where
+/// the target's grammar puts it.
+fn note_moved(conv: &mut Conv<'_>, info: &RecordInfo, to: &str) {
+    conv.note_step(
+        Rewrite::TaskOrder,
+        info.index,
+        info.name,
+        "",
+        Action::Moved,
+        None,
+        Some(Value::Text(to.into())),
+    );
+    conv.because(
+        "v18 (before v19-rc2) writes a task's objects before its THREAD, RESTART_BLOCK and CPU \
+         records; v19 after them",
+    );
+}
+
 /// Moves every object reference of a converted record (members whose name ends in `ref`:
 /// `objref`, `*_objref`, `*_ref`, `f_credref`, `ptrref`, ...), in the struct and in typed
-/// payload elements. Pid objects take the first tags from b6cdf01 on.
+/// payload elements, with a `moved` entry for each. Pid objects take the first tags from
+/// b6cdf01 on.
 fn shift_tags(conv: &mut Conv<'_>, info: &RecordInfo, out: &mut [u8], tags: TagMap) {
     let f = conv.to;
-    let shift_in = |l: &ckpt_format::layout::StructLayout, buf: &mut [u8]| {
+    let mut moved: Vec<(String, i64, i64)> = Vec::new();
+    let mut shift_in = |l: &ckpt_format::layout::StructLayout, buf: &mut [u8], prefix: &str| {
         for fl in l.fields() {
             let leaf = fl.path.rsplit('.').next().unwrap_or(&fl.path);
             if !leaf.ends_with("ref") || fl.count != 1 {
@@ -432,7 +439,10 @@ fn shift_tags(conv: &mut Conv<'_>, info: &RecordInfo, out: &mut [u8], tags: TagM
             if let Some(v) = decode_field(fl, buf, f.endian()).and_then(|v| v.as_int())
                 && v > 0
             {
-                let _ = encode_field(fl, &Value::Int(tags.map(v as i64)), buf, f.endian());
+                let new = tags.map(v as i64);
+                if new != v as i64 && encode_field(fl, &Value::Int(new), buf, f.endian()).is_ok() {
+                    moved.push((format!("{prefix}{}", fl.path), v as i64, new));
+                }
             }
         }
     };
@@ -446,15 +456,30 @@ fn shift_tags(conv: &mut Conv<'_>, info: &RecordInfo, out: &mut [u8], tags: TagM
         if let Some(l) = el
             && l.size > 0
         {
-            for chunk in out[8..].chunks_exact_mut(l.size as usize) {
-                shift_in(&l, chunk);
+            for (k, chunk) in out[8..].chunks_exact_mut(l.size as usize).enumerate() {
+                shift_in(&l, chunk, &format!("{pname}[{k}]."));
             }
         }
-        return;
-    }
-    if let Some(l) = Conv::struct_of(f, info.name, out).and_then(|s| f.layout(&s).ok()) {
+    } else if let Some(l) = Conv::struct_of(f, info.name, out).and_then(|s| f.layout(&s).ok()) {
         let n = (l.size as usize).min(out.len());
-        shift_in(&l, &mut out[..n]);
+        shift_in(&l, &mut out[..n], "");
+    }
+    let why = if tags.delta > 0 {
+        format!("the {} pid objects take the first tags", tags.delta)
+    } else {
+        format!("the tags of the {} pid objects are free again", -tags.delta)
+    };
+    for (path, old, new) in moved {
+        conv.note_step(
+            Rewrite::PidsObjects,
+            info.index,
+            info.name,
+            &path,
+            Action::Moved,
+            Some(Value::Int(old)),
+            Some(Value::Int(new)),
+        );
+        conv.because(why.clone());
     }
 }
 
@@ -481,6 +506,9 @@ fn elements(f: &Format, owner: &str, pname: &str, body: &[u8]) -> Vec<BTreeMap<S
         })
         .collect()
 }
+
+/// Why the root task's parent pid is 0 on one side of b6cdf01.
+const PARENT_OUTSIDE: &str = "v23 images record only that the parent is outside the tree";
 
 /// The "null pid" of a revision (-1 before b6cdf01, -4096 from it).
 fn pid_null(s: &Schema, arch: ckpt_format::Arch) -> i64 {
@@ -714,6 +742,7 @@ fn write_tree(conv: &mut Conv<'_>, st: &mut State) -> Result<Vec<Out>, ConvertEr
                             Some(Value::Int(t.ppid)),
                             Some(Value::Int(0)),
                         );
+                        conv.because(PARENT_OUTSIDE);
                     }
                     0
                 }
@@ -771,6 +800,20 @@ fn write_tree(conv: &mut Conv<'_>, st: &mut State) -> Result<Vec<Out>, ConvertEr
                 ("depth", if has_depth { t.nested.len() as i64 } else { 0 }),
             ],
         ));
+        if t.ppid == 0 {
+            // A numeric tree has the parent's number here (a subtree checkpoint of v21
+            // writes the real one); the source says only "outside the tree".
+            conv.note_step(
+                Rewrite::PidsObjects,
+                idx,
+                "TREE",
+                &format!("pids[{k}].vppid"),
+                Action::Defaulted,
+                None,
+                Some(Value::Int(0)),
+            );
+            conv.because(PARENT_OUTSIDE);
+        }
         if has_depth {
             for n in &t.nested {
                 let mut b = [0u8; 4];
@@ -818,12 +861,23 @@ fn write_tree(conv: &mut Conv<'_>, st: &mut State) -> Result<Vec<Out>, ConvertEr
         ["pid object tags", "pid numbers"],
     )?;
     if to.record_type("VPIDS").is_some() {
+        let nr_vpids = Value::Int(vpids.len() as i64 / 4);
         outs.push(Out::Bytes(struct_record(
             conv,
             "VPIDS",
             "ckpt_hdr_vpids",
-            &[("nr_vpids", Value::Int(vpids.len() as i64 / 4))],
+            &[("nr_vpids", nr_vpids.clone())],
         )?));
+        conv.note_step(
+            Rewrite::PidsObjects,
+            idx,
+            "VPIDS",
+            "",
+            Action::Inserted,
+            None,
+            Some(nr_vpids),
+        );
+        conv.because("the nested pid numbers of the pid objects");
     }
     if !vpids.is_empty() {
         outs.push(Out::Bytes(raw_record(conv, "BUFFER", &vpids)?));
@@ -915,6 +969,29 @@ fn convert_record(
         ("PIDS" | "TREE", None) | (_, Some(("PIDS" | "TREE" | "VPIDS", _)))
     ) || (name == "VPIDS" && info.payload_of.is_none());
     if plan.pids_objects != Change::Same && in_tree {
+        // The records of the source's section that have no counterpart: the pid objects
+        // going down, the nested numbers (VPIDS) going up. Their payloads go with them.
+        let gone = match (name, info.payload_of.is_none(), plan.pids_objects) {
+            ("PIDS", true, Change::Remove) => Some("the pid numbers go into the tree entries"),
+            ("VPIDS", _, Change::Add) => Some("the nested pid numbers go into the pid objects"),
+            _ => None,
+        };
+        if let Some(why) = gone {
+            let n = fields_of(conv.from, name, bytes)
+                .into_iter()
+                .find(|(p, _)| p.starts_with("nr_"))
+                .map(|(_, v)| v);
+            conv.note_step(
+                Rewrite::PidsObjects,
+                idx,
+                name,
+                "",
+                Action::Removed,
+                n,
+                None,
+            );
+            conv.because(why);
+        }
         if complete {
             return write_tree(conv, st);
         }
@@ -1148,6 +1225,17 @@ fn convert_record(
         }
         _ => {}
     }
+    // Members the rewrites below set and note themselves.
+    match name {
+        "SOCKET" if plan.crossed(Rewrite::SocketHasBuffers).is_some() => {
+            conv.claimed.push("has_buffers")
+        }
+        "SOCKET_UNIX" if plan.crossed(Rewrite::UnixPeerCredentials).is_some() => conv
+            .claimed
+            .extend(["peercred", "peercred_uid", "peercred_gid"]),
+        "TASK_OBJS" if plan.fs_object == Change::Add => conv.claimed.push("fs_objref"),
+        _ => {}
+    }
     let mut out = conv.mechanical(info, bytes, &decoded)?;
     if st.tags.delta != 0 && !info.headerless {
         shift_tags(conv, info, &mut out, st.tags);
@@ -1158,8 +1246,6 @@ fn convert_record(
     {
         // Queues follow unless the socket listens (TCP_LISTEN = 10).
         let implied = u64::from(decoded.int("sock.state") != Some(10));
-        conv.pending
-            .retain(|e| !(e.record_index == idx && e.field == "has_buffers"));
         match dir {
             Direction::Up => {
                 put_member(
@@ -1181,16 +1267,22 @@ fn convert_record(
             }
             Direction::Down => {
                 let had = decoded.int("has_buffers").unwrap_or(0) as u64;
-                if had != implied {
-                    conv.note_step(
-                        Rewrite::SocketHasBuffers,
-                        idx,
-                        "SOCKET",
-                        "has_buffers",
-                        Action::Dropped,
-                        Some(Value::Uint(had)),
-                        None,
-                    );
+                // Equal to what the socket's state implies, it is no loss.
+                conv.note_step(
+                    Rewrite::SocketHasBuffers,
+                    idx,
+                    "SOCKET",
+                    "has_buffers",
+                    if had == implied {
+                        Action::Removed
+                    } else {
+                        Action::Dropped
+                    },
+                    Some(Value::Uint(had)),
+                    None,
+                );
+                if had == implied {
+                    conv.because("implied by the socket's state");
                 }
             }
         }
@@ -1284,6 +1376,32 @@ fn convert_record(
                     Rewrite::FsObject,
                     idx,
                     "FS",
+                    "",
+                    Action::Inserted,
+                    None,
+                    None,
+                );
+                if let Some(d) = steps::default_of("ckpt_hdr_fs", "umask")
+                    && conv
+                        .to
+                        .layout("ckpt_hdr_fs")
+                        .is_ok_and(|l| l.offset_of("umask").is_some())
+                {
+                    conv.note_step(
+                        Rewrite::FsObject,
+                        idx,
+                        "FS",
+                        "umask",
+                        Action::Defaulted,
+                        None,
+                        Some(Value::Uint(d.value)),
+                    );
+                    conv.because(d.why);
+                }
+                conv.note_step(
+                    Rewrite::FsObject,
+                    idx,
+                    "FS",
                     "cwd",
                     Action::Supplied,
                     None,
@@ -1318,10 +1436,6 @@ fn convert_record(
             &Value::Int(tag),
             &mut out,
         )?;
-        // The mechanical pass noted fs_objref as defaulted: it is supplied.
-        conv.ledger
-            .entries
-            .retain(|e| !(e.record_index == idx && e.field == "fs_objref"));
         conv.note_step(
             Rewrite::FsObject,
             idx,
@@ -1415,7 +1529,9 @@ fn peer_credentials(
     dir: Direction,
 ) -> Result<(), ConvertError> {
     let idx = info.index;
-    let fields = ["peercred", "peercred_uid", "peercred_gid"];
+    // The numbers on the side that has them: removed going up, made from the CRED going
+    // down.
+    let numbers: Vec<(&str, i64)>;
     let (old, new) = match dir {
         Direction::Up => {
             let uid = decoded.int("peercred_uid").unwrap_or(0) as i64;
@@ -1441,6 +1557,7 @@ fn peer_credentials(
                 &Value::Int(tag),
                 out,
             )?;
+            numbers = vec![("peercred_uid", uid), ("peercred_gid", gid)];
             (Value::Text(format!("uid {uid} gid {gid}")), Value::Int(tag))
         }
         Direction::Down => {
@@ -1471,12 +1588,10 @@ fn peer_credentials(
                 &Value::Int(gid),
                 out,
             )?;
+            numbers = vec![("peercred_uid", uid), ("peercred_gid", gid)];
             (Value::Int(tag), Value::Text(format!("uid {uid} gid {gid}")))
         }
     };
-    // The mechanical entries of these members are replaced by this one.
-    conv.pending
-        .retain(|e| !(e.record_index == idx && fields.contains(&e.field.as_str())));
     conv.note_step(
         Rewrite::UnixPeerCredentials,
         idx,
@@ -1486,6 +1601,36 @@ fn peer_credentials(
         Some(old),
         Some(new),
     );
+    // A number 0 that goes away is no change (as the mechanical pass has it).
+    let numbers = numbers
+        .into_iter()
+        .filter(|(_, n)| dir == Direction::Down || *n != 0);
+    for (member, n) in numbers {
+        let (action, old, new, why) = match dir {
+            Direction::Up => (
+                Action::Removed,
+                Some(Value::Int(n)),
+                None,
+                "carried by the CRED object that peercred refers to",
+            ),
+            Direction::Down => (
+                Action::Rewritten,
+                None,
+                Some(Value::Int(n)),
+                "from the CRED object that peercred referred to",
+            ),
+        };
+        conv.note_step(
+            Rewrite::UnixPeerCredentials,
+            idx,
+            "SOCKET_UNIX",
+            member,
+            action,
+            old,
+            new,
+        );
+        conv.because(why);
+    }
     Ok(())
 }
 
@@ -1508,14 +1653,14 @@ fn auxv(conv: &mut Conv<'_>, idx: u64, rec: &[u8], dir: Change) -> Result<Vec<u8
     let body = &rec[8..];
     let (from_w, to_w) = if dir == Change::Add { (4, 8) } else { (8, 4) };
     let mut out = rec[..8].to_vec();
-    for c in body.chunks_exact(from_w) {
+    for (k, c) in body.chunks_exact(from_w).enumerate() {
         let v = get_uint(c, e_in);
         if to_w == 4 && v > u32::MAX as u64 {
             conv.note_step(
                 Rewrite::AuxvUnits,
                 idx,
                 "BUFFER",
-                "saved_auxv",
+                &format!("saved_auxv[{k}]"),
                 Action::Dropped,
                 Some(Value::Uint(v)),
                 None,
@@ -1553,15 +1698,21 @@ fn auxv_length(
     plan: &Plan,
 ) -> Result<Vec<u8>, ConvertError> {
     let get = |n: &str| plan.constants.iter().find(|(x, _)| x == n).map(|(_, v)| *v);
-    let want = match (get("at_vector_size"), get("mm_saved_auxv_len")) {
-        (Some(entries), _) => entries * 8,
-        (None, Some(bytes)) => bytes,
+    let (want, entry) = match (get("at_vector_size"), get("mm_saved_auxv_len")) {
+        (Some(entries), _) => (entries as usize * 8, 8),
+        (None, Some(bytes)) => (bytes as usize, conv.to.arch.word_size() as usize),
         _ => return Ok(rec),
-    } as usize;
+    };
     let have = rec.len() - 8;
     if have == want {
         return Ok(rec);
     }
+    // The entries added or cut, by index (the units change is the record's own entry).
+    let field = format!(
+        "saved_auxv[{}..{}]",
+        have.min(want) / entry,
+        have.max(want).div_ceil(entry)
+    );
     if have > want {
         let cut = &rec[8 + want..];
         let action = if cut.iter().all(|&b| b == 0) {
@@ -1572,7 +1723,7 @@ fn auxv_length(
         conv.note(
             idx,
             "BUFFER",
-            "saved_auxv",
+            &field,
             action,
             Some(Value::Uint(have as u64)),
             Some(Value::Uint(want as u64)),
@@ -1582,11 +1733,12 @@ fn auxv_length(
         conv.note(
             idx,
             "BUFFER",
-            "saved_auxv",
+            &field,
             Action::Defaulted,
             Some(Value::Uint(have as u64)),
             Some(Value::Uint(want as u64)),
         );
+        conv.because("restart reads exactly the target kernel's AT_VECTOR_SIZE entries");
         rec.resize(8 + want, 0);
     }
     let len = rec.len() as u64;

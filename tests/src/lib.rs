@@ -48,3 +48,52 @@ pub mod fuzz_input {
         targets[c as usize % targets.len()]
     }
 }
+
+/// The pair set of the conversion tests: builder options of its images, conversion
+/// options, and a conversion of an image in memory.
+pub mod pairs {
+    use ckpt_convert::{ConvertError, Options, Summary, TaskPaths, convert};
+    use ckpt_format::build::{BuildOptions, Omit};
+    use ckpt_format::{Arch, Format, Reader, Schema};
+
+    /// The images every pair converts: 3 tasks, files, IPC and pid namespaces; no
+    /// sockets or pending signals.
+    pub fn build_options() -> BuildOptions {
+        BuildOptions {
+            tasks: 3,
+            memory: 3 * 4096,
+            seed: 9,
+            omit: Omit {
+                sockets: true,
+                signals: true,
+                ..Omit::default()
+            },
+            ..BuildOptions::default()
+        }
+    }
+
+    /// Paths for the FS objects an upgrade across c97c03d needs; losses allowed.
+    pub fn convert_options() -> Options {
+        Options {
+            cwd: TaskPaths::all("/srv"),
+            root: TaskPaths::all("/"),
+            allow_lossy: true,
+            ..Options::default()
+        }
+    }
+
+    /// Converts `img` of `from` on `arch` to `to`: the output and the summary, its
+    /// ledger entries kept.
+    pub fn convert_image(
+        img: &[u8],
+        from: &'static Schema,
+        to: &'static Schema,
+        arch: Arch,
+        o: &Options,
+    ) -> Result<(Vec<u8>, Summary), ConvertError> {
+        let r = Reader::new(img, Format::new(from, arch));
+        let mut out = Vec::new();
+        let s = convert(r, to, o, &mut out)?;
+        Ok((out, s))
+    }
+}

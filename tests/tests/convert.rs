@@ -5,19 +5,9 @@ use ckpt_format::build::{BuildOptions, Omit};
 use ckpt_format::{Arch, Format, Reader, Registry, Schema};
 use ckpt_tests::image;
 
-fn opts_for_pair() -> BuildOptions {
-    BuildOptions {
-        tasks: 3,
-        memory: 3 * 4096,
-        seed: 9,
-        omit: Omit {
-            sockets: true,
-            signals: true,
-            ..Omit::default()
-        },
-        ..BuildOptions::default()
-    }
-}
+use ckpt_tests::pairs::{
+    build_options as opts_for_pair, convert_image as conv, convert_options as opts,
+};
 
 fn read_all(img: &[u8], s: &'static Schema, arch: Arch) -> Result<u64, String> {
     let mut r = Reader::new(img, Format::new(s, arch));
@@ -29,19 +19,6 @@ fn read_all(img: &[u8], s: &'static Schema, arch: Arch) -> Result<u64, String> {
             Err(e) => return Err(e.to_string()),
         }
     }
-}
-
-fn conv(
-    img: &[u8],
-    from: &'static Schema,
-    to: &'static Schema,
-    arch: Arch,
-    o: &Options,
-) -> Result<(Vec<u8>, ckpt_convert::Summary), ConvertError> {
-    let r = Reader::new(img, Format::new(from, arch));
-    let mut out = Vec::new();
-    let s = convert(r, to, o, &mut out)?;
-    Ok((out, s))
 }
 
 #[test]
@@ -114,15 +91,6 @@ fn every_ordered_pair_converts_or_is_refused_with_a_reason() {
         report.len(),
         report.join("\n")
     );
-}
-
-fn opts() -> Options {
-    Options {
-        cwd: ckpt_convert::TaskPaths::all("/srv"),
-        root: ckpt_convert::TaskPaths::all("/"),
-        allow_lossy: true,
-        ..Options::default()
-    }
 }
 
 #[test]

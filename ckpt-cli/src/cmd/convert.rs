@@ -307,7 +307,7 @@ impl Report {
         let mut out = Output::create(path)?;
         write!(
             out,
-            "{{\"format_version\": \"2.0.0\", \"from\": {}, \"to\": {}, \"entries\": [",
+            "{{\"format_version\": \"2.1.0\", \"from\": {}, \"to\": {}, \"entries\": [",
             serde_json::to_string(from)?,
             serde_json::to_string(to)?
         )
