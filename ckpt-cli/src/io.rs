@@ -92,8 +92,13 @@ pub enum Output {
     /// Standard output, as a plain file of fd 1: `io::Stdout` is line-buffered, which cuts
     /// page data at every newline byte into odd-sized writes.
     Stdout(BufWriter<File>),
-    /// A temporary file beside the destination.
-    File(BufWriter<tempfile::NamedTempFile>, PathBuf),
+    /// A temporary file beside the destination, registered for removal on a signal
+    /// (declared after the file, the registration ends after the file is removed).
+    File(
+        BufWriter<tempfile::NamedTempFile>,
+        PathBuf,
+        crate::interrupt::Registered,
+    ),
     /// A destination that is not a regular file (`/dev/null`, a FIFO): it cannot be
     /// replaced by a rename, and is written directly.
     Special(BufWriter<File>, PathBuf),
@@ -141,15 +146,23 @@ impl Output {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         remove_leftovers(dir, &name);
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}.{}.", std::process::id()))
-            .rand_bytes(TEMP_RANDOM)
-            .suffix(TEMP_SUFFIX)
-            // Created 0666 less the umask, like any new file (not tempfile's 0600).
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-            .tempfile_in(dir)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(Output::File(BufWriter::with_capacity(1 << 16, tmp), target))
+        let (tmp, registered) = crate::interrupt::register(|| {
+            let tmp = tempfile::Builder::new()
+                .prefix(&format!(".{name}.{}.", std::process::id()))
+                .rand_bytes(TEMP_RANDOM)
+                .suffix(TEMP_SUFFIX)
+                // Created 0666 less the umask, like any new file (not tempfile's 0600).
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+                .tempfile_in(dir)?;
+            let path = tmp.path().to_path_buf();
+            Ok((tmp, path))
+        })
+        .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Output::File(
+            BufWriter::with_capacity(1 << 16, tmp),
+            target,
+            registered,
+        ))
     }
 
     /// Makes the output final: flushes, and renames a file into place.
@@ -159,7 +172,7 @@ impl Output {
             Output::Special(mut w, path) => w
                 .flush()
                 .with_context(|| format!("writing {}", path.display())),
-            Output::File(w, path) => {
+            Output::File(w, path, registered) => {
                 let tmp = w
                     .into_inner()
                     .map_err(|e| e.into_error())
@@ -167,8 +180,9 @@ impl Output {
                 tmp.as_file()
                     .sync_all()
                     .with_context(|| format!("writing {}", path.display()))?;
-                tmp.persist(&path)
-                    .map_err(|e| e.error)
+                // A failed rename drops (removes) the temporary while still registered.
+                registered
+                    .finish(|| tmp.persist(&path).map_err(|e| e.error))
                     .with_context(|| format!("cannot create {}", path.display()))?;
                 Ok(())
             }
@@ -222,14 +236,14 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Output::Stdout(w) => w.write(buf).map_err(|e| writing(e, &"standard output")),
-            Output::File(w, p) => w.write(buf).map_err(|e| writing(e, &p.display())),
+            Output::File(w, p, _) => w.write(buf).map_err(|e| writing(e, &p.display())),
             Output::Special(w, p) => w.write(buf).map_err(|e| writing(e, &p.display())),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Output::Stdout(w) => w.flush().map_err(|e| writing(e, &"standard output")),
-            Output::File(w, p) => w.flush().map_err(|e| writing(e, &p.display())),
+            Output::File(w, p, _) => w.flush().map_err(|e| writing(e, &p.display())),
             Output::Special(w, p) => w.flush().map_err(|e| writing(e, &p.display())),
         }
     }
@@ -241,7 +255,7 @@ impl Sink for Output {
             Output::Stdout(w) => w
                 .copy_from_file(src, len)
                 .map_err(|e| writing(e, &"standard output")),
-            Output::File(w, p) => w
+            Output::File(w, p, _) => w
                 .flush()
                 .and_then(|()| copy_between_files(src, w.get_ref().as_file().as_fd(), len))
                 .map_err(|e| writing(e, &p.display())),

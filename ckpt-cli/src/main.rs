@@ -1,10 +1,12 @@
 //! `ckpt`: inspect, validate, dump, encode and build Linux-CR checkpoint images.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod interrupt;
 mod io;
 
 /// Exit status: the answer is no (invalid image, failed check, differences).
@@ -44,6 +46,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    if let Err(e) = interrupt::install() {
+        report(&format!("ckpt: error: cannot handle signals: {e}"));
+        return ExitCode::from(EXIT_IO);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -70,8 +76,14 @@ fn main() -> ExitCode {
             if io::is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("ckpt: error: {e:#}");
+            report(&format!("ckpt: error: {e:#}"));
             ExitCode::from(io::exit_code(&e))
         }
     }
+}
+
+/// Writes a line to standard error; a closed or full standard error is ignored (the exit
+/// status still tells), where `eprintln!` would panic.
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
