@@ -46,6 +46,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    if let Err(e) = open_standard_streams() {
+        report(&format!("ckpt: error: /dev/null: {e}"));
+        return ExitCode::from(EXIT_IO);
+    }
     if let Err(e) = interrupt::install() {
         report(&format!("ckpt: error: cannot handle signals: {e}"));
         return ExitCode::from(EXIT_IO);
@@ -86,4 +90,23 @@ fn main() -> ExitCode {
 /// status still tells), where `eprintln!` would panic.
 fn report(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// Opens `/dev/null` on each of standard input, output and error that is closed: a file
+/// opened later would get its number, and messages for standard error would go into an
+/// output image.
+fn open_standard_streams() -> std::io::Result<()> {
+    use std::os::fd::{AsRawFd, IntoRawFd};
+    loop {
+        // The lowest free number: a closed standard stream's, if any.
+        let null = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open("/dev/null")?;
+        if null.as_raw_fd() > 2 {
+            return Ok(());
+        }
+        // Kept open for the rest of the run, as that stream.
+        let _ = null.into_raw_fd();
+    }
 }
