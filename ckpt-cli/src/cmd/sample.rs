@@ -51,6 +51,9 @@ pub struct Opts {
     /// Output file, or - for standard output.
     #[arg(short, long)]
     output: PathBuf,
+    /// Write the image to a terminal too (refused otherwise).
+    #[arg(long)]
+    force: bool,
 }
 
 impl Opts {
@@ -108,7 +111,7 @@ impl Opts {
             omit,
             error_after_tasks: self.error_after,
         };
-        let mut out = Output::create(&self.output)?;
+        let mut out = Output::create_image(&self.output, self.force)?;
         build(&Format::new(schema, self.arch), &opts, &mut out)
             .with_context(|| format!("building {}", self.output.display()))?;
         out.commit()?;
