@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod interrupt;
 mod io;
+mod values;
 
 /// Exit status: the answer is no (invalid image, failed check, differences).
 pub const EXIT_NO: u8 = 1;

@@ -44,10 +44,10 @@ pub struct Opts {
     #[arg(short, long)]
     output: PathBuf,
     /// Revision of the input instead of detecting it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::Revision, hide_possible_values = true)]
     rev: Option<String>,
     /// Target revision (its layouts).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::Revision, hide_possible_values = true)]
     to_rev: Option<String>,
     /// Target kernel version (x.y.z), written into the header with its constants.
     #[arg(long)]
