@@ -19,33 +19,12 @@ use std::time::Instant;
 use ckpt_format::prng::SplitMix64;
 use sha2::{Digest, Sha256};
 
-const CKPT: &str = env!("CARGO_BIN_EXE_ckpt");
+mod common;
+use common::{CKPT, ckpt, names, ok, s};
 
 /// Revision and architecture of the source images, and the conversion made.
 const FROM: [&str; 4] = ["--rev", "v23-rc2", "--arch", "x86_64"];
 const TO: [&str; 2] = ["--to-rev", "v23-rc1.pids"];
-
-fn ckpt(args: &[&str]) -> Output {
-    Command::new(CKPT)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> Output {
-    let o = ckpt(args);
-    assert!(
-        o.status.success(),
-        "ckpt {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// A sample image of `memory` bytes of pages at `path`.
 fn sample(path: &Path, memory: &str, tasks: &str) {
@@ -79,16 +58,6 @@ fn convert_args<'a>(src: &'a Path, out: &'a str) -> Vec<&'a str> {
 
 fn sha(path: &Path) -> Vec<u8> {
     Sha256::digest(fs::read(path).unwrap()).to_vec()
-}
-
-/// The names in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
 }
 
 /// The temporary files in `dir` named for output `name`, with the pid in their name.

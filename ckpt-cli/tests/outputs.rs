@@ -5,23 +5,10 @@
 //! The terminal cases run ckpt inside a pseudo-terminal made by `script(1)` (util-linux),
 //! whose output is what the terminal showed.
 
-use std::fs;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-const CKPT: &str = env!("CARGO_BIN_EXE_ckpt");
-
-fn ckpt(args: &[&str]) -> Output {
-    Command::new(CKPT)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+mod common;
+use common::{CKPT, ckpt, names, s};
 
 /// A directory with `src.ckpt`, a sample image of 1 MiB of pages.
 fn with_source() -> (tempfile::TempDir, String) {
@@ -41,16 +28,6 @@ fn with_source() -> (tempfile::TempDir, String) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let src = s(&src).to_string();
     (dir, src)
-}
-
-/// The names in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
 }
 
 fn usage_error(o: &Output, says: &str, what: &str) {

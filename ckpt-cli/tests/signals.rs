@@ -13,7 +13,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CKPT: &str = env!("CARGO_BIN_EXE_ckpt");
+mod common;
+use common::{CKPT, names, ok, s};
 
 /// The signals a run handles, with the exit status they give.
 const SIGNALS: [(i32, &str, i32); 3] = [
@@ -21,31 +22,6 @@ const SIGNALS: [(i32, &str, i32); 3] = [
     (libc::SIGTERM, "SIGTERM", 143),
     (libc::SIGHUP, "SIGHUP", 129),
 ];
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// `ckpt ARGS`, which must succeed.
-fn ok(args: &[&str]) -> Vec<u8> {
-    let o = Command::new(CKPT).args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "ckpt {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o.stdout
-}
-
-/// The names in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
-}
 
 /// Whether a run is midway: a process and the directory it writes in.
 type Midway = fn(u32, &Path) -> bool;
@@ -151,7 +127,7 @@ fn with_image(sample: &[&str]) -> (tempfile::TempDir, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     let mut args = vec!["sample", "-o", "-"];
     args.extend(sample);
-    let image = ok(&args);
+    let image = ok(&args).stdout;
     (dir, image)
 }
 
@@ -266,7 +242,7 @@ fn interrupted_dump_and_encode_leave_no_temporary_and_the_destination_as_it_was(
     let source = tempfile::tempdir().unwrap();
     let image_file = source.path().join("in.ckpt");
     fs::write(&image_file, &image).unwrap();
-    let dump = ok(&["dump", "--payloads", s(&image_file)]);
+    let dump = ok(&["dump", "--payloads", s(&image_file)]).stdout;
     let out = d.join("copy.ckpt");
     interrupt_each_way(
         (d, &dump, writing_output),
