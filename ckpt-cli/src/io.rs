@@ -194,6 +194,45 @@ pub fn refuse_same_file(input: &str, output: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Refuses two outputs that would land in one place: both standard output (`-o -` and
+/// `--report -`: the report would be appended to the image), or one file named twice
+/// (the second rename would replace the first output). `outputs` are the options with
+/// their values.
+pub fn refuse_colliding_outputs(outputs: &[(&str, &Path)]) -> Result<()> {
+    for (i, (a, pa)) in outputs.iter().enumerate() {
+        for (b, pb) in &outputs[i + 1..] {
+            let stdout = |p: &Path| p == Path::new("-");
+            if stdout(pa) && stdout(pb) {
+                return Err(UsageError(format!(
+                    "{a} - and {b} - both write to standard output; give one of them a file"
+                ))
+                .into());
+            }
+            if !stdout(pa) && !stdout(pb) && same_place(pa, pb) {
+                return Err(UsageError(format!(
+                    "{a} and {b} both name {}; give them different files",
+                    pb.display()
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether two output paths name one file, existing or not (their folders resolved).
+fn same_place(a: &Path, b: &Path) -> bool {
+    let resolve = |p: &Path| -> Option<PathBuf> {
+        if let Ok(c) = std::fs::canonicalize(p) {
+            return Some(c);
+        }
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+        let dir = std::fs::canonicalize(dir.unwrap_or(Path::new("."))).ok()?;
+        Some(dir.join(p.file_name()?))
+    };
+    a == b || matches!((resolve(a), resolve(b)), (Some(x), Some(y)) if x == y)
+}
+
 /// Suffix of the temporary file an output is written to before it is renamed into place.
 pub const TEMP_SUFFIX: &str = ".ckpt-tmp";
 
@@ -206,8 +245,13 @@ pub enum Output {
     /// Standard output, as a plain file of fd 1: `io::Stdout` is line-buffered, which cuts
     /// page data at every newline byte into odd-sized writes.
     Stdout(BufWriter<File>),
-    /// A temporary file beside the destination.
-    File(BufWriter<tempfile::NamedTempFile>, PathBuf),
+    /// A temporary file beside the destination, registered for removal on a signal
+    /// (declared after the file, the registration ends after the file is removed).
+    File(
+        BufWriter<tempfile::NamedTempFile>,
+        PathBuf,
+        crate::interrupt::Registered,
+    ),
     /// A destination that is not a regular file (`/dev/null`, a FIFO): it cannot be
     /// replaced by a rename, and is written directly.
     Special(BufWriter<File>, PathBuf),
@@ -255,15 +299,67 @@ impl Output {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         remove_leftovers(dir, &name);
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}.{}.", std::process::id()))
-            .rand_bytes(TEMP_RANDOM)
-            .suffix(TEMP_SUFFIX)
-            // Created 0666 less the umask, like any new file (not tempfile's 0600).
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-            .tempfile_in(dir)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(Output::File(BufWriter::with_capacity(1 << 16, tmp), target))
+        let (tmp, registered) = crate::interrupt::register(|| {
+            let tmp = tempfile::Builder::new()
+                .prefix(&format!(".{name}.{}.", std::process::id()))
+                .rand_bytes(TEMP_RANDOM)
+                .suffix(TEMP_SUFFIX)
+                // Created 0666 less the umask, like any new file (not tempfile's 0600).
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+                .tempfile_in(dir)?;
+            let path = tmp.path().to_path_buf();
+            Ok((tmp, path))
+        })
+        .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Output::File(
+            BufWriter::with_capacity(1 << 16, tmp),
+            target,
+            registered,
+        ))
+    }
+
+    /// Opens `path` for an image (binary data): like [`Output::create`], but a terminal is
+    /// refused (exit 2) unless `force`, as zstd and gzip do.
+    pub fn create_image(path: &Path, force: bool) -> Result<Output> {
+        let out = Output::create(path)?;
+        if out.is_terminal() && !force {
+            let what = if path == Path::new("-") {
+                "standard output".to_string()
+            } else {
+                path.display().to_string()
+            };
+            return Err(UsageError(format!(
+                "refusing to write a binary image to a terminal ({what}); redirect it to a \
+                 file or a pipe, or add --force"
+            ))
+            .into());
+        }
+        Ok(out)
+    }
+
+    /// The file written to (the temporary one for a regular file).
+    fn file(&self) -> &File {
+        match self {
+            Output::Stdout(w) | Output::Special(w, _) => w.get_ref(),
+            Output::File(w, _, _) => w.get_ref().as_file(),
+        }
+    }
+
+    /// Whether the output is a terminal.
+    pub fn is_terminal(&self) -> bool {
+        std::io::IsTerminal::is_terminal(self.file())
+    }
+
+    /// Whether the output goes where a progress bar on standard error would draw: a
+    /// terminal, or the file standard error is.
+    pub fn shares_the_screen(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let stderr = io::stderr().as_fd().try_clone_to_owned().map(File::from);
+        let same = match (self.file().metadata(), stderr.and_then(|f| f.metadata())) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        };
+        same || self.is_terminal()
     }
 
     /// Makes the output final: flushes, and renames a file into place.
@@ -273,7 +369,7 @@ impl Output {
             Output::Special(mut w, path) => w
                 .flush()
                 .with_context(|| format!("writing {}", path.display())),
-            Output::File(w, path) => {
+            Output::File(w, path, registered) => {
                 let tmp = w
                     .into_inner()
                     .map_err(|e| e.into_error())
@@ -281,8 +377,9 @@ impl Output {
                 tmp.as_file()
                     .sync_all()
                     .with_context(|| format!("writing {}", path.display()))?;
-                tmp.persist(&path)
-                    .map_err(|e| e.error)
+                // A failed rename drops (removes) the temporary while still registered.
+                registered
+                    .finish(|| tmp.persist(&path).map_err(|e| e.error))
                     .with_context(|| format!("cannot create {}", path.display()))?;
                 Ok(())
             }
@@ -336,14 +433,14 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Output::Stdout(w) => w.write(buf).map_err(|e| writing(e, &"standard output")),
-            Output::File(w, p) => w.write(buf).map_err(|e| writing(e, &p.display())),
+            Output::File(w, p, _) => w.write(buf).map_err(|e| writing(e, &p.display())),
             Output::Special(w, p) => w.write(buf).map_err(|e| writing(e, &p.display())),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Output::Stdout(w) => w.flush().map_err(|e| writing(e, &"standard output")),
-            Output::File(w, p) => w.flush().map_err(|e| writing(e, &p.display())),
+            Output::File(w, p, _) => w.flush().map_err(|e| writing(e, &p.display())),
             Output::Special(w, p) => w.flush().map_err(|e| writing(e, &p.display())),
         }
     }
@@ -355,7 +452,7 @@ impl Sink for Output {
             Output::Stdout(w) => w
                 .copy_from_file(src, len)
                 .map_err(|e| writing(e, &"standard output")),
-            Output::File(w, p) => w
+            Output::File(w, p, _) => w
                 .flush()
                 .and_then(|()| copy_between_files(src, w.get_ref().as_file().as_fd(), len))
                 .map_err(|e| writing(e, &p.display())),
@@ -409,3 +506,35 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_that_land_in_one_place_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.ckpt");
+        let b = dir.path().join("b.json");
+        let (a, b) = (a.as_path(), b.as_path());
+        let stdout = Path::new("-");
+        let refused = |outputs: &[(&str, &Path)]| {
+            let e = refuse_colliding_outputs(outputs).unwrap_err();
+            assert_eq!(exit_code(&e), crate::EXIT_USAGE, "{e}");
+            e.to_string()
+        };
+        let both = refused(&[("-o", stdout), ("--report", stdout)]);
+        assert!(both.contains("both write to standard output"), "{both}");
+        assert!(refused(&[("-o", a), ("--report", a)]).contains("both name"));
+        // The same file by another spelling, before it exists.
+        let dotted = dir.path().join(".").join("a.ckpt");
+        refused(&[("-o", a), ("--report", &dotted)]);
+        for fine in [
+            [("-o", a), ("--report", b)],
+            [("-o", stdout), ("--report", b)],
+        ] {
+            refuse_colliding_outputs(&fine).unwrap();
+        }
+        refuse_colliding_outputs(&[("-o", a), ("--report", stdout)]).unwrap();
+    }
+}

@@ -1,11 +1,14 @@
 //! `ckpt`: inspect, validate, dump, encode and build Linux-CR checkpoint images.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod interrupt;
 mod io;
+mod values;
 
 /// Exit status: the answer is no (invalid image, failed check, differences).
 pub const EXIT_NO: u8 = 1;
@@ -44,6 +47,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    if let Err(e) = open_standard_streams() {
+        report(&format!("ckpt: error: /dev/null: {e}"));
+        return ExitCode::from(EXIT_IO);
+    }
+    if let Err(e) = interrupt::install() {
+        report(&format!("ckpt: error: cannot handle signals: {e}"));
+        return ExitCode::from(EXIT_IO);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -103,5 +114,30 @@ fn report_error(e: &anyhow::Error) {
     let _ = writeln!(err, "ckpt: error: {}", report.message);
     for h in &report.hints {
         let _ = writeln!(err, "ckpt: hint: {h}");
+    }
+}
+
+/// Writes a line to standard error; a closed or full standard error is ignored (the exit
+/// status still tells), where `eprintln!` would panic.
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// Opens `/dev/null` on each of standard input, output and error that is closed: a file
+/// opened later would get its number, and messages for standard error would go into an
+/// output image.
+fn open_standard_streams() -> std::io::Result<()> {
+    use std::os::fd::{AsRawFd, IntoRawFd};
+    loop {
+        // The lowest free number: a closed standard stream's, if any.
+        let null = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open("/dev/null")?;
+        if null.as_raw_fd() > 2 {
+            return Ok(());
+        }
+        // Kept open for the rest of the run, as that stream.
+        let _ = null.into_raw_fd();
     }
 }

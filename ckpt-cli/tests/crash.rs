@@ -5,8 +5,10 @@
 //! filesystem and write errors are reported with the path (exit 3) and leave nothing
 //! half-written.
 //!
-//! The full and read-only filesystems are small tmpfs mounts, made when the tests run as
-//! root (and `mount` works); otherwise those parts are skipped with a message.
+//! The full and read-only filesystems are small tmpfs mounts: those tests need root and
+//! `mount`, and are `#[ignore]`d (CI runs them as root with `-- --ignored`). Run where
+//! they cannot mount, they say so and end; with `CKPT_REQUIRE_COMPONENTS=1` (as CI sets
+//! it) they fail instead.
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -17,33 +19,12 @@ use std::time::Instant;
 use ckpt_format::prng::SplitMix64;
 use sha2::{Digest, Sha256};
 
-const CKPT: &str = env!("CARGO_BIN_EXE_ckpt");
+mod common;
+use common::{CKPT, ckpt, ckpt_ok, names, s};
 
 /// Revision and architecture of the source images, and the conversion made.
 const FROM: [&str; 4] = ["--rev", "v23-rc2", "--arch", "x86_64"];
 const TO: [&str; 2] = ["--to-rev", "v23-rc1.pids"];
-
-fn ckpt(args: &[&str]) -> Output {
-    Command::new(CKPT)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> Output {
-    let o = ckpt(args);
-    assert!(
-        o.status.success(),
-        "ckpt {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// A sample image of `memory` bytes of pages at `path`.
 fn sample(path: &Path, memory: &str, tasks: &str) {
@@ -57,7 +38,7 @@ fn sample(path: &Path, memory: &str, tasks: &str) {
         s(path),
     ];
     args.extend(FROM);
-    ok(&args);
+    ckpt_ok(&args);
 }
 
 /// A new directory holding `src.ckpt`, a sample image of `memory` bytes of pages.
@@ -77,16 +58,6 @@ fn convert_args<'a>(src: &'a Path, out: &'a str) -> Vec<&'a str> {
 
 fn sha(path: &Path) -> Vec<u8> {
     Sha256::digest(fs::read(path).unwrap()).to_vec()
-}
-
-/// The names in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
 }
 
 /// The temporary files in `dir` named for output `name`, with the pid in their name.
@@ -133,7 +104,7 @@ fn a_killed_convert_leaves_the_previous_output_and_one_temporary_at_most() {
     let full = (0..2)
         .map(|_| {
             let started = Instant::now();
-            ok(&convert_args(&src, s(&out)));
+            ckpt_ok(&convert_args(&src, s(&out)));
             started.elapsed()
         })
         .min()
@@ -215,7 +186,7 @@ fn a_killed_convert_leaves_the_previous_output_and_one_temporary_at_most() {
     eprintln!("a run takes {full:?}; {rounds} kills: {kills:?}");
 
     // The next run removes the leftover and writes the output.
-    ok(&convert_args(&src, s(&out)));
+    ckpt_ok(&convert_args(&src, s(&out)));
     assert_eq!(fs::read(&out).unwrap(), reference);
     assert_eq!(names(d), ["out.ckpt", "src.ckpt"]);
     assert_eq!(sha(&src), src_sha);
@@ -248,7 +219,7 @@ fn the_next_run_removes_what_dead_runs_left_for_its_output_only() {
     for n in kept.iter().chain([&removed]) {
         fs::write(d.join(n), b"partial").unwrap();
     }
-    ok(&convert_args(&src, s(&d.join("out.ckpt"))));
+    ckpt_ok(&convert_args(&src, s(&d.join("out.ckpt"))));
     let mut expected: Vec<String> = kept.to_vec();
     expected.extend(["out.ckpt".into(), "src.ckpt".into()]);
     expected.sort();
@@ -258,12 +229,21 @@ fn the_next_run_removes_what_dead_runs_left_for_its_output_only() {
 /// A tmpfs mounted on a directory, unmounted when dropped.
 struct Mount(PathBuf);
 
+/// Says that a test cannot run here, and why; fails the test instead when
+/// `CKPT_REQUIRE_COMPONENTS=1` (CI: every component must be there).
+fn missing(test: &str, why: &str) {
+    if std::env::var("CKPT_REQUIRE_COMPONENTS").is_ok_and(|v| v == "1") {
+        panic!("{test}: {why} (CKPT_REQUIRE_COMPONENTS=1: a missing component fails)");
+    }
+    eprintln!("{test}: NOT RUN: {why}");
+}
+
 impl Mount {
-    /// Mounts a tmpfs with `options` on `dir`, or says why not and gives `None`.
+    /// Mounts a tmpfs with `options` on `dir`, or reports it [`missing`] and gives `None`.
     fn tmpfs(dir: &Path, options: &str, test: &str) -> Option<Mount> {
         let root = fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
         if !root {
-            eprintln!("{test}: skipped: mounting a tmpfs needs root");
+            missing(test, "mounting a tmpfs needs root");
             return None;
         }
         fs::create_dir_all(dir).unwrap();
@@ -273,14 +253,12 @@ impl Mount {
         match o {
             Ok(o) if o.status.success() => Some(Mount(dir.to_path_buf())),
             Ok(o) => {
-                eprintln!(
-                    "{test}: skipped: mount failed: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                );
+                let err = String::from_utf8_lossy(&o.stderr);
+                missing(test, &format!("mount failed: {}", err.trim()));
                 None
             }
             Err(e) => {
-                eprintln!("{test}: skipped: cannot run mount: {e}");
+                missing(test, &format!("cannot run mount: {e}"));
                 None
             }
         }
@@ -309,6 +287,7 @@ fn io_error(o: &Output, what: &str, context: &str) {
 /// A full filesystem: exit 3 naming the output, no file left beside it, a previous
 /// output untouched.
 #[test]
+#[ignore = "needs root to mount a tmpfs; run with -- --ignored (CKPT_REQUIRE_COMPONENTS=1 to fail without)"]
 fn a_full_filesystem_is_reported_with_the_path_and_leaves_nothing() {
     let (dir, src) = with_source("1M", "1");
     let full = dir.path().join("full");
@@ -338,7 +317,7 @@ fn a_full_filesystem_is_reported_with_the_path_and_leaves_nothing() {
 
 /// Write errors name what could not be written: standard output on a full device, a
 /// device given with -o (written in place, not replaced), a directory that does not
-/// exist, a read-only one.
+/// exist.
 #[test]
 fn write_errors_name_the_output() {
     let (dir, src) = with_source("1M", "1");
@@ -367,21 +346,17 @@ fn write_errors_name_the_output() {
     let out = d.join("missing/out.ckpt");
     let o = ckpt(&convert_args(&src, s(&out)));
     io_error(&o, s(&out), "a missing directory");
-    // A read-only directory: a read-only mount as root (root writes in any directory),
-    // a directory without write permission otherwise.
-    let ro = d.join("ro");
-    let mount = if fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
-        let m = Mount::tmpfs(&ro, "ro,size=64k", "read-only directory");
-        if m.is_none() {
-            return;
-        }
-        m
-    } else {
-        fs::create_dir(&ro).unwrap();
-        let mut p = fs::metadata(&ro).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut p, 0o555);
-        fs::set_permissions(&ro, p).unwrap();
-        None
+}
+
+/// A read-only directory (a read-only mount: root writes in any directory whatever its
+/// permissions): exit 3 naming the output, nothing written.
+#[test]
+#[ignore = "needs root to mount a read-only tmpfs; run with -- --ignored (CKPT_REQUIRE_COMPONENTS=1 to fail without)"]
+fn a_read_only_directory_is_reported_with_the_path() {
+    let (dir, src) = with_source("1M", "1");
+    let ro = dir.path().join("ro");
+    let Some(mount) = Mount::tmpfs(&ro, "ro,size=64k", "read-only directory") else {
+        return;
     };
     let out = ro.join("out.ckpt");
     let o = ckpt(&convert_args(&src, s(&out)));
@@ -398,14 +373,14 @@ fn fifos_and_symbolic_links_are_written_through() {
     let (dir, src) = with_source("64K", "2");
     let d = dir.path();
     let plain = d.join("plain.ckpt");
-    ok(&convert_args(&src, s(&plain)));
+    ckpt_ok(&convert_args(&src, s(&plain)));
     let expected = fs::read(&plain).unwrap();
     // A symbolic link.
     let real = d.join("real.ckpt");
     fs::write(&real, b"previous").unwrap();
     let link = d.join("link.ckpt");
     std::os::unix::fs::symlink("real.ckpt", &link).unwrap();
-    ok(&convert_args(&src, s(&link)));
+    ckpt_ok(&convert_args(&src, s(&link)));
     assert!(
         fs::symlink_metadata(&link)
             .unwrap()
@@ -419,16 +394,14 @@ fn fifos_and_symbolic_links_are_written_through() {
     );
     // A FIFO.
     let fifo = d.join("fifo");
-    match Command::new("mkfifo").arg(&fifo).status() {
-        Ok(st) if st.success() => {}
-        other => {
-            eprintln!("FIFO: skipped: mkfifo: {other:?}");
-            return;
-        }
-    }
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    assert!(
+        made.as_ref().is_ok_and(|st| st.success()),
+        "mkfifo (coreutils): {made:?}"
+    );
     let f = fifo.clone();
     let reader = std::thread::spawn(move || fs::read(f).unwrap());
-    ok(&convert_args(&src, s(&fifo)));
+    ckpt_ok(&convert_args(&src, s(&fifo)));
     assert_eq!(reader.join().unwrap(), expected);
     assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
     assert!(temps(d, "fifo").is_empty());

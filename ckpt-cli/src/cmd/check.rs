@@ -33,10 +33,10 @@ pub struct Opts {
     /// The image, or - for standard input.
     image: String,
     /// Revision of the image instead of detecting it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::Revision, hide_possible_values = true)]
     rev: Option<String>,
     /// Target revision (default: from --target-kernel, else the image's).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::Revision, hide_possible_values = true)]
     to_rev: Option<String>,
     /// Target kernel version x.y.z (default: the one the image names).
     #[arg(long)]

@@ -8,7 +8,9 @@ use ckpt_convert::{Action, ConvertError, LedgerEntry, Options, TaskPaths, conver
 use ckpt_format::Registry;
 use ckpt_format::write::Sink;
 
-use crate::io::{Output, open_image_as, refuse_same_file, with_detection};
+use crate::io::{
+    Output, open_image_as, refuse_colliding_outputs, refuse_same_file, with_detection,
+};
 
 const AFTER: &str = "Examples:
   ckpt convert old.ckpt --to-rev v23-rc2 -o new.ckpt
@@ -16,11 +18,13 @@ const AFTER: &str = "Examples:
   ckpt convert v19rc2.ckpt --to-rev v19 --cwd /srv/app --root / -o out.ckpt
   ckpt convert v19rc2.ckpt --to-rev v19 --cwd / --cwd 1042=/srv/db --root / -o out.ckpt
   cat img.ckpt | ckpt convert - --to-rev 67cfee9 -o - | ckpt info -
+  ckpt convert old.ckpt --to-rev v23-rc2 -o new.ckpt --report - | jq .result
 
 The output appears only when the conversion succeeded (a file is written beside OUT and
 renamed); to standard output, a failure stops before the TAIL record, so the partial
-stream is invalid. A summary of what changed goes to standard error (with a progress
-bar when it is a terminal); --report streams every change (renumbered, defaulted,
+stream is invalid; a terminal is refused unless --force. A summary of what changed goes
+to standard error (with a progress bar when it is a terminal and no output goes to a
+terminal); --report streams every change (renumbered, defaulted,
 supplied, dropped, rewritten, inserted, removed, moved) as one JSON document
 (schemas/json/convert-report.schema.json) that appears when the conversion ends, also
 when it was refused.
@@ -42,10 +46,10 @@ pub struct Opts {
     #[arg(short, long)]
     output: PathBuf,
     /// Revision of the input instead of detecting it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::Revision, hide_possible_values = true)]
     rev: Option<String>,
     /// Target revision (its layouts).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::Revision, hide_possible_values = true)]
     to_rev: Option<String>,
     /// Target kernel version (x.y.z), written into the header with its constants.
     #[arg(long)]
@@ -72,15 +76,23 @@ pub struct Opts {
     /// restarts one, so the output is for inspection only.
     #[arg(long)]
     allow_incomplete: bool,
-    /// Stream every change as JSON to this file.
+    /// Stream every change as JSON to this file, or - for standard output (then -o names
+    /// a file).
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Write the image to a terminal too (refused otherwise).
+    #[arg(long)]
+    force: bool,
 }
 
 impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
         refuse_same_file(&self.image, &self.output)?;
+        if let Some(report) = &self.report {
+            refuse_same_file(&self.image, report)?;
+            refuse_colliding_outputs(&[("-o", &self.output), ("--report", report)])?;
+        }
         let kernel = super::target_kernel(self.target_kernel.as_deref())?;
         let to = match (&self.to_rev, &kernel) {
             (Some(r), _) => Registry::get()
@@ -133,12 +145,17 @@ impl Opts {
             best_effort: false,
             allow_incomplete: self.allow_incomplete,
         };
-        let mut out = Output::create(&self.output)?;
-        let bar = progress_bar(&self.image);
+        let mut out = Output::create_image(&self.output, self.force)?;
         let mut report = match &self.report {
             Some(p) => Some(Report::begin(p, &det.schema.id, &to.id)?),
             None => None,
         };
+        let on_screen =
+            out.shares_the_screen() || report.as_ref().is_some_and(|r| r.out.shares_the_screen());
+        let bar = progress_bar(
+            &self.image,
+            show_progress(std::io::stderr().is_terminal(), on_screen),
+        );
         let mut on_entry = |e: &LedgerEntry| -> std::io::Result<()> {
             match report.as_mut() {
                 Some(r) => r.entry(e),
@@ -274,14 +291,20 @@ impl<W: Sink> Sink for Progress<'_, W> {
     }
 }
 
-/// A progress bar over the input's size, on standard error when it is a terminal.
-fn progress_bar(image: &str) -> indicatif::ProgressBar {
+/// Whether a progress bar is drawn on standard error: only on a terminal, and never
+/// over data (when an output goes to a terminal, or to standard error itself).
+fn show_progress(stderr_is_terminal: bool, an_output_on_screen: bool) -> bool {
+    stderr_is_terminal && !an_output_on_screen
+}
+
+/// A progress bar over the input's size when `show`, hidden otherwise.
+fn progress_bar(image: &str, show: bool) -> indicatif::ProgressBar {
     let len = (image != "-")
         .then(|| std::fs::metadata(image).ok())
         .flatten()
         .map(|m| m.len());
     match len {
-        Some(n) if std::io::stderr().is_terminal() => {
+        Some(n) if show => {
             let bar = indicatif::ProgressBar::new(n);
             if let Ok(style) = indicatif::ProgressStyle::with_template(
                 "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
@@ -342,5 +365,21 @@ impl Report {
         self.out
             .commit()
             .with_context(|| format!("writing {}", self.path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::show_progress;
+
+    #[test]
+    fn the_progress_bar_is_drawn_only_on_a_terminal_free_of_data() {
+        assert!(show_progress(true, false));
+        assert!(!show_progress(true, true), "an output on the screen");
+        assert!(
+            !show_progress(false, false),
+            "standard error is no terminal"
+        );
+        assert!(!show_progress(false, true));
     }
 }

@@ -41,10 +41,10 @@ pub struct Opts {
     /// The second image.
     image2: String,
     /// Revision of the first image instead of detecting it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::Revision, hide_possible_values = true)]
     rev1: Option<String>,
     /// Revision of the second image instead of detecting it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::Revision, hide_possible_values = true)]
     rev2: Option<String>,
     /// Output JSON (schemas/json/diff.schema.json).
     #[arg(long)]

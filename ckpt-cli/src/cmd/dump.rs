@@ -29,7 +29,7 @@ pub struct Opts {
     /// The image, or - for standard input.
     image: String,
     /// Revision of the image instead of detecting it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::Revision, hide_possible_values = true)]
     rev: Option<String>,
     /// Output file (default: standard output).
     #[arg(short, long, default_value = "-")]

@@ -28,6 +28,9 @@ pub struct Opts {
     /// Output image, or - for standard output.
     #[arg(short, long)]
     output: PathBuf,
+    /// Write the image to a terminal too (refused otherwise).
+    #[arg(long)]
+    force: bool,
 }
 
 impl Opts {
@@ -40,7 +43,7 @@ impl Opts {
             Box::new(File::open(&self.dump).with_context(|| format!("cannot open {}", self.dump))?)
         };
         let mut lines = BufReader::with_capacity(1 << 16, input).lines();
-        let mut out = Output::create(&self.output)?;
+        let mut out = Output::create_image(&self.output, self.force)?;
         let first = lines
             .next()
             .ok_or_else(|| anyhow!("{}: empty dump", self.dump))??;

@@ -34,7 +34,7 @@ pub struct Opts {
     /// The image, or - for standard input.
     image: String,
     /// Revision of the image (id, user-cr commit or alias) instead of detecting it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::Revision, hide_possible_values = true)]
     rev: Option<String>,
     /// List every record: offset, index, type number, name, length.
     #[arg(short, long)]

@@ -14,7 +14,6 @@ pub mod stats;
 pub mod tasks;
 
 use anyhow::Result;
-use ckpt_format::Arch;
 
 use crate::io::UsageError;
 
@@ -39,11 +38,6 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let n: u64 = num.parse().map_err(|_| format!("bad size `{s}`"))?;
     n.checked_mul(mult)
         .ok_or_else(|| format!("size `{s}` is too large"))
-}
-
-/// Parses an architecture name.
-pub fn parse_arch(s: &str) -> Result<Arch, String> {
-    s.parse::<Arch>().map_err(|e| e.to_string())
 }
 
 /// Parses `--target-kernel`: a kernel version with all three numbers the header holds

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use ckpt_format::build::{BuildOptions, Omit, build};
 use ckpt_format::{Arch, Format, Registry};
+use clap::builder::PossibleValuesParser;
 
 use crate::io::Output;
 
@@ -19,15 +20,23 @@ Exit status:
   2  usage error (unknown revision, architecture not in that revision)
   3  I/O error";
 
+/// The kinds `--omit` takes.
+const OMIT_KINDS: [&str; 8] = [
+    "files", "sockets", "ipc", "signals", "zombies", "threads", "tty", "pidns",
+];
+
+/// The kinds `--with` takes.
+const WITH_KINDS: [&str; 3] = ["netns", "hugetlb", "sem-undo"];
+
 /// Build a realistic sample image (process tree, files, sockets, memory, signals, IPC).
 #[derive(clap::Args)]
 #[command(after_help = AFTER)]
 pub struct Opts {
     /// Revision: id (v23-rc2), user-cr commit (1fd8e6e) or alias.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::Revision, hide_possible_values = true)]
     rev: String,
     /// Architecture: x86_32, x86_64, s390x, arm, ppc, ppc64.
-    #[arg(long, value_parser = super::parse_arch)]
+    #[arg(long, value_parser = crate::values::ArchName, hide_possible_values = true)]
     arch: Arch,
     /// Number of tasks.
     #[arg(long, default_value_t = 3)]
@@ -39,11 +48,11 @@ pub struct Opts {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Leave out kinds of objects (comma-separated: files, sockets, ipc, signals, zombies, threads, tty, pidns).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(OMIT_KINDS), hide_possible_values = true)]
     omit: Vec<String>,
     /// Add kinds of objects whose record order is inferred (comma-separated: netns,
     /// hugetlb, sem-undo), where the revision has them.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(WITH_KINDS), hide_possible_values = true)]
     with: Vec<String>,
     /// Make a failed checkpoint: an ERROR record after this many tasks, no TAIL.
     #[arg(long)]
@@ -51,6 +60,9 @@ pub struct Opts {
     /// Output file, or - for standard output.
     #[arg(short, long)]
     output: PathBuf,
+    /// Write the image to a terminal too (refused otherwise).
+    #[arg(long)]
+    force: bool,
 }
 
 impl Opts {
@@ -108,7 +120,7 @@ impl Opts {
             omit,
             error_after_tasks: self.error_after,
         };
-        let mut out = Output::create(&self.output)?;
+        let mut out = Output::create_image(&self.output, self.force)?;
         build(&Format::new(schema, self.arch), &opts, &mut out)
             .with_context(|| format!("building {}", self.output.display()))?;
         out.commit()?;

@@ -48,11 +48,13 @@ pub enum Command {
     #[command(after_help = AFTER_DIFF)]
     Diff {
         /// The older revision.
+        #[arg(value_parser = crate::values::Revision, hide_possible_values = true)]
         a: String,
         /// The newer revision.
+        #[arg(value_parser = crate::values::Revision, hide_possible_values = true)]
         b: String,
         /// Architecture (default: the first both have).
-        #[arg(long, value_parser = super::parse_arch)]
+        #[arg(long, value_parser = crate::values::ArchName, hide_possible_values = true)]
         arch: Option<Arch>,
         /// Output JSON.
         #[arg(long)]
@@ -62,9 +64,10 @@ pub enum Command {
     #[command(after_help = AFTER_SHOW)]
     Show {
         /// Revision: id, user-cr commit or alias.
+        #[arg(value_parser = crate::values::Revision, hide_possible_values = true)]
         rev: String,
         /// Architecture whose layouts to show (default: the revision's first).
-        #[arg(long, value_parser = super::parse_arch)]
+        #[arg(long, value_parser = crate::values::ArchName, hide_possible_values = true)]
         arch: Option<Arch>,
         /// Output JSON.
         #[arg(long)]

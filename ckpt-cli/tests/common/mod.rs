@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -97,4 +98,42 @@ pub fn validate(schema_file: &str, value: &serde_json::Value) {
     let v = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = v.iter_errors(value).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{schema_file}: {errors:?}");
+}
+
+/// Runs `ckpt ARGS` with no input (standard error checked for Debug text).
+pub fn ckpt(args: &[&str]) -> Output {
+    let o = Command::new(CKPT)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_no_debug_text(args, &o.stderr);
+    o
+}
+
+/// Runs `ckpt ARGS` with no input, which must succeed.
+pub fn ckpt_ok(args: &[&str]) -> Output {
+    let o = ckpt(args);
+    assert!(
+        o.status.success(),
+        "ckpt {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// A path as an argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The names in `dir`, sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
 }

@@ -53,6 +53,11 @@ impl Embedded {
         &self.provenance.id
     }
 
+    /// Other names of the revision (`ckpt-v19`), from its provenance.
+    pub fn aliases(&self) -> &[String] {
+        &self.provenance.aliases
+    }
+
     /// Short (7-character) commit id.
     pub fn short_commit(&self) -> &str {
         self.provenance.short_commit()
