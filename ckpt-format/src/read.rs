@@ -1106,7 +1106,7 @@ pub fn decode_record(
 pub struct HeaderPeek {
     /// Byte order of the image.
     pub endian: Endian,
-    /// `arch_id` (always little-endian in the image).
+    /// `arch_id` (little-endian on every arch: its type in the schemas is `__le16`).
     pub arch_id: u16,
     /// Kernel version `major.minor.patch` of the checkpointing kernel.
     pub kernel: (u16, u16, u16),
@@ -1140,28 +1140,70 @@ impl HeaderPeek {
                 expected: MAGIC_HEAD,
             });
         };
-        let t = get_uint(&bytes[0..4], endian);
-        let len = get_uint(&bytes[4..8], endian);
+        // The HEADER struct is the same in every revision and on every arch of a byte
+        // order (a test checks it), so its fields are read by the schema, each in the
+        // byte order its type gives (`arch_id` is `__le16`), before the revision is known.
+        let layout = peek_format(endian).layout("ckpt_hdr_header")?;
+        let field = |path: &str| -> std::result::Result<u64, ErrorKind> {
+            layout
+                .fields()
+                .iter()
+                .find(|f| f.path == path)
+                .and_then(|f| decode_field(f, bytes, endian))
+                .and_then(|v| v.as_int())
+                .map(|v| v as u64)
+                .ok_or_else(|| ErrorKind::Grammar(format!("the HEADER has no field {path}")))
+        };
+        let (t, len) = (field("h.type")?, field("h.len")?);
         if t != 1 || len != 72 {
             return Err(ErrorKind::Grammar(format!(
                 "the first record is type {t}, length {len}; a HEADER is type 1, length 72"
             )));
         }
-        let u16at = |o: usize| get_uint(&bytes[o..o + 2], endian) as u16;
+        let consts: Vec<&str> = layout
+            .fields()
+            .iter()
+            .filter_map(|f| f.path.strip_prefix("constants."))
+            .collect();
         let mut constants = [0u16; 12];
-        for (i, c) in constants.iter_mut().enumerate() {
-            *c = u16at(32 + 2 * i);
+        if consts.len() != constants.len() {
+            return Err(ErrorKind::Grammar(format!(
+                "the HEADER has {} constants, expected {}",
+                consts.len(),
+                constants.len()
+            )));
         }
+        for (c, name) in constants.iter_mut().zip(consts) {
+            *c = field(&format!("constants.{name}"))? as u16;
+        }
+        let u16f = |path: &str| field(path).map(|v| v as u16);
         Ok(HeaderPeek {
             endian,
-            arch_id: get_uint(&bytes[16..18], Endian::Little) as u16,
-            kernel: (u16at(18), u16at(20), u16at(22)),
-            rev: u16at(24),
+            arch_id: u16f("arch_id")?,
+            kernel: (u16f("major")?, u16f("minor")?, u16f("patch")?),
+            rev: u16f("rev")?,
             constants,
-            time: get_uint(&bytes[56..64], endian),
-            uflags: get_uint(&bytes[64..72], endian),
+            time: field("time")?,
+            uflags: field("uflags")?,
         })
     }
+}
+
+/// A format of byte order `endian` whose HEADER layout [`HeaderPeek`] reads: the newest
+/// revision, on its first architecture of that byte order.
+fn peek_format(endian: Endian) -> &'static Format {
+    let schema = crate::schema::Registry::get().newest();
+    let arch = schema
+        .arches
+        .iter()
+        .map(|(a, _)| *a)
+        .find(|a| a.endian() == endian)
+        .unwrap_or(if endian == Endian::Big {
+            crate::arch::Arch::S390x
+        } else {
+            crate::arch::Arch::X86_64
+        });
+    Format::shared(schema, arch)
 }
 
 /// Reads from `src` until `buf` holds `want` bytes or the source ends.

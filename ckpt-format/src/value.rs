@@ -70,9 +70,11 @@ pub fn put_uint(out: &mut [u8], v: u64, endian: Endian) {
 
 fn scalar(kind: PrimKind, bytes: &[u8], endian: Endian) -> Value {
     let size = bytes.len();
+    let endian = kind.byte_order(endian);
     match kind {
-        PrimKind::Unsigned | PrimKind::Char => Value::Uint(read_uint(bytes, endian)),
-        PrimKind::BigEndian => Value::Uint(read_uint(bytes, Endian::Big)),
+        PrimKind::Unsigned | PrimKind::Char | PrimKind::BigEndian | PrimKind::LittleEndian => {
+            Value::Uint(read_uint(bytes, endian))
+        }
         PrimKind::Signed => {
             let v = read_uint(bytes, endian);
             let shift = 64 - 8 * size as u32;
@@ -142,12 +144,7 @@ fn encode_scalar(kind: PrimKind, v: &Value, out: &mut [u8], endian: Endian) -> R
             if i < min || i > max {
                 return Err(format!("{i} does not fit in {size} byte(s)"));
             }
-            let e = if kind == PrimKind::BigEndian {
-                Endian::Big
-            } else {
-                endian
-            };
-            write_uint(out, i as u64, e);
+            write_uint(out, i as u64, kind.byte_order(endian));
         }
     }
     Ok(())
