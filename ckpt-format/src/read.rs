@@ -12,7 +12,7 @@ use crate::input::Input;
 use crate::layout::TypeLayout;
 use crate::limits;
 use crate::schema::{Expr, PayloadItem, RecordBody};
-use crate::value::{Value, decode_field, decode_struct, get_uint};
+use crate::value::{TypedField, Value, decode_field, decode_struct, decode_struct_typed, get_uint};
 
 /// Name given to the headerless raw page that follows a SOCKET_FRAG record.
 pub const RAW_PAGE: &str = "RAW_PAGE";
@@ -95,6 +95,27 @@ pub struct Decoded {
     pub fields: Vec<(String, Value)>,
     /// For STRING-like records: the text up to the first NUL.
     pub text: Option<String>,
+}
+
+/// [`Decoded`] with each field's primitive ([`decode_record_typed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypedDecoded {
+    /// The struct the record holds (`ckpt_hdr_task`), if any.
+    pub struct_name: Option<String>,
+    /// Every field, by dotted path, in layout order; tail elements as `NAME[i]...`.
+    pub fields: Vec<TypedField>,
+    /// For STRING-like records: the text up to the first NUL.
+    pub text: Option<String>,
+}
+
+impl From<TypedDecoded> for Decoded {
+    fn from(d: TypedDecoded) -> Decoded {
+        Decoded {
+            struct_name: d.struct_name,
+            fields: d.fields.into_iter().map(|f| (f.path, f.value)).collect(),
+            text: d.text,
+        }
+    }
 }
 
 impl Decoded {
@@ -943,6 +964,12 @@ impl<R: Input> Reader<R> {
     pub fn decode(&self) -> Result<Decoded> {
         self.decode_current().map_err(|k| Error::new(k, self.pos()))
     }
+
+    /// [`Reader::decode`] with each field's primitive.
+    pub fn decode_typed(&self) -> Result<TypedDecoded> {
+        let info = self.current.as_ref().expect("a current record");
+        decode_record_typed(&self.format, info, &self.record).map_err(|k| Error::new(k, self.pos()))
+    }
 }
 
 /// Decodes the bytes of an inline record (pre-header included) of `format`.
@@ -951,6 +978,15 @@ pub fn decode_record(
     info: &RecordInfo,
     bytes: &[u8],
 ) -> std::result::Result<Decoded, ErrorKind> {
+    decode_record_typed(format, info, bytes).map(Decoded::from)
+}
+
+/// [`decode_record`] with each field's primitive.
+pub fn decode_record_typed(
+    format: &Format,
+    info: &RecordInfo,
+    bytes: &[u8],
+) -> std::result::Result<TypedDecoded, ErrorKind> {
     let endian: Endian = format.endian();
     let body = if info.headerless {
         bytes
@@ -969,8 +1005,9 @@ pub fn decode_record(
             ty => {
                 if let Ok(TypeLayout::Struct(s)) = format.layouts.named_type(ty) {
                     for (i, chunk) in body.chunks_exact(s.size.max(1) as usize).enumerate() {
-                        for (p, v) in decode_struct(&s, chunk, endian) {
-                            fields.push((format!("{pname}[{i}].{p}"), v));
+                        for mut f in decode_struct_typed(&s, chunk, endian) {
+                            f.path = format!("{pname}[{i}].{}", f.path);
+                            fields.push(f);
                         }
                     }
                 } else if let Ok(TypeLayout::Prim(p)) = format.layouts.named_type(ty) {
@@ -981,14 +1018,18 @@ pub fn decode_record(
                         count: 1,
                     };
                     for (i, chunk) in body.chunks_exact(p.size as usize).enumerate() {
-                        if let Some(v) = decode_field(&f, chunk, endian) {
-                            fields.push((format!("{pname}[{i}]"), v));
+                        if let Some(value) = decode_field(&f, chunk, endian) {
+                            fields.push(TypedField {
+                                path: format!("{pname}[{i}]"),
+                                value,
+                                prim: p,
+                            });
                         }
                     }
                 }
             }
         }
-        return Ok(Decoded {
+        return Ok(TypedDecoded {
             struct_name: Some(ty.clone()),
             fields,
             text: None,
@@ -999,12 +1040,12 @@ pub fn decode_record(
         Some(String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or(&[])).into_owned())
     };
     match def.map(|d| &d.body) {
-        None | Some(RecordBody::Bytes) => Ok(Decoded {
+        None | Some(RecordBody::Bytes) => Ok(TypedDecoded {
             struct_name: None,
             fields: vec![],
             text: None,
         }),
-        Some(RecordBody::String) => Ok(Decoded {
+        Some(RecordBody::String) => Ok(TypedDecoded {
             struct_name: None,
             fields: vec![],
             // An error message starts with a NUL: show what follows it.
@@ -1018,7 +1059,7 @@ pub fn decode_record(
         }),
         Some(RecordBody::Struct { name, tail }) => {
             let layout = format.layout(name)?;
-            let mut fields = decode_struct(&layout, bytes, endian);
+            let mut fields = decode_struct_typed(&layout, bytes, endian);
             if let Some(t) = tail {
                 let start = match &t.at {
                     Some(m) => layout.offset_of(m).unwrap_or(layout.size),
@@ -1029,8 +1070,8 @@ pub fn decode_record(
                         let n = format.layouts.eval_with(c, &|n| {
                             fields
                                 .iter()
-                                .find(|(p, _)| p == n)
-                                .and_then(|(_, v)| v.as_int())
+                                .find(|f| f.path == n)
+                                .and_then(|f| f.value.as_int())
                         })?;
                         Some(n.max(0) as usize)
                     }
@@ -1048,10 +1089,14 @@ pub fn decode_record(
                             count: n as u32,
                         };
                         if n > 0
-                            && let Some(v) = decode_field(&f, tail_bytes, endian)
+                            && let Some(value) = decode_field(&f, tail_bytes, endian)
                         {
-                            fields.retain(|(p, _)| p != &tname);
-                            fields.push((tname, v));
+                            fields.retain(|f| f.path != tname);
+                            fields.push(TypedField {
+                                path: tname,
+                                value,
+                                prim: p,
+                            });
                         }
                     }
                     TypeLayout::Struct(s) => {
@@ -1061,14 +1106,15 @@ pub fn decode_record(
                             .take(n)
                             .enumerate()
                         {
-                            for (p, v) in decode_struct(&s, chunk, endian) {
-                                fields.push((format!("{tname}[{i}].{p}"), v));
+                            for mut f in decode_struct_typed(&s, chunk, endian) {
+                                f.path = format!("{tname}[{i}].{}", f.path);
+                                fields.push(f);
                             }
                         }
                     }
                 }
             }
-            Ok(Decoded {
+            Ok(TypedDecoded {
                 struct_name: Some(name.clone()),
                 fields,
                 text: None,
@@ -1091,9 +1137,9 @@ pub fn decode_record(
                 .map(|(_, s)| s.clone())
                 .unwrap_or_else(|| common.clone());
             let layout = format.layout(&chosen)?;
-            Ok(Decoded {
+            Ok(TypedDecoded {
                 struct_name: Some(chosen),
-                fields: decode_struct(&layout, bytes, endian),
+                fields: decode_struct_typed(&layout, bytes, endian),
                 text: None,
             })
         }
