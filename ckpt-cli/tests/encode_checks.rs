@@ -139,6 +139,9 @@ fn a_number_a_double_may_have_rounded_is_refused_with_the_way_out() {
     assert!(!err.contains("Float(") && !err.contains("Some("), "{err}");
 }
 
+/// An edit of a dump's lines.
+type Edit = Box<dyn Fn(&mut Vec<Json>)>;
+
 #[test]
 fn unknown_fields_wrong_values_and_edited_text_name_line_record_and_field() {
     let dir = tempfile::tempdir().unwrap();
@@ -146,7 +149,7 @@ fn unknown_fields_wrong_values_and_edited_text_name_line_record_and_field() {
     let task = line_of(&lines, "TASK");
     let comm = task + 1;
     assert_eq!(lines[comm]["payload_of"], "TASK comm");
-    let cases: Vec<(Box<dyn Fn(&mut Vec<Json>)>, String)> = vec![
+    let cases: Vec<(Edit, String)> = vec![
         (
             Box::new(move |l| l[task]["fields"]["state"] = Json::from("hello")),
             format!(
@@ -209,7 +212,10 @@ fn an_output_that_does_not_read_back_is_not_written_unless_unchecked() {
     );
     assert!(err.contains("does not read back as an image"), "{err}");
     // Line 0 is the dump header: record #i is on line i + 1.
-    assert!(err.contains(&format!("record #{} (STRING", task - 1)), "{err}");
+    assert!(
+        err.contains(&format!("record #{} (STRING", task - 1)),
+        "{err}"
+    );
     let (code, err, out) = encode(dir.path(), &lines, &["--unchecked"]);
     assert_eq!(code, 0, "{err}");
     let out = out.unwrap();
