@@ -9,7 +9,7 @@
 //! that follow, each `{"kind":"chunk","hex":..}`). The `"fields"` of a struct record are
 //! applied over its bytes, so a dump can be edited field by field; bytes that no field
 //! names (padding, tails) are kept from `"raw"`, and so are those of a field whose value
-//! is `null`. Values follow the proto3 JSON mapping ([`json`]): 64-bit integers are
+//! is `null`. Values follow the proto3 JSON mapping ([`mod@json`]): 64-bit integers are
 //! decimal strings, so that double-based JSON tools cannot round them.
 //!
 //! Encoding is strict: a member or field that the line's record does not have, a value
