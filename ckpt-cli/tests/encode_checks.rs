@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use serde_json::{Number, Value as Json};
+use ckpt_tests::json_through_doubles;
+use serde_json::Value as Json;
 
 const CKPT: &str = env!("CARGO_BIN_EXE_ckpt");
 
@@ -62,20 +63,6 @@ fn text(lines: &[Json]) -> Vec<u8> {
     s.into_bytes()
 }
 
-/// Every number through an f64, as jq 1.6 or JavaScript reads and writes it.
-fn through_doubles(v: Json) -> Json {
-    match v {
-        Json::Number(n) => Json::Number(Number::from_f64(n.as_f64().unwrap()).unwrap()),
-        Json::Array(a) => Json::Array(a.into_iter().map(through_doubles).collect()),
-        Json::Object(m) => Json::Object(
-            m.into_iter()
-                .map(|(k, v)| (k, through_doubles(v)))
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
 /// `ckpt encode -` of `lines` to a file in `dir`: the exit code, stderr, and the file.
 fn encode(dir: &Path, lines: &[Json], extra: &[&str]) -> (i32, String, Option<Vec<u8>>) {
     let out = dir.join("out.ckpt");
@@ -110,7 +97,7 @@ fn dump_values_survive_a_double_based_tool_and_encode_gives_the_image_back() {
         let signal = &lines[line_of(&lines, "SIGNAL")]["fields"];
         // RLIM_INFINITY, which a double makes 1.8446744073709552e19.
         assert_eq!(signal["rlim[0].rlim_cur"], "18446744073709551615", "{rev}");
-        let edited: Vec<Json> = lines.into_iter().map(through_doubles).collect();
+        let edited: Vec<Json> = lines.into_iter().map(json_through_doubles).collect();
         let (code, err, out) = encode(dir.path(), &edited, &[]);
         assert_eq!(code, 0, "{rev} {arch}: {err}");
         assert!(out.unwrap() == img, "{rev} {arch}: not the same bytes");

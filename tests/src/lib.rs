@@ -21,6 +21,25 @@ pub fn image(schema: &'static Schema, arch: Arch, opts: &BuildOptions) -> Vec<u8
     out
 }
 
+/// `v` with every number passed through an f64, as a tool that reads JSON numbers as
+/// doubles (jq 1.6, JavaScript) reads and writes it: integers above 2^53 are rounded.
+pub fn json_through_doubles(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::{Number, Value};
+    match v {
+        Value::Number(n) => Value::Number(
+            Number::from_f64(n.as_f64().expect("a JSON number is a double"))
+                .expect("a finite number"),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(json_through_doubles).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k, json_through_doubles(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// How a fuzz input's leading bytes select formats. The fuzz targets (`fuzz/`) and the
 /// replays of their regressions in this suite decode them with these, so that a kept
 /// input means the same thing in both.

@@ -3,19 +3,13 @@
 //! and write the same on every architecture.
 
 use ckpt_convert::{Action, Options, convert};
-use ckpt_format::build::{BuildOptions, build};
+use ckpt_format::build::BuildOptions;
 use ckpt_format::dump::{DumpEncoder, DumpWriter};
 use ckpt_format::read::HeaderPeek;
 use ckpt_format::readback::ReadBack;
 use ckpt_format::{Arch, Endian, Format, Reader, Registry, Schema};
-use serde_json::{Number, Value as Json};
-
-fn image(schema: &'static Schema, arch: Arch, opts: &BuildOptions) -> Vec<u8> {
-    let mut img = Vec::new();
-    build(&Format::new(schema, arch), opts, &mut img)
-        .unwrap_or_else(|e| panic!("{} {arch}: build: {e}", schema.id));
-    img
-}
+use ckpt_tests::{all_pairs, image, json_through_doubles};
+use serde_json::Value as Json;
 
 /// `ckpt dump --payloads` of `img`, as lines.
 fn dump(img: &[u8], schema: &'static Schema, arch: Arch) -> Vec<String> {
@@ -44,30 +38,6 @@ fn encode(lines: &[String]) -> Result<Vec<u8>, String> {
         )
     })?;
     Ok(out)
-}
-
-/// Every number of `v` through an f64, as a double-based JSON tool reads and writes it.
-fn through_doubles(v: Json) -> Json {
-    match v {
-        Json::Number(n) => Json::Number(
-            Number::from_f64(n.as_f64().expect("a JSON number is a double")).expect("finite"),
-        ),
-        Json::Array(a) => Json::Array(a.into_iter().map(through_doubles).collect()),
-        Json::Object(m) => Json::Object(
-            m.into_iter()
-                .map(|(k, v)| (k, through_doubles(v)))
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
-fn all_pairs() -> Vec<(&'static Schema, Arch)> {
-    Registry::get()
-        .all()
-        .iter()
-        .flat_map(|&s| s.arches.iter().map(move |(a, _)| (s, *a)))
-        .collect()
 }
 
 #[test]
@@ -103,7 +73,7 @@ fn every_revision_and_arch_survives_a_double_based_json_round_trip() {
             wide += lines.iter().filter(|l| l.contains(r#"":""#)).count();
             let edited: Vec<String> = lines
                 .iter()
-                .map(|l| through_doubles(serde_json::from_str(l).unwrap()).to_string())
+                .map(|l| json_through_doubles(serde_json::from_str(l).unwrap()).to_string())
                 .collect();
             assert_ne!(
                 edited, lines,
