@@ -1,9 +1,8 @@
 //! `ckpt dump` values that survive JSON tools, and an `ckpt encode` that refuses what it
 //! cannot place and reads its output back while it writes it.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use ckpt_tests::json_through_doubles;
 use serde_json::Value as Json;
@@ -11,25 +10,7 @@ use serde_json::Value as Json;
 const CKPT: &str = env!("CARGO_BIN_EXE_ckpt");
 
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut c = Command::new(CKPT)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(data) = stdin {
-        let mut w = c.stdin.take().unwrap();
-        let data = data.to_vec();
-        std::thread::spawn(move || {
-            let _ = w.write_all(&data);
-        });
-    }
-    c.wait_with_output().unwrap()
+    ckpt_tests::run_with_stdin(CKPT, args, stdin)
 }
 
 fn ok(args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
