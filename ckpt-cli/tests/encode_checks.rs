@@ -216,3 +216,42 @@ fn big_endian_images_dump_their_arch_id_and_encode_byte_exact() {
         assert!(out.unwrap() == img, "{rev} {arch}");
     }
 }
+
+/// With the real jq (1.6 reads numbers as doubles; the rust machine image ships it):
+/// a dump passes through unchanged, and an edit made with jq lands in the image.
+#[test]
+fn jq_edits_a_dump_without_rounding_it() {
+    let jq = |filter: &str, input: &[u8]| {
+        let o = ckpt_tests::run_with_stdin("jq", &["-c", filter], Some(input));
+        assert!(
+            o.status.success(),
+            "jq {filter}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o.stdout
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.ckpt");
+    let out = out.to_str().unwrap();
+    for (rev, arch) in [("v23-rc2", "s390x"), ("v23-rc2", "x86_64")] {
+        let img = sample(rev, arch);
+        let text = ok(&["dump", "--payloads", "-"], Some(&img));
+        ok(&["encode", "-", "-o", out], Some(&jq(".", &text)));
+        assert!(
+            std::fs::read(out).unwrap() == img,
+            "{rev} {arch}: jq . changed the image"
+        );
+        let edited = jq(
+            r#"if .name == "SIGNAL" then .fields["rlim[0].rlim_cur"] = "4096" else . end"#,
+            &text,
+        );
+        ok(&["encode", "-", "-o", out], Some(&edited));
+        let again = dump(&std::fs::read(out).unwrap());
+        let signal = &again[line_of(&again, "SIGNAL")]["fields"];
+        assert_eq!(signal["rlim[0].rlim_cur"], "4096", "{rev} {arch}");
+        assert_eq!(
+            signal["rlim[0].rlim_max"], "18446744073709551615",
+            "{rev} {arch}"
+        );
+    }
+}
