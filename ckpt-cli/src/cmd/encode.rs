@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Lines, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
 use ckpt_format::dump::DumpEncoder;
@@ -69,10 +69,15 @@ impl Opts {
         let mut tee = ReadBack::new(out, format);
         let encoded = encode(DumpEncoder::new(format, &mut tee), lines);
         let not_read = |e: ckpt_format::readback::ReadBackError| {
-            anyhow::Error::new(e).context(format!(
-                "{}: not written (--unchecked writes it anyway)",
-                self.output.display()
-            ))
+            anyhow::Error::new(e).context(if self.output == Path::new("-") {
+                "standard output: the image written is not valid (--unchecked does not check)"
+                    .to_string()
+            } else {
+                format!(
+                    "{}: not written (--unchecked writes it anyway)",
+                    self.output.display()
+                )
+            })
         };
         if let Err(e) = encoded {
             // A write refused because the reader stopped: the reader's reason.

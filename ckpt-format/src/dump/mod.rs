@@ -71,6 +71,9 @@ pub enum DumpError {
     /// The header's `format_version` is not one this build reads.
     #[error("dump format {0} is not supported (this build reads 1.x and 2.x)")]
     Version(String),
+    /// A header member that contradicts another.
+    #[error("header: {0}")]
+    Header(String),
     /// The header's revision is unknown.
     #[error(transparent)]
     Revision(#[from] UnknownRevision),
@@ -225,6 +228,31 @@ impl<W: Write> DumpEncoder<W> {
         }
         let schema = Registry::get().find(head["revision"].as_str().unwrap_or(""))?;
         let arch: Arch = head["arch"].as_str().unwrap_or("").parse()?;
+        let members = [
+            "kind",
+            "format_version",
+            "revision",
+            "commit",
+            "arch",
+            "payloads",
+        ];
+        if let Some(m) = head
+            .as_object()
+            .and_then(|o| o.keys().find(|k| !members.contains(&k.as_str())))
+        {
+            return Err(DumpError::Member {
+                line: "header".into(),
+                member: m.clone(),
+            });
+        }
+        if let Some(c) = head.get("commit")
+            && c.as_str() != Some(schema.commit.as_str())
+        {
+            return Err(DumpError::Header(format!(
+                "commit {c} is not the user-cr commit of revision {} ({}); the revision decides",
+                schema.id, schema.commit
+            )));
+        }
         Ok(Format::shared(schema, arch))
     }
 

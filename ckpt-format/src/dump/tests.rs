@@ -188,6 +188,14 @@ fn bad_headers_are_errors() {
             "dump format  is not supported (this build reads 1.x and 2.x)",
         ),
         (
+            r#"{"kind":"header","format_version":"2.0.0","revision":"v23-rc2","arch":"x86_64","rev":1}"#,
+            r#"header: unknown member "rev""#,
+        ),
+        (
+            r#"{"kind":"header","format_version":"2.0.0","revision":"v23-rc2","arch":"x86_64","commit":"0abe2fe"}"#,
+            r#"header: commit "0abe2fe" is not the user-cr commit of revision v23-rc2 (1fd8e6e"#,
+        ),
+        (
             r#"{"kind":"header","format_version":"1.0","revision":"v99"}"#,
             "unknown revision `v99`",
         ),
