@@ -52,11 +52,14 @@ fn encode(dir: &Path, lines: &[Json], extra: &[&str]) -> (i32, String, Option<Ve
     args.extend(extra);
     let o = run(&args, Some(&text(lines)));
     let written = std::fs::read(&out).ok();
-    (
-        o.status.code().unwrap(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-        written,
-    )
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    // Values as a user writes them, never Rust's Debug text.
+    for debug in [
+        "Some(", "None", "Text(", "Uint(", "Int(", "Float(", "Exact(",
+    ] {
+        assert!(!err.contains(debug), "{debug} in {err}");
+    }
+    (o.status.code().unwrap(), err, written)
 }
 
 /// The index of the first record line named `name`.
