@@ -37,6 +37,7 @@
 //! # Ok::<(), ckpt_format::dump::DumpError>(())
 //! ```
 
+mod edit;
 pub mod json;
 #[cfg(test)]
 mod tests;
@@ -50,11 +51,11 @@ use crate::arch::{Arch, UnknownArch};
 use crate::error::{Error, ErrorKind, Position};
 use crate::format::{Format, HDR_SIZE};
 use crate::input::Input;
-use crate::layout::{LayoutError, StructLayout};
+use crate::layout::LayoutError;
 use crate::limits;
-use crate::read::{Reader, RecordInfo, TypedDecoded, decode_record_typed};
+use crate::read::{Reader, RecordInfo, decode_record_typed};
 use crate::schema::{RecordBody, Registry, Schema, UnknownRevision};
-use crate::value::{Value, decode_field, encode_field, put_uint};
+use crate::value::put_uint;
 use crate::write::Writer;
 
 /// A line of a dump that cannot be encoded. The messages name no line: the caller knows
@@ -313,10 +314,10 @@ impl<W: Write> DumpEncoder<W> {
         }
         let len = match obj.get("len") {
             None => return Err(DumpError::NoLen),
-            Some(x) => json::integer(x)
-                .ok()
-                .and_then(|l| u64::try_from(l).ok())
-                .ok_or(DumpError::NoLen)?,
+            Some(x) => {
+                let l = json::integer(x).map_err(|e| rec_err(format!("len: {e}")))?;
+                u64::try_from(l).map_err(|_| rec_err(format!("len: {l} is not a length")))?
+            }
         };
         if v["headerless"] == true {
             let b = hexdecode(&v["body"], "body")?;
@@ -354,6 +355,15 @@ impl<W: Write> DumpEncoder<W> {
             }
         }
         if v["chunked"] == true {
+            if let Some(m) = ["fields", "text", "raw", "body", "struct"]
+                .into_iter()
+                .find(|m| obj.contains_key(*m))
+            {
+                return Err(rec_err(format!(
+                    "a chunked record's body is on the chunk lines that follow; \"{m}\" cannot \
+                     be applied to it"
+                )));
+            }
             // No allocation: the writer counts the bytes that the chunk lines bring.
             self.writer
                 .begin_record(rtype, len.saturating_sub(HDR_SIZE as u64))?;
@@ -391,7 +401,7 @@ impl<W: Write> DumpEncoder<W> {
         bytes.extend_from_slice(&body);
         let payload_of = match obj.get("payload_of") {
             None => None,
-            Some(p) => Some(payload_of(format, p).ok_or_else(|| {
+            Some(p) => Some(edit::payload_of(format, p).ok_or_else(|| {
                 rec_err(format!(
                     "payload_of {p} names no payload of {}",
                     format.schema.id
@@ -412,7 +422,7 @@ impl<W: Write> DumpEncoder<W> {
             };
             let decoded =
                 decode_record_typed(format, &info, &bytes).map_err(|k| rec_err(k.to_string()))?;
-            edit(format, name, obj, &info, given, &decoded, &mut bytes)?;
+            edit::edit(format, name, obj, &info, given, &decoded, &mut bytes)?;
         }
         self.writer.write_record_bytes(&bytes)?;
         Ok(())
@@ -422,169 +432,6 @@ impl<W: Write> DumpEncoder<W> {
     pub fn finish(self) -> Result<W, DumpError> {
         Ok(self.writer.finish()?)
     }
-}
-
-/// The owner record and payload name of `payload_of` (`"HEADER uts_release"`), with the
-/// schema's lifetime.
-fn payload_of(format: &Format, p: &Json) -> Option<(&'static str, &'static str)> {
-    let (owner, pname) = p.as_str()?.split_once(' ')?;
-    let schema: &'static Schema = format.schema;
-    let def = schema.payload_def(owner, format.arch)?;
-    let item = def.items.iter().find(|i| i.name == pname)?;
-    Some((def.record.as_str(), item.name.as_str()))
-}
-
-/// Applies the `fields` of a record line over its `bytes` and checks the rest of what the
-/// line says against them: a field of the record's struct is written, any other field
-/// (of the tail, of a payload) and the `text` must be what the bytes hold.
-fn edit(
-    format: &Format,
-    name: &str,
-    obj: &Map<String, Json>,
-    info: &RecordInfo,
-    given: bool,
-    decoded: &TypedDecoded,
-    bytes: &mut [u8],
-) -> Result<(), DumpError> {
-    let field_err = |path: &str, message: String| DumpError::Field {
-        name: name.to_string(),
-        path: path.to_string(),
-        message,
-    };
-    let rec_err = |message: String| DumpError::Record {
-        name: name.to_string(),
-        message,
-    };
-    let def = format.schema.record_def(name, format.arch).map(|d| &d.body);
-    let line_struct = match obj.get("struct") {
-        None => None,
-        Some(Json::String(s)) => Some(s.as_str()),
-        Some(other) => return Err(rec_err(format!("struct: expected a name, found {other}"))),
-    };
-    // The struct whose fields are written: a struct record's own (for a FILE, the one
-    // its f_type selects).
-    let writable: Option<&str> = match def {
-        Some(RecordBody::Struct { .. } | RecordBody::Select { .. })
-            if info.payload_of.is_none() =>
-        {
-            let held = decoded.struct_name.as_deref();
-            match (line_struct, def) {
-                (None, _) => held,
-                // By its fields alone: any struct the record can hold.
-                (Some(s), Some(RecordBody::Select { common, cases, .. }))
-                    if !given && (s == common || cases.iter().any(|(_, c)| c == s)) =>
-                {
-                    Some(s)
-                }
-                (Some(s), _) if Some(s) == held => held,
-                (Some(s), _) => {
-                    return Err(rec_err(format!(
-                        "struct is {s}, but the record holds {}",
-                        held.unwrap_or("no struct")
-                    )));
-                }
-            }
-        }
-        _ => {
-            if let Some(s) = line_struct
-                && decoded.struct_name.as_deref() != Some(s)
-            {
-                return Err(rec_err(format!(
-                    "struct is {s}, but the record holds {}",
-                    decoded.struct_name.as_deref().unwrap_or("no struct")
-                )));
-            }
-            None
-        }
-    };
-    let layout: Option<std::sync::Arc<StructLayout>> =
-        writable.map(|s| format.layout(s)).transpose()?;
-    let endian = format.endian();
-    match obj.get("fields") {
-        None | Some(Json::Null) => {}
-        Some(Json::Object(fields)) => {
-            for (path, x) in fields {
-                // `null`: the field keeps its bytes (what 1.x dumps wrote for a NaN).
-                if x.is_null() {
-                    continue;
-                }
-                if let Some(f) = layout
-                    .as_ref()
-                    .and_then(|l| l.fields().iter().find(|f| &f.path == path))
-                {
-                    let want = json::from_json(x, f.prim, f.count as usize)
-                        .map_err(|e| field_err(path, e))?;
-                    let size = layout
-                        .as_ref()
-                        .map_or(0, |l| l.size as usize)
-                        .min(bytes.len());
-                    let st = &mut bytes[..size];
-                    if !decode_field(f, st, endian).is_some_and(|have| json::same(&have, &want)) {
-                        encode_field(f, &want, st, endian).map_err(|e| field_err(path, e))?;
-                    }
-                } else if let Some(d) = decoded.fields.iter().find(|d| &d.path == path) {
-                    let count = match &d.value {
-                        Value::List(items) => items.len(),
-                        Value::Text(_) => 2,
-                        _ => 1,
-                    };
-                    let want = json::from_json(x, d.prim, count).map_err(|e| field_err(path, e))?;
-                    if !json::same(&d.value, &want) {
-                        let from = if info.payload_of.is_some() {
-                            "body"
-                        } else {
-                            "raw"
-                        };
-                        return Err(field_err(
-                            path,
-                            format!(
-                                "is {}, the dump says {want}: this field is decoded from the \
-                                 record's {}, which encode does not write field by field; \
-                                 edit \"{from}\" instead",
-                                d.value,
-                                if info.payload_of.is_some() {
-                                    "payload"
-                                } else {
-                                    "tail"
-                                }
-                            ),
-                        ));
-                    }
-                } else {
-                    let of = writable
-                        .or(decoded.struct_name.as_deref())
-                        .map_or_else(|| "the record".to_string(), |s| format!("struct {s}"));
-                    return Err(field_err(path, format!("no such field in {of}")));
-                }
-            }
-        }
-        Some(other) => {
-            return Err(rec_err(format!(
-                "fields: expected an object, found {other}"
-            )));
-        }
-    }
-    if let Some(t) = obj.get("text") {
-        let want = t
-            .as_str()
-            .ok_or_else(|| field_err("text", format!("expected text, found {t}")))?;
-        match &decoded.text {
-            Some(have) if have == want => {}
-            Some(have) => {
-                return Err(field_err(
-                    "text",
-                    format!(
-                        "is {}, the dump says {}: the text is shown from \"body\", which \
-                         is what encode writes; edit \"body\" (hex) instead",
-                        Json::from(have.as_str()),
-                        t
-                    ),
-                ));
-            }
-            None => return Err(field_err("text", "the record has no text".into())),
-        }
-    }
-    Ok(())
 }
 
 /// The bytes of `v`, a hex string (named `what` in errors).

@@ -5,6 +5,7 @@ use serde_json::json;
 use super::*;
 use crate::build::{BuildOptions, build};
 use crate::read::Reader;
+use crate::value::Value;
 
 /// A dump of `image` as `ckpt dump --payloads` writes it, with streamed bodies in
 /// chunks of `chunk` bytes.
@@ -270,7 +271,15 @@ fn bad_lines_are_errors() {
         ),
         (
             r#"{"kind":"record","name":"TAIL","len":-1}"#,
-            "record without a len".into(),
+            "record TAIL: len: -1 is not a length".into(),
+        ),
+        (
+            r#"{"kind":"record","name":"TAIL","len":"x"}"#,
+            r#"record TAIL: len: expected an integer, found "x""#.into(),
+        ),
+        (
+            r#"{"kind":"record","name":"PGARR","len":24,"chunked":true,"fields":{}}"#,
+            r#"record PGARR: a chunked record's body is on the chunk lines that follow; "fields" cannot be applied to it"#.into(),
         ),
         (
             r#"{"kind":"record","name":"NOPE","len":8}"#,
