@@ -982,6 +982,11 @@ impl Conv<'_> {
         for (n, v) in &kc {
             set(&format!("constants.{n}"), *v, Action::Rewritten, self)?;
         }
+        // arch_id: the target's number (little-endian on every arch: `__le16`).
+        let id = self.to.schema.arch_id(self.to.arch).ok_or_else(|| {
+            ConvertError::Refused(format!("{} has no {}", self.to.schema.id, self.to.arch))
+        })?;
+        set("arch_id", id as u64, Action::Renumbered, self)?;
         // Constants of the target that the target kernel's list does not name keep the
         // source's value, or their default when the source has none.
         let target_constants: Vec<String> = dl
@@ -1015,23 +1020,6 @@ impl Conv<'_> {
                 self.because(KERNEL_CONSTANTS);
             }
         }
-        // arch_id: the target's number, little-endian on every arch.
-        let id = self.to.schema.arch_id(self.to.arch).ok_or_else(|| {
-            ConvertError::Refused(format!("{} has no {}", self.to.schema.id, self.to.arch))
-        })?;
-        let off = dl.offset_of("arch_id").unwrap_or(16) as usize;
-        let old = u16::from_le_bytes([bytes[off], bytes[off + 1]]);
-        if old != id {
-            self.note(
-                info.index,
-                "HEADER",
-                "arch_id",
-                Action::Renumbered,
-                Some(Value::Uint(old as u64)),
-                Some(Value::Uint(id as u64)),
-            );
-        }
-        out[off..off + 2].copy_from_slice(&id.to_le_bytes());
         let magic = dl.fields().iter().find(|f| f.path == "magic").unwrap();
         encode_field(magic, &Value::Uint(MAGIC_HEAD), &mut out, de)
             .map_err(ConvertError::Refused)?;

@@ -520,9 +520,6 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
         nest_pid_namespace(&mut tasks);
     }
     let kernel = default_kernel(format);
-    let header_layout = format
-        .layout("ckpt_hdr_header")
-        .map_err(|x| e.err(x.to_string()))?;
     // ckpt_const as the revision's most likely kernel fills it (the schema's
     // kernel-constants; x86_64 with its default config).
     let kc = kernel_constants(format)?;
@@ -562,9 +559,9 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
         .schema
         .arch_id(arch)
         .ok_or_else(|| e.err("arch not in revision".into()))?;
-    let mut header = e.make("HEADER", &hf, &[])?;
-    let off = header_layout.offset_of("arch_id").unwrap_or(16) as usize;
-    header[off..off + 2].copy_from_slice(&arch_id.to_le_bytes()); // cpu_to_le16 on every arch
+    // Little-endian on every arch (cpu_to_le16): its schema type is `__le16`.
+    hf.push(("arch_id", u(arch_id as u64)));
+    let header = e.make("HEADER", &hf, &[])?;
     e.w.write_record_bytes(&header)?;
     let machine = match arch {
         Arch::X86_32 => "i686",

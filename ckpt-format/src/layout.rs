@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::arch::Arch;
+use crate::arch::{Arch, Endian};
 use crate::schema::{CType, Expr, Member, Schema, StructDef};
 
 /// A struct that cannot be laid out (unknown type or constant, bad array size).
@@ -32,10 +32,25 @@ pub enum PrimKind {
     Signed,
     /// Unsigned integer that is big-endian on every architecture (`__be32`).
     BigEndian,
+    /// Unsigned integer that is little-endian on every architecture (`__le16`: what the
+    /// kernel writes with `cpu_to_le16`).
+    LittleEndian,
     /// IEEE float in the image's byte order.
     Float,
     /// A C `char` (arrays of it are text).
     Char,
+}
+
+impl PrimKind {
+    /// The byte order of this kind in an image of byte order `image`: the fixed order of
+    /// `__be*` and `__le*` types, the image's for every other.
+    pub fn byte_order(self, image: Endian) -> Endian {
+        match self {
+            PrimKind::BigEndian => Endian::Big,
+            PrimKind::LittleEndian => Endian::Little,
+            _ => image,
+        }
+    }
 }
 
 /// A primitive C type on one architecture.
@@ -57,14 +72,17 @@ impl Prim {
             "char" | "signed char" => (Char, 1),
             "__u8" | "u8" | "unsigned char" => (Unsigned, 1),
             "__s8" | "s8" => (Signed, 1),
-            "__u16" | "u16" | "unsigned short" | "__le16" => (Unsigned, 2),
+            "__u16" | "u16" | "unsigned short" => (Unsigned, 2),
+            "__le16" => (LittleEndian, 2),
             "__s16" | "s16" | "short" => (Signed, 2),
             "__be16" => (BigEndian, 2),
-            "__u32" | "u32" | "unsigned int" | "unsigned" | "__le32" => (Unsigned, 4),
+            "__u32" | "u32" | "unsigned int" | "unsigned" => (Unsigned, 4),
+            "__le32" => (LittleEndian, 4),
             "__s32" | "s32" | "int" => (Signed, 4),
             "__be32" => (BigEndian, 4),
             "float" => (Float, 4),
-            "__u64" | "u64" | "unsigned long long" | "__le64" => (Unsigned, 8),
+            "__u64" | "u64" | "unsigned long long" => (Unsigned, 8),
+            "__le64" => (LittleEndian, 8),
             "__s64" | "s64" | "long long" => (Signed, 8),
             "__be64" => (BigEndian, 8),
             "double" => (Float, 8),

@@ -25,6 +25,7 @@ pub mod limits;
 pub mod model;
 pub mod prng;
 pub mod read;
+pub mod readback;
 pub mod value;
 pub mod write;
 

@@ -12,7 +12,7 @@ use crate::input::Input;
 use crate::layout::TypeLayout;
 use crate::limits;
 use crate::schema::{Expr, PayloadItem, RecordBody};
-use crate::value::{Value, decode_field, decode_struct, get_uint};
+use crate::value::{TypedField, Value, decode_field, decode_struct, decode_struct_typed, get_uint};
 
 /// Name given to the headerless raw page that follows a SOCKET_FRAG record.
 pub const RAW_PAGE: &str = "RAW_PAGE";
@@ -95,6 +95,27 @@ pub struct Decoded {
     pub fields: Vec<(String, Value)>,
     /// For STRING-like records: the text up to the first NUL.
     pub text: Option<String>,
+}
+
+/// [`Decoded`] with each field's primitive ([`decode_record_typed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypedDecoded {
+    /// The struct the record holds (`ckpt_hdr_task`), if any.
+    pub struct_name: Option<String>,
+    /// Every field, by dotted path, in layout order; tail elements as `NAME[i]...`.
+    pub fields: Vec<TypedField>,
+    /// For STRING-like records: the text up to the first NUL.
+    pub text: Option<String>,
+}
+
+impl From<TypedDecoded> for Decoded {
+    fn from(d: TypedDecoded) -> Decoded {
+        Decoded {
+            struct_name: d.struct_name,
+            fields: d.fields.into_iter().map(|f| (f.path, f.value)).collect(),
+            text: d.text,
+        }
+    }
 }
 
 impl Decoded {
@@ -939,6 +960,12 @@ impl<R: Input> Reader<R> {
     pub fn decode(&self) -> Result<Decoded> {
         self.decode_current().map_err(|k| Error::new(k, self.pos()))
     }
+
+    /// [`Reader::decode`] with each field's primitive.
+    pub fn decode_typed(&self) -> Result<TypedDecoded> {
+        let info = self.current.as_ref().expect("a current record");
+        decode_record_typed(&self.format, info, &self.record).map_err(|k| Error::new(k, self.pos()))
+    }
 }
 
 /// Decodes the bytes of an inline record (pre-header included) of `format`.
@@ -947,6 +974,15 @@ pub fn decode_record(
     info: &RecordInfo,
     bytes: &[u8],
 ) -> std::result::Result<Decoded, ErrorKind> {
+    decode_record_typed(format, info, bytes).map(Decoded::from)
+}
+
+/// [`decode_record`] with each field's primitive.
+pub fn decode_record_typed(
+    format: &Format,
+    info: &RecordInfo,
+    bytes: &[u8],
+) -> std::result::Result<TypedDecoded, ErrorKind> {
     let endian: Endian = format.endian();
     let body = if info.headerless {
         bytes
@@ -965,8 +1001,9 @@ pub fn decode_record(
             ty => {
                 if let Ok(TypeLayout::Struct(s)) = format.layouts.named_type(ty) {
                     for (i, chunk) in body.chunks_exact(s.size.max(1) as usize).enumerate() {
-                        for (p, v) in decode_struct(&s, chunk, endian) {
-                            fields.push((format!("{pname}[{i}].{p}"), v));
+                        for mut f in decode_struct_typed(&s, chunk, endian) {
+                            f.path = format!("{pname}[{i}].{}", f.path);
+                            fields.push(f);
                         }
                     }
                 } else if let Ok(TypeLayout::Prim(p)) = format.layouts.named_type(ty) {
@@ -977,14 +1014,18 @@ pub fn decode_record(
                         count: 1,
                     };
                     for (i, chunk) in body.chunks_exact(p.size as usize).enumerate() {
-                        if let Some(v) = decode_field(&f, chunk, endian) {
-                            fields.push((format!("{pname}[{i}]"), v));
+                        if let Some(value) = decode_field(&f, chunk, endian) {
+                            fields.push(TypedField {
+                                path: format!("{pname}[{i}]"),
+                                value,
+                                prim: p,
+                            });
                         }
                     }
                 }
             }
         }
-        return Ok(Decoded {
+        return Ok(TypedDecoded {
             struct_name: Some(ty.clone()),
             fields,
             text: None,
@@ -995,12 +1036,12 @@ pub fn decode_record(
         Some(String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or(&[])).into_owned())
     };
     match def.map(|d| &d.body) {
-        None | Some(RecordBody::Bytes) => Ok(Decoded {
+        None | Some(RecordBody::Bytes) => Ok(TypedDecoded {
             struct_name: None,
             fields: vec![],
             text: None,
         }),
-        Some(RecordBody::String) => Ok(Decoded {
+        Some(RecordBody::String) => Ok(TypedDecoded {
             struct_name: None,
             fields: vec![],
             // An error message starts with a NUL: show what follows it.
@@ -1014,7 +1055,7 @@ pub fn decode_record(
         }),
         Some(RecordBody::Struct { name, tail }) => {
             let layout = format.layout(name)?;
-            let mut fields = decode_struct(&layout, bytes, endian);
+            let mut fields = decode_struct_typed(&layout, bytes, endian);
             if let Some(t) = tail {
                 let start = match &t.at {
                     Some(m) => layout.offset_of(m).unwrap_or(layout.size),
@@ -1025,8 +1066,8 @@ pub fn decode_record(
                         let n = format.layouts.eval_with(c, &|n| {
                             fields
                                 .iter()
-                                .find(|(p, _)| p == n)
-                                .and_then(|(_, v)| v.as_int())
+                                .find(|f| f.path == n)
+                                .and_then(|f| f.value.as_int())
                         })?;
                         Some(n.max(0) as usize)
                     }
@@ -1044,10 +1085,14 @@ pub fn decode_record(
                             count: n as u32,
                         };
                         if n > 0
-                            && let Some(v) = decode_field(&f, tail_bytes, endian)
+                            && let Some(value) = decode_field(&f, tail_bytes, endian)
                         {
-                            fields.retain(|(p, _)| p != &tname);
-                            fields.push((tname, v));
+                            fields.retain(|f| f.path != tname);
+                            fields.push(TypedField {
+                                path: tname,
+                                value,
+                                prim: p,
+                            });
                         }
                     }
                     TypeLayout::Struct(s) => {
@@ -1057,14 +1102,15 @@ pub fn decode_record(
                             .take(n)
                             .enumerate()
                         {
-                            for (p, v) in decode_struct(&s, chunk, endian) {
-                                fields.push((format!("{tname}[{i}].{p}"), v));
+                            for mut f in decode_struct_typed(&s, chunk, endian) {
+                                f.path = format!("{tname}[{i}].{}", f.path);
+                                fields.push(f);
                             }
                         }
                     }
                 }
             }
-            Ok(Decoded {
+            Ok(TypedDecoded {
                 struct_name: Some(name.clone()),
                 fields,
                 text: None,
@@ -1087,9 +1133,9 @@ pub fn decode_record(
                 .map(|(_, s)| s.clone())
                 .unwrap_or_else(|| common.clone());
             let layout = format.layout(&chosen)?;
-            Ok(Decoded {
+            Ok(TypedDecoded {
                 struct_name: Some(chosen),
-                fields: decode_struct(&layout, bytes, endian),
+                fields: decode_struct_typed(&layout, bytes, endian),
                 text: None,
             })
         }
@@ -1102,7 +1148,7 @@ pub fn decode_record(
 pub struct HeaderPeek {
     /// Byte order of the image.
     pub endian: Endian,
-    /// `arch_id` (always little-endian in the image).
+    /// `arch_id` (little-endian on every arch: its type in the schemas is `__le16`).
     pub arch_id: u16,
     /// Kernel version `major.minor.patch` of the checkpointing kernel.
     pub kernel: (u16, u16, u16),
@@ -1136,28 +1182,70 @@ impl HeaderPeek {
                 expected: MAGIC_HEAD,
             });
         };
-        let t = get_uint(&bytes[0..4], endian);
-        let len = get_uint(&bytes[4..8], endian);
+        // The HEADER struct is the same in every revision and on every arch of a byte
+        // order (a test checks it), so its fields are read by the schema, each in the
+        // byte order its type gives (`arch_id` is `__le16`), before the revision is known.
+        let layout = peek_format(endian).layout("ckpt_hdr_header")?;
+        let field = |path: &str| -> std::result::Result<u64, ErrorKind> {
+            layout
+                .fields()
+                .iter()
+                .find(|f| f.path == path)
+                .and_then(|f| decode_field(f, bytes, endian))
+                .and_then(|v| v.as_int())
+                .map(|v| v as u64)
+                .ok_or_else(|| ErrorKind::Grammar(format!("the HEADER has no field {path}")))
+        };
+        let (t, len) = (field("h.type")?, field("h.len")?);
         if t != 1 || len != 72 {
             return Err(ErrorKind::Grammar(format!(
                 "the first record is type {t}, length {len}; a HEADER is type 1, length 72"
             )));
         }
-        let u16at = |o: usize| get_uint(&bytes[o..o + 2], endian) as u16;
+        let consts: Vec<&str> = layout
+            .fields()
+            .iter()
+            .filter_map(|f| f.path.strip_prefix("constants."))
+            .collect();
         let mut constants = [0u16; 12];
-        for (i, c) in constants.iter_mut().enumerate() {
-            *c = u16at(32 + 2 * i);
+        if consts.len() != constants.len() {
+            return Err(ErrorKind::Grammar(format!(
+                "the HEADER has {} constants, expected {}",
+                consts.len(),
+                constants.len()
+            )));
         }
+        for (c, name) in constants.iter_mut().zip(consts) {
+            *c = field(&format!("constants.{name}"))? as u16;
+        }
+        let u16f = |path: &str| field(path).map(|v| v as u16);
         Ok(HeaderPeek {
             endian,
-            arch_id: get_uint(&bytes[16..18], Endian::Little) as u16,
-            kernel: (u16at(18), u16at(20), u16at(22)),
-            rev: u16at(24),
+            arch_id: u16f("arch_id")?,
+            kernel: (u16f("major")?, u16f("minor")?, u16f("patch")?),
+            rev: u16f("rev")?,
             constants,
-            time: get_uint(&bytes[56..64], endian),
-            uflags: get_uint(&bytes[64..72], endian),
+            time: field("time")?,
+            uflags: field("uflags")?,
         })
     }
+}
+
+/// A format of byte order `endian` whose HEADER layout [`HeaderPeek`] reads: the newest
+/// revision, on its first architecture of that byte order.
+fn peek_format(endian: Endian) -> &'static Format {
+    let schema = crate::schema::Registry::get().newest();
+    let arch = schema
+        .arches
+        .iter()
+        .map(|(a, _)| *a)
+        .find(|a| a.endian() == endian)
+        .unwrap_or(if endian == Endian::Big {
+            crate::arch::Arch::S390x
+        } else {
+            crate::arch::Arch::X86_64
+        });
+    Format::shared(schema, arch)
 }
 
 /// Reads from `src` until `buf` holds `want` bytes or the source ends.

@@ -1,7 +1,7 @@
 //! Decoded field values and the codec between them and record bytes.
 
 use crate::arch::Endian;
-use crate::layout::{Field, PrimKind, StructLayout};
+use crate::layout::{Field, Prim, PrimKind, StructLayout};
 
 /// The value of one field of a record.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -19,28 +19,6 @@ pub enum Value {
     List(Vec<Value>),
 }
 
-impl std::fmt::Display for Value {
-    /// As a user writes the value: `42`, `-1`, `"selinux"`, `[1, 2, 3]`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Value::Uint(v) => write!(f, "{v}"),
-            Value::Int(v) => write!(f, "{v}"),
-            Value::Float(v) => write!(f, "{v}"),
-            Value::Text(t) => write!(f, "{}", serde_json::Value::String(t.clone())),
-            Value::List(items) => {
-                f.write_str("[")?;
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{v}")?;
-                }
-                f.write_str("]")
-            }
-        }
-    }
-}
-
 impl Value {
     /// The value as an i128, for integers.
     pub fn as_int(&self) -> Option<i128> {
@@ -48,6 +26,28 @@ impl Value {
             Value::Uint(v) => Some(*v as i128),
             Value::Int(v) => Some(*v as i128),
             _ => None,
+        }
+    }
+}
+
+/// As a user writes the value: `42`, `-1`, `1.5`, `"selinux"`, `[1, 2]`.
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Uint(v) => write!(f, "{v}"),
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Float(v) => write!(f, "{v}"),
+            Value::Text(t) => write!(f, "{}", serde_json::Value::from(t.as_str())),
+            Value::List(items) => {
+                write!(f, "[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                write!(f, "]")
+            }
         }
     }
 }
@@ -92,9 +92,11 @@ pub fn put_uint(out: &mut [u8], v: u64, endian: Endian) {
 
 fn scalar(kind: PrimKind, bytes: &[u8], endian: Endian) -> Value {
     let size = bytes.len();
+    let endian = kind.byte_order(endian);
     match kind {
-        PrimKind::Unsigned | PrimKind::Char => Value::Uint(read_uint(bytes, endian)),
-        PrimKind::BigEndian => Value::Uint(read_uint(bytes, Endian::Big)),
+        PrimKind::Unsigned | PrimKind::Char | PrimKind::BigEndian | PrimKind::LittleEndian => {
+            Value::Uint(read_uint(bytes, endian))
+        }
         PrimKind::Signed => {
             let v = read_uint(bytes, endian);
             let shift = 64 - 8 * size as u32;
@@ -134,10 +136,36 @@ pub fn decode_field(field: &Field, bytes: &[u8], endian: Endian) -> Option<Value
 
 /// Every field of `layout` that lies within `bytes`, with its value.
 pub fn decode_struct(layout: &StructLayout, bytes: &[u8], endian: Endian) -> Vec<(String, Value)> {
+    decode_struct_typed(layout, bytes, endian)
+        .into_iter()
+        .map(|f| (f.path, f.value))
+        .collect()
+}
+
+/// A decoded field with the primitive of its elements: what a renderer needs that
+/// depends on the width or kind (64-bit integers are strings in a dump).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypedField {
+    /// Dotted path.
+    pub path: String,
+    /// The value.
+    pub value: Value,
+    /// The primitive of the value (of each element, for an array).
+    pub prim: Prim,
+}
+
+/// [`decode_struct`] with each field's primitive.
+pub fn decode_struct_typed(layout: &StructLayout, bytes: &[u8], endian: Endian) -> Vec<TypedField> {
     layout
         .fields()
         .iter()
-        .filter_map(|f| decode_field(f, bytes, endian).map(|v| (f.path.clone(), v)))
+        .filter_map(|f| {
+            decode_field(f, bytes, endian).map(|value| TypedField {
+                path: f.path.clone(),
+                value,
+                prim: f.prim,
+            })
+        })
         .collect()
 }
 
@@ -153,23 +181,18 @@ fn encode_scalar(kind: PrimKind, v: &Value, out: &mut [u8], endian: Endian) -> R
             };
             write_uint(out, raw, endian);
         }
-        (PrimKind::Float, _) => return Err(format!("expected a float, found {v:?}")),
+        (PrimKind::Float, _) => return Err(format!("expected a float, found {v}")),
         (_, _) => {
             let i = v
                 .as_int()
-                .ok_or_else(|| format!("expected an integer, found {v:?}"))?;
+                .ok_or_else(|| format!("expected an integer, found {v}"))?;
             // As C stores it: any value of the signed or unsigned type of that width
             // (-1 in a __u32 is 0xffffffff).
             let (min, max) = (-(1i128 << (bits - 1)), (1i128 << bits) - 1);
             if i < min || i > max {
                 return Err(format!("{i} does not fit in {size} byte(s)"));
             }
-            let e = if kind == PrimKind::BigEndian {
-                Endian::Big
-            } else {
-                endian
-            };
-            write_uint(out, i as u64, e);
+            write_uint(out, i as u64, kind.byte_order(endian));
         }
     }
     Ok(())
@@ -251,7 +274,6 @@ pub fn apply_fields(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::Prim;
 
     fn field(kind: PrimKind, size: u32, count: u32) -> Field {
         Field {
@@ -288,6 +310,16 @@ mod tests {
         let f = field(PrimKind::BigEndian, 4, 1);
         encode_field(&f, &Value::Uint(0x01020304), &mut b, Endian::Little).unwrap();
         assert_eq!(b[2..6], [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn values_display_as_a_user_writes_them() {
+        let v = Value::List(vec![Value::Uint(1), Value::Int(-2), Value::Float(0.5)]);
+        assert_eq!(v.to_string(), "[1, -2, 0.5]");
+        assert_eq!(Value::Text("se\"x".into()).to_string(), r#""se\"x""#);
+        let f = field(PrimKind::Float, 8, 1);
+        let e = encode_field(&f, &Value::Text("x".into()), &mut [0; 16], Endian::Big);
+        assert_eq!(e.unwrap_err(), r#"expected a float, found "x""#);
     }
 
     #[test]

@@ -21,6 +21,51 @@ pub fn image(schema: &'static Schema, arch: Arch, opts: &BuildOptions) -> Vec<u8
     out
 }
 
+/// Runs `program` with `args`, feeding it `stdin` (from a thread, so that a large input
+/// cannot block on a full output pipe) or none; collects its output.
+pub fn run_with_stdin(program: &str, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut c = Command::new(program)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    if let Some(data) = stdin {
+        let mut w = c.stdin.take().expect("a piped stdin");
+        let data = data.to_vec();
+        std::thread::spawn(move || {
+            let _ = w.write_all(&data);
+        });
+    }
+    c.wait_with_output().expect("the child's output")
+}
+
+/// `v` with every number passed through an f64, as a tool that reads JSON numbers as
+/// doubles (jq 1.6, JavaScript) reads and writes it: integers above 2^53 are rounded.
+pub fn json_through_doubles(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::{Number, Value};
+    match v {
+        Value::Number(n) => Value::Number(
+            Number::from_f64(n.as_f64().expect("a JSON number is a double"))
+                .expect("a finite number"),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(json_through_doubles).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k, json_through_doubles(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// How a fuzz input's leading bytes select formats. The fuzz targets (`fuzz/`) and the
 /// replays of their regressions in this suite decode them with these, so that a kept
 /// input means the same thing in both.

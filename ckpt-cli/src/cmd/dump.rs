@@ -14,7 +14,10 @@ const AFTER: &str = "Output (JSON Lines, see schemas/json/dump.schema.json):
     \"text\", \"body\" (payloads up to 256 bytes, or all with --payloads),
     \"body_len\" and \"body_sha256\" (larger payloads without --payloads)}
   with --payloads, a large payload continues on {\"kind\":\"chunk\", \"hex\"} lines.
-  `ckpt encode` reads it back; dump --payloads then encode is byte-exact.
+  Values follow the proto3 JSON mapping: 64-bit integers are decimal strings (\"18446744073709551615\"),
+  so that jq and JavaScript, which read numbers as doubles, cannot round them; NaN and infinite
+  floats are \"NaN\", \"Infinity\", \"-Infinity\".
+  `ckpt encode` reads it back; dump --payloads then encode is byte-exact, also after jq.
 
 Examples:
   ckpt dump image.ckpt | head

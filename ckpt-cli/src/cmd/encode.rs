@@ -1,23 +1,35 @@
-//! `ckpt encode`: rebuilds an image from a `ckpt dump`, streaming.
+//! `ckpt encode`: rebuilds an image from a `ckpt dump`, streaming, and reads it back
+//! while it writes it.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Lines, Read, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
 use ckpt_format::dump::DumpEncoder;
+use ckpt_format::readback::ReadBack;
 
 use crate::io::Output;
 
 const AFTER: &str =
     "Fields in a record's \"fields\" are applied over its \"raw\" bytes, so a dump can be
 edited field by field; bytes that no field names (padding, tails) are kept from \"raw\",
-and so are those of a field whose value is null (a NaN or infinite float).
+and so are those of a field whose value is null. Integers may be numbers or decimal
+strings (64-bit ones are strings in a dump, so that jq and JavaScript cannot round them).
+A member or field the record does not have, a value that does not fit its field, and an
+edit of what encode does not write (fields of a tail or payload, \"text\": edit \"raw\" or
+\"body\") are errors naming the line, the record and the field.
+
+The image is read back while it is written (a reader on a second thread, no second pass):
+an image that does not read is not written (exit 1, naming the record and the reason),
+unless --unchecked.
 
 Examples:
   ckpt dump --payloads image.ckpt | ckpt encode - -o copy.ckpt && cmp image.ckpt copy.ckpt
+  ckpt dump --payloads image.ckpt | jq -c 'if .name == \"TASK\" then .fields.exit_code = 1 else . end' | ckpt encode - -o edited.ckpt
 
-Exit status: 0 success, 1 invalid dump (the error names the line), 2 usage error, 3 I/O error";
+Exit status: 0 success, 1 invalid dump or an image that does not read back (the error names
+the line or record), 2 usage error, 3 I/O error";
 
 /// Rebuild an image from a dump made with `ckpt dump --payloads`.
 #[derive(clap::Args)]
@@ -31,10 +43,14 @@ pub struct Opts {
     /// Write the image to a terminal too (refused otherwise).
     #[arg(long)]
     force: bool,
+    /// Write the image even when it does not read back as an image.
+    #[arg(long)]
+    unchecked: bool,
 }
 
 impl Opts {
-    /// Runs the subcommand: the lines go to [`DumpEncoder`], errors name their line.
+    /// Runs the subcommand: the lines go to [`DumpEncoder`], errors name their line; the
+    /// output goes through [`ReadBack`] unless `--unchecked`.
     pub fn run(self) -> Result<u8> {
         crate::io::refuse_same_file(&self.dump, &self.output)?;
         let input: Box<dyn Read> = if self.dump == "-" {
@@ -43,16 +59,49 @@ impl Opts {
             Box::new(File::open(&self.dump).with_context(|| format!("cannot open {}", self.dump))?)
         };
         let mut lines = BufReader::with_capacity(1 << 16, input).lines();
-        let mut out = Output::create_image(&self.output, self.force)?;
         let first = lines
             .next()
             .ok_or_else(|| anyhow!("{}: empty dump", self.dump))??;
-        let mut enc = DumpEncoder::from_header(&first, &mut out).context("line 1")?;
-        for (lineno, line) in (2..).zip(lines) {
-            enc.line(&line?).with_context(|| format!("line {lineno}"))?;
+        let format = DumpEncoder::<Output>::header_format(&first).context("line 1")?;
+        let out = Output::create_image(&self.output, self.force)?;
+        if self.unchecked {
+            let out = encode(DumpEncoder::new(format, out), lines)?;
+            out.commit()?;
+            return Ok(0);
         }
-        enc.finish()?;
+        let mut tee = ReadBack::new(out, format);
+        let encoded = encode(DumpEncoder::new(format, &mut tee), lines);
+        let not_read = |e: ckpt_format::readback::ReadBackError| {
+            anyhow::Error::new(e).context(if self.output == Path::new("-") {
+                "standard output: the image written is not valid (--unchecked does not check)"
+                    .to_string()
+            } else {
+                format!(
+                    "{}: not written (--unchecked writes it anyway)",
+                    self.output.display()
+                )
+            })
+        };
+        if let Err(e) = encoded {
+            // A write refused because the reader stopped: the reader's reason.
+            if tee.stopped() {
+                return Err(match tee.finish() {
+                    Err(r) => not_read(r),
+                    Ok(_) => e,
+                });
+            }
+            return Err(e);
+        }
+        let (out, _records) = tee.finish().map_err(not_read)?;
         out.commit()?;
         Ok(0)
     }
+}
+
+/// Encodes every line after the header into `enc`; returns its output.
+fn encode<W: Write, R: BufRead>(mut enc: DumpEncoder<W>, lines: Lines<R>) -> Result<W> {
+    for (lineno, line) in (2..).zip(lines) {
+        enc.line(&line?).with_context(|| format!("line {lineno}"))?;
+    }
+    enc.finish().context("at the end of the dump")
 }

@@ -14,7 +14,7 @@ pub use registry::{Embedded, Registry, RevisionRef, UnknownRevision};
 use crate::arch::Arch;
 
 /// Version of the schema language that this crate reads (`ckpt-schema MAJOR.MINOR`).
-pub const LANGUAGE_VERSION: semver::Version = semver::Version::new(1, 0, 0);
+pub const LANGUAGE_VERSION: semver::Version = semver::Version::new(1, 1, 0);
 
 /// How sure the sources are of a claim (a tag, a kernel version).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -3,13 +3,20 @@
 //! `ckpt dump --payloads` by [`DumpEncoder`] (`ckpt encode`) into a [`Writer`].
 //!
 //! A dump is a header line
-//! (`{"kind":"header","format_version":"1.x","revision":..,"arch":..}`) that names the
+//! (`{"kind":"header","format_version":"2.x","revision":..,"arch":..}`) that names the
 //! format, then one line per record (`{"kind":"record","name":..,"len":..}` with the body
 //! as `"raw"` or `"body"` hex, or `"chunked":true` and the body on the `"chunk"` lines
 //! that follow, each `{"kind":"chunk","hex":..}`). The `"fields"` of a struct record are
 //! applied over its bytes, so a dump can be edited field by field; bytes that no field
 //! names (padding, tails) are kept from `"raw"`, and so are those of a field whose value
-//! is `null` (what `serde_json` makes of a NaN or infinite float).
+//! is `null`. Values follow the proto3 JSON mapping ([`mod@json`]): 64-bit integers are
+//! decimal strings, so that double-based JSON tools cannot round them.
+//!
+//! Encoding is strict: a member or field that the line's record does not have, a value
+//! that does not fit its field, and an edit of what encode cannot write (the fields of a
+//! record's tail or of a payload, a record's `text`: edit `raw` or `body` instead) are
+//! errors naming the record and the field. `index` and `offset` say where the record
+//! was; encode writes records where they fall.
 //!
 //! A dump is untrusted input: no length it states is allocated unchecked (a record given
 //! by its fields alone is bounded by [`limits::MAX_INLINE_BODY`]; hex is bounded by the
@@ -18,7 +25,7 @@
 //! ```
 //! use ckpt_format::dump::DumpEncoder;
 //!
-//! let dump = r#"{"kind":"header","format_version":"1.0.0","revision":"v23-rc2","arch":"x86_64"}
+//! let dump = r#"{"kind":"header","format_version":"2.0.0","revision":"v23-rc2","arch":"x86_64"}
 //! {"kind":"record","name":"STRING","len":12,"body":"6869210a"}"#;
 //! let mut lines = dump.lines();
 //! let mut enc = DumpEncoder::from_header(lines.next().unwrap(), Vec::new())?;
@@ -30,9 +37,13 @@
 //! # Ok::<(), ckpt_format::dump::DumpError>(())
 //! ```
 
+mod edit;
+pub mod json;
+#[cfg(test)]
+mod tests;
+
 use std::io::Write;
 
-use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
 
@@ -42,9 +53,9 @@ use crate::format::{Format, HDR_SIZE};
 use crate::input::Input;
 use crate::layout::LayoutError;
 use crate::limits;
-use crate::read::{Reader, RecordInfo};
+use crate::read::{Reader, RecordInfo, decode_record_typed};
 use crate::schema::{RecordBody, Registry, Schema, UnknownRevision};
-use crate::value::{Value, apply_fields, put_uint};
+use crate::value::put_uint;
 use crate::write::Writer;
 
 /// A line of a dump that cannot be encoded. The messages name no line: the caller knows
@@ -58,18 +69,30 @@ pub enum DumpError {
     /// The first line is not a header.
     #[error("expected the dump header")]
     NotHeader,
-    /// The header's `format_version` is not 1.x.
-    #[error("dump format {0} is not supported (this build reads 1.x)")]
+    /// The header's `format_version` is not one this build reads.
+    #[error("dump format {0} is not supported (this build reads 1.x and 2.x)")]
     Version(String),
+    /// A header member that contradicts another.
+    #[error("header: {0}")]
+    Header(String),
     /// The header's revision is unknown.
     #[error(transparent)]
     Revision(#[from] UnknownRevision),
     /// The header's architecture is unknown.
     #[error(transparent)]
     Arch(#[from] UnknownArch),
-    /// A line whose `kind` is neither `record` nor `chunk` (nor a string).
-    #[error("unknown line kind {0:?}")]
-    Kind(Option<String>),
+    /// A line that is not an object whose `kind` is `record` or `chunk`; what was found,
+    /// as JSON.
+    #[error("expected a line of kind \"record\" or \"chunk\", found {0}")]
+    Kind(String),
+    /// A member that lines of this kind do not have.
+    #[error("{line}: unknown member \"{member}\"")]
+    Member {
+        /// The record's name, or `chunk`.
+        line: String,
+        /// The member.
+        member: String,
+    },
     /// A record line without a `name`.
     #[error("record without a name")]
     NoName,
@@ -122,20 +145,22 @@ pub enum DumpError {
         /// Bytes of body given.
         body: usize,
     },
-    /// A field value that is not a [`Value`].
-    #[error("field {path}")]
-    FieldValue {
-        /// The field's path.
-        path: String,
-        /// Why.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// A field value that does not fit its field.
+    /// A member of a record line (`len`, `type`, `struct`, ...) that is wrong.
     #[error("record {name}: {message}")]
+    Record {
+        /// The record's name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A field (or the `text`) that cannot be placed: unknown, of the wrong kind, out of
+    /// range, or not editable.
+    #[error("{name}.{path}: {message}")]
     Field {
         /// The record's name.
         name: String,
+        /// The field's path (`state`, `fprs[0].d`), or `text`.
+        path: String,
         /// What is wrong.
         message: String,
     },
@@ -154,6 +179,27 @@ impl DumpError {
     }
 }
 
+/// Members of a record line (see `schemas/json/dump.schema.json`).
+const RECORD_MEMBERS: &[&str] = &[
+    "kind",
+    "index",
+    "offset",
+    "type",
+    "name",
+    "len",
+    "payload_of",
+    "headerless",
+    "struct",
+    "fields",
+    "text",
+    "raw",
+    "body",
+    "body_len",
+    "body_sha256",
+    "chunked",
+    "page_addresses",
+];
+
 /// Encodes the lines of a dump into an image, streaming: each record line is written as
 /// it comes (a chunked record's body as its chunk lines come).
 ///
@@ -166,17 +212,49 @@ pub struct DumpEncoder<W: Write> {
 impl<W: Write> DumpEncoder<W> {
     /// An encoder of the records of a dump whose header line is `line`, writing to `out`.
     pub fn from_header(line: &str, out: W) -> Result<Self, DumpError> {
+        let format = Self::header_format(line)?;
+        Ok(Self::new(format, out))
+    }
+
+    /// The format of the image that a dump whose header line is `line` describes.
+    pub fn header_format(line: &str) -> Result<&'static Format, DumpError> {
         let head: Json = serde_json::from_str(line).map_err(DumpError::NotJson)?;
         if head["kind"] != "header" {
             return Err(DumpError::NotHeader);
         }
         let version = head["format_version"].as_str().unwrap_or("");
-        if !version.starts_with("1.") {
+        // 1.x wrote 64-bit integers as numbers; encode reads numbers and strings alike.
+        if !version.starts_with("1.") && !version.starts_with("2.") {
             return Err(DumpError::Version(version.to_string()));
         }
         let schema = Registry::get().find(head["revision"].as_str().unwrap_or(""))?;
         let arch: Arch = head["arch"].as_str().unwrap_or("").parse()?;
-        Ok(Self::new(Format::shared(schema, arch), out))
+        let members = [
+            "kind",
+            "format_version",
+            "revision",
+            "commit",
+            "arch",
+            "payloads",
+        ];
+        if let Some(m) = head
+            .as_object()
+            .and_then(|o| o.keys().find(|k| !members.contains(&k.as_str())))
+        {
+            return Err(DumpError::Member {
+                line: "header".into(),
+                member: m.clone(),
+            });
+        }
+        if let Some(c) = head.get("commit")
+            && c.as_str() != Some(schema.commit.as_str())
+        {
+            return Err(DumpError::Header(format!(
+                "commit {c} is not the user-cr commit of revision {} ({}); the revision decides",
+                schema.id, schema.commit
+            )));
+        }
+        Ok(Format::shared(schema, arch))
     }
 
     /// An encoder of records of `format` (a dump's lines after its header), writing to
@@ -206,20 +284,51 @@ impl<W: Write> DumpEncoder<W> {
 
     fn encode(&mut self, v: &Json) -> Result<(), DumpError> {
         let format = self.format;
-        let w = &mut self.writer;
-        match v["kind"].as_str() {
+        let Some(obj) = v.as_object() else {
+            return Err(DumpError::Kind(v.to_string()));
+        };
+        match obj.get("kind").and_then(Json::as_str) {
             Some("chunk") => {
-                w.write_payload(&hexdecode(&v["hex"], "hex")?)?;
+                if let Some(m) = obj.keys().find(|k| *k != "kind" && *k != "hex") {
+                    return Err(DumpError::Member {
+                        line: "chunk".into(),
+                        member: m.clone(),
+                    });
+                }
+                self.writer.write_payload(&hexdecode(&v["hex"], "hex")?)?;
                 return Ok(());
             }
             Some("record") => {}
-            other => return Err(DumpError::Kind(other.map(str::to_string))),
+            _ => return Err(DumpError::Kind(v["kind"].to_string())),
         }
         let name = v["name"].as_str().ok_or(DumpError::NoName)?;
-        let len = v["len"].as_u64().ok_or(DumpError::NoLen)?;
+        let rec_err = |message: String| DumpError::Record {
+            name: name.to_string(),
+            message,
+        };
+        if let Some(m) = obj.keys().find(|k| !RECORD_MEMBERS.contains(&k.as_str())) {
+            return Err(DumpError::Member {
+                line: name.to_string(),
+                member: m.clone(),
+            });
+        }
+        let len = match obj.get("len") {
+            None => return Err(DumpError::NoLen),
+            Some(x) => {
+                let l = json::integer(x).map_err(|e| rec_err(format!("len: {e}")))?;
+                u64::try_from(l).map_err(|_| rec_err(format!("len: {l} is not a length")))?
+            }
+        };
         if v["headerless"] == true {
             let b = hexdecode(&v["body"], "body")?;
-            w.write_record_bytes(&b)?;
+            if len != b.len() as u64 {
+                return Err(DumpError::Length {
+                    name: name.to_string(),
+                    len,
+                    body: b.len(),
+                });
+            }
+            self.writer.write_record_bytes(&b)?;
             return Ok(());
         }
         let rtype = format
@@ -228,11 +337,39 @@ impl<W: Write> DumpEncoder<W> {
                 name: name.to_string(),
                 revision: format.schema.id.clone(),
             })?;
+        if let Some(t) = obj.get("type") {
+            let t = json::integer(t).map_err(|e| rec_err(format!("type: {e}")))?;
+            if t != rtype as i128 {
+                return Err(rec_err(format!(
+                    "type {t} is not the number of {name} in {} ({rtype}); the name decides",
+                    format.schema.id
+                )));
+            }
+        }
+        if let Some(bl) = obj.get("body_len") {
+            let bl = json::integer(bl).map_err(|e| rec_err(format!("body_len: {e}")))?;
+            if bl + HDR_SIZE as i128 != len as i128 {
+                return Err(rec_err(format!(
+                    "body_len {bl} does not match len {len} (the body is len - {HDR_SIZE})"
+                )));
+            }
+        }
         if v["chunked"] == true {
+            if let Some(m) = ["fields", "text", "raw", "body", "struct"]
+                .into_iter()
+                .find(|m| obj.contains_key(*m))
+            {
+                return Err(rec_err(format!(
+                    "a chunked record's body is on the chunk lines that follow; \"{m}\" cannot \
+                     be applied to it"
+                )));
+            }
             // No allocation: the writer counts the bytes that the chunk lines bring.
-            w.begin_record(rtype, len.saturating_sub(HDR_SIZE as u64))?;
+            self.writer
+                .begin_record(rtype, len.saturating_sub(HDR_SIZE as u64))?;
             return Ok(());
         }
+        let given = !v["raw"].is_null() || !v["body"].is_null();
         let body = if !v["raw"].is_null() {
             hexdecode(&v["raw"], "raw")?
         } else if !v["body"].is_null() {
@@ -262,39 +399,32 @@ impl<W: Write> DumpEncoder<W> {
         put_uint(&mut bytes[..4], rtype as u64, format.endian());
         put_uint(&mut bytes[4..], len, format.endian());
         bytes.extend_from_slice(&body);
-        if let Some(fields) = v["fields"].as_object()
-            && v["payload_of"].is_null()
-        {
-            let st = match format.schema.record_def(name, format.arch).map(|d| &d.body) {
-                Some(RecordBody::Struct { .. } | RecordBody::Select { .. }) => v["struct"].as_str(),
-                _ => None,
+        let payload_of = match obj.get("payload_of") {
+            None => None,
+            Some(p) => Some(edit::payload_of(format, p).ok_or_else(|| {
+                rec_err(format!(
+                    "payload_of {p} names no payload of {}",
+                    format.schema.id
+                ))
+            })?),
+        };
+        if obj.contains_key("fields") || obj.contains_key("text") || obj.contains_key("struct") {
+            let static_name = format.record_name(rtype).unwrap_or("");
+            let info = RecordInfo {
+                index: 0,
+                offset: 0,
+                rtype,
+                len: u32::try_from(len).map_err(|_| rec_err(format!("len {len} is too large")))?,
+                name: static_name,
+                payload_of,
+                inline: true,
+                headerless: false,
             };
-            if let Some(st) = st {
-                let layout = format.layout(st)?;
-                let known: Vec<String> = layout.fields().iter().map(|f| f.path.clone()).collect();
-                let mut values = Vec::new();
-                for (p, x) in fields {
-                    // `null` is a float that JSON cannot hold (NaN, an infinity: `ckpt dump`
-                    // writes them so); the field keeps its bytes.
-                    if !x.is_null() && known.contains(p) {
-                        let val =
-                            Value::deserialize(x).map_err(|source| DumpError::FieldValue {
-                                path: p.clone(),
-                                source,
-                            })?;
-                        values.push((p.clone(), val));
-                    }
-                }
-                let size = (layout.size as usize).min(bytes.len());
-                apply_fields(&layout, &mut bytes[..size], format.endian(), &values).map_err(
-                    |message| DumpError::Field {
-                        name: name.to_string(),
-                        message,
-                    },
-                )?;
-            }
+            let decoded =
+                decode_record_typed(format, &info, &bytes).map_err(|k| rec_err(k.to_string()))?;
+            edit::edit(format, name, obj, &info, given, &decoded, &mut bytes)?;
         }
-        w.write_record_bytes(&bytes)?;
+        self.writer.write_record_bytes(&bytes)?;
         Ok(())
     }
 
@@ -310,8 +440,10 @@ fn hexdecode(v: &Json, what: &'static str) -> Result<Vec<u8>, DumpError> {
     hex::decode(s).map_err(|source| DumpError::NotHex { what, source })
 }
 
-/// Version of the dump format (JSON Lines; grows only by addition).
-pub const FORMAT_VERSION: &str = "1.0.0";
+/// Version of the dump format (JSON Lines; grows only by addition). 2.0.0: values
+/// follow the proto3 JSON mapping (64-bit integers are strings, NaN and infinities are
+/// `"NaN"`, `"Infinity"`, `"-Infinity"`).
+pub const FORMAT_VERSION: &str = "2.0.0";
 /// Payloads up to this many bytes are always inline as hex.
 pub const INLINE_PAYLOAD: u32 = 256;
 /// Bytes of payload per `chunk` line with payloads.
@@ -395,7 +527,7 @@ impl<W: Write> DumpWriter<W> {
         };
         let mut m = record_line(rec);
         if rec.inline {
-            let d = r.decode()?;
+            let d = r.decode_typed()?;
             let bytes = r.record_bytes();
             let body = if rec.headerless {
                 bytes
@@ -414,11 +546,11 @@ impl<W: Write> DumpWriter<W> {
                 m.insert("struct".into(), json!(s));
             }
             if !d.fields.is_empty() {
-                // A NaN or infinite float becomes null (JSON has nothing else).
+                // proto3 JSON: 64-bit integers as strings, NaN and infinities by name.
                 let f: Map<String, Json> = d
                     .fields
                     .iter()
-                    .map(|(p, v)| (p.clone(), serde_json::to_value(v).unwrap_or(Json::Null)))
+                    .map(|f| (f.path.clone(), json::to_json(&f.value, f.prim)))
                     .collect();
                 m.insert("fields".into(), Json::Object(f));
             }
@@ -505,324 +637,4 @@ fn page_addresses(format: &Format, rec: &RecordInfo, first: &[u8]) -> Vec<String
         .take(n)
         .map(|c| format!("{:#x}", crate::value::get_uint(c, format.endian())))
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-    use crate::build::{BuildOptions, build};
-    use crate::read::Reader;
-
-    /// A dump of `image` as `ckpt dump --payloads` writes it, with streamed bodies in
-    /// chunks of `chunk` bytes.
-    fn dump(image: &[u8], format: Format, chunk: usize) -> String {
-        let mut w = DumpWriter::new(Vec::new(), format.schema, format.arch, true)
-            .unwrap()
-            .with_chunk_size(chunk);
-        let mut r = Reader::new(image, format);
-        while let Some(rec) = r.next_record().unwrap() {
-            w.record(&mut r, &rec).unwrap();
-        }
-        String::from_utf8(w.finish().unwrap()).unwrap()
-    }
-
-    /// Encodes a whole dump; the error names its line (1-based).
-    fn encode(dump: &str) -> Result<Vec<u8>, (usize, DumpError)> {
-        let mut lines = dump.lines();
-        let mut enc =
-            DumpEncoder::from_header(lines.next().unwrap_or(""), Vec::new()).map_err(|e| (1, e))?;
-        for (n, line) in (2..).zip(lines) {
-            enc.line(line).map_err(|e| (n, e))?;
-        }
-        enc.finish().map_err(|e| (0, e))
-    }
-
-    fn format(rev: &str, arch: Arch) -> Format {
-        Format::new(Registry::get().find(rev).unwrap(), arch)
-    }
-
-    fn image(rev: &str, arch: Arch, memory: u64) -> Vec<u8> {
-        let opts = BuildOptions {
-            tasks: 2,
-            memory,
-            ..BuildOptions::default()
-        };
-        let mut img = Vec::new();
-        build(&format(rev, arch), &opts, &mut img).unwrap();
-        img
-    }
-
-    #[test]
-    fn dump_of_a_builder_image_encodes_back_byte_for_byte() {
-        let mut headerless = false;
-        for (rev, arch) in [
-            ("v23-rc2", Arch::X86_64),
-            ("pre-v19.a", Arch::X86_32),
-            ("v21-rc.netns", Arch::S390x),
-            ("samsung-3.0", Arch::Arm),
-            ("v21-rc", Arch::Ppc64),
-        ] {
-            let img = image(rev, arch, 3 * 4096);
-            let text = dump(&img, format(rev, arch), 5000);
-            assert!(
-                text.contains("\"chunked\":true"),
-                "{rev}: no streamed record"
-            );
-            headerless |= text.contains("\"headerless\":true");
-            let back = encode(&text).unwrap_or_else(|(n, e)| panic!("{rev}: line {n}: {e}"));
-            assert!(back == img, "{rev} {arch}: encode(dump) differs");
-        }
-        assert!(headerless, "no raw socket page in any image");
-    }
-
-    #[test]
-    fn fields_are_applied_over_raw() {
-        let (rev, arch) = ("v23-rc2", Arch::X86_64);
-        let img = image(rev, arch, 0);
-        let text = dump(&img, format(rev, arch), 4096);
-        let mut at = None;
-        let edited: Vec<String> = text
-            .lines()
-            .enumerate()
-            .map(|(i, l)| {
-                let mut v: Json = serde_json::from_str(l).unwrap();
-                if at.is_none() && v["name"] == "FILE_DESC" {
-                    v["fields"]["fd_descriptor"] = json!(42);
-                    at = Some(i);
-                }
-                v.to_string()
-            })
-            .collect();
-        assert!(at.is_some());
-        let back = encode(&edited.join("\n")).unwrap();
-        assert_eq!(back.len(), img.len());
-        let diff = (0..img.len()).filter(|&i| img[i] != back[i]).count();
-        assert_eq!(diff, 1, "one byte of fd_descriptor changes");
-    }
-
-    #[test]
-    fn a_record_by_its_fields_alone_is_zeros_under_its_fields() {
-        let head =
-            r#"{"kind":"header","format_version":"1.2","revision":"v23-rc2","arch":"x86_64"}"#;
-        let f = format("v23-rc2", Arch::X86_64);
-        let layout = f.layout("ckpt_hdr_file_desc").unwrap();
-        let len = layout.size;
-        let text = format!(
-            "{head}\n{}",
-            json!({"kind": "record", "name": "FILE_DESC", "len": len,
-                   "struct": "ckpt_hdr_file_desc", "fields": {"fd_descriptor": 7}})
-        );
-        let img = encode(&text).unwrap();
-        assert_eq!(img.len(), len as usize);
-        let rtype = f.record_type("FILE_DESC").unwrap();
-        assert_eq!(crate::value::get_uint(&img[..4], f.endian()), rtype as u64);
-        assert_eq!(crate::value::get_uint(&img[4..8], f.endian()), len as u64);
-        let field = layout
-            .fields()
-            .iter()
-            .find(|x| x.path == "fd_descriptor")
-            .unwrap();
-        let v = crate::value::decode_field(field, &img, f.endian());
-        assert_eq!(v, Some(Value::Int(7)));
-        let at = field.offset as usize..(field.offset + field.prim.size) as usize;
-        let nonzero: Vec<usize> = (8..img.len()).filter(|&i| img[i] != 0).collect();
-        assert!(nonzero.iter().all(|i| at.contains(i)), "{nonzero:?}");
-    }
-
-    /// Fuzz finding (fuzz/regressions/encode-dump-nan-float.bin, input of the
-    /// `encode_dump` target: revision and arch selectors, then the lines after the
-    /// header): an s390x CPU record whose `fprs[0]` holds a NaN. It encodes, but its dump
-    /// writes `fprs[0].d` and `fprs[0].f` as `null`, which encode refused ("field
-    /// fprs[0].d: data did not match any variant of untagged enum Value"), so
-    /// `ckpt dump --payloads | ckpt encode` failed on such an image.
-    #[test]
-    fn regression_a_nan_float_survives_dump_and_encode() {
-        let data = include_bytes!("../../fuzz/regressions/encode-dump-nan-float.bin");
-        let all = Registry::get().all();
-        let schema = &all[data[0] as usize % all.len()];
-        let arch = schema.arches[data[1] as usize % schema.arches.len()].0;
-        let head = json!({"kind": "header", "format_version": "1.0.0",
-                          "revision": schema.id, "arch": arch.name()});
-        let text = format!("{head}\n{}", std::str::from_utf8(&data[2..]).unwrap());
-        let img = encode(&text).unwrap_or_else(|(n, e)| panic!("line {n}: {e}"));
-        let nan = 0x7ff8_0000_0000_0001u64.to_be_bytes();
-        assert!(img.windows(8).any(|w| w == nan));
-        let again = dump(&img, Format::new(schema, arch), 4096);
-        assert!(again.contains("\"fprs[0].d\":null"));
-        let back = encode(&again).unwrap_or_else(|(n, e)| panic!("line {n}: {e}"));
-        assert!(back == img, "dump then encode is not byte-exact");
-    }
-
-    #[test]
-    fn a_null_field_keeps_its_raw_bytes() {
-        let raw = "0300000002000000000000000000000000";
-        let line = |fields: Json| {
-            json!({"kind": "record", "name": "FILE_DESC", "len": 8 + raw.len() / 2,
-                   "struct": "ckpt_hdr_file_desc", "raw": raw, "fields": fields})
-            .to_string()
-        };
-        let mut enc = DumpEncoder::from_header(HEAD, Vec::new()).unwrap();
-        enc.line(&line(json!({"fd_objref": null, "fd_descriptor": null})))
-            .unwrap();
-        let img = enc.finish().unwrap();
-        assert_eq!(hex::encode(&img[8..]), raw);
-    }
-
-    const HEAD: &str =
-        r#"{"kind":"header","format_version":"1.0.0","revision":"v23-rc2","arch":"x86_64"}"#;
-
-    fn line_error(line: &str) -> String {
-        let mut enc = DumpEncoder::from_header(HEAD, Vec::new()).unwrap();
-        enc.line(line).unwrap_err().to_string()
-    }
-
-    #[test]
-    fn bad_headers_are_errors() {
-        for (head, want) in [
-            ("", "not JSON"),
-            ("{", "not JSON"),
-            ("[1,2]", "expected the dump header"),
-            (r#"{"kind":"record"}"#, "expected the dump header"),
-            (
-                r#"{"kind":"header","format_version":"2.0.0"}"#,
-                "dump format 2.0.0 is not supported (this build reads 1.x)",
-            ),
-            (
-                r#"{"kind":"header","format_version":1}"#,
-                "dump format  is not supported (this build reads 1.x)",
-            ),
-            (
-                r#"{"kind":"header","format_version":"1.0","revision":"v99"}"#,
-                "unknown revision `v99`",
-            ),
-            (
-                r#"{"kind":"header","format_version":"1.0","revision":"v23-rc2","arch":"mips"}"#,
-                "unknown architecture `mips`",
-            ),
-        ] {
-            let e = DumpEncoder::from_header(head, Vec::new()).err().unwrap();
-            assert!(e.to_string().starts_with(want), "{head}: {e}");
-        }
-    }
-
-    #[test]
-    fn bad_lines_are_errors() {
-        let huge = 1u64 << 60;
-        for (line, want) in [
-            ("", "not JSON".to_string()),
-            ("42", "unknown line kind None".into()),
-            (
-                r#"{"kind":"page"}"#,
-                "unknown line kind Some(\"page\")".into(),
-            ),
-            (r#"{"kind":"record"}"#, "record without a name".into()),
-            (
-                r#"{"kind":"record","name":"TAIL"}"#,
-                "record without a len".into(),
-            ),
-            (
-                r#"{"kind":"record","name":"TAIL","len":-1}"#,
-                "record without a len".into(),
-            ),
-            (
-                r#"{"kind":"record","name":"NOPE","len":8}"#,
-                "record NOPE does not exist in revision v23-rc2".into(),
-            ),
-            (r#"{"kind":"chunk","hex":7}"#, "hex is not a string".into()),
-            (r#"{"kind":"chunk","hex":"abc"}"#, "hex is not hex".into()),
-            (
-                r#"{"kind":"chunk","hex":"00"}"#,
-                "1 bytes given where the record has 0 left".into(),
-            ),
-            (
-                r#"{"kind":"record","name":"TAIL","len":8,"raw":"zz"}"#,
-                "raw is not hex".into(),
-            ),
-            (
-                r#"{"kind":"record","name":"TAIL","len":8,"body":[1]}"#,
-                "body is not a string".into(),
-            ),
-            (
-                r#"{"kind":"record","name":"TAIL","len":8,"headerless":true}"#,
-                "body is not a string".into(),
-            ),
-            (
-                r#"{"kind":"record","name":"STRING","len":9000,"body_sha256":"00"}"#,
-                "record STRING: its payload is not in the dump (dump with --payloads)".into(),
-            ),
-            (
-                &format!(r#"{{"kind":"record","name":"TAIL","len":{huge}}}"#),
-                format!(
-                    "record TAIL: len {huge} without raw or body bytes exceeds the limit of {} bytes",
-                    limits::MAX_INLINE_BODY
-                ),
-            ),
-            (
-                r#"{"kind":"record","name":"TAIL","len":4}"#,
-                "record TAIL: len 4 but 0 bytes of body".into(),
-            ),
-            (
-                r#"{"kind":"record","name":"TAIL","len":8,"body":"00"}"#,
-                "record TAIL: len 8 but 1 bytes of body".into(),
-            ),
-            (
-                r#"{"kind":"record","name":"FILE_DESC","len":24,"struct":"ckpt_hdr_file_desc","fields":{"fd_descriptor":"x"}}"#,
-                "record FILE_DESC: expected an integer, found Text(\"x\")".into(),
-            ),
-            (
-                r#"{"kind":"record","name":"FILE_DESC","len":24,"struct":"ckpt_hdr_file_desc","fields":{"fd_descriptor":{}}}"#,
-                "field fd_descriptor".into(),
-            ),
-            (
-                r#"{"kind":"record","name":"FILE_DESC","len":24,"struct":"no_such_struct","fields":{}}"#,
-                "revision v23-rc2 on x86_64:".into(),
-            ),
-            (
-                &format!(r#"{{"kind":"record","name":"PGARR","len":{huge},"chunked":true}}"#),
-                "record length".into(),
-            ),
-        ] {
-            let e = line_error(line);
-            assert!(e.starts_with(&want), "{line}: {e}");
-        }
-    }
-
-    #[test]
-    fn an_unfinished_chunked_record_fails_at_finish() {
-        let mut enc = DumpEncoder::from_header(HEAD, Vec::new()).unwrap();
-        enc.line(r#"{"kind":"record","name":"PGARR","len":24,"chunked":true}"#)
-            .unwrap();
-        enc.line(r#"{"kind":"chunk","hex":"0102"}"#).unwrap();
-        let e = enc.finish().err().unwrap();
-        assert!(
-            e.to_string()
-                .starts_with("14 bytes of the previous record were not written"),
-            "{e}"
-        );
-        assert!(!e.is_io());
-    }
-
-    #[test]
-    fn output_errors_are_io() {
-        struct Full;
-        impl Write for Full {
-            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
-                Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "full"))
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut enc = DumpEncoder::from_header(HEAD, Full).unwrap();
-        let e = enc
-            .line(r#"{"kind":"record","name":"TAIL","len":8,"raw":""}"#)
-            .unwrap_err();
-        assert!(e.is_io(), "{e}");
-        // The io::Error is the source (said once: not in the message too).
-        let src = std::error::Error::source(&e).unwrap();
-        assert!(src.downcast_ref::<std::io::Error>().is_some());
-        assert!(!e.to_string().contains("full"), "{e}");
-    }
 }
