@@ -25,8 +25,12 @@ fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
         .unwrap();
     if let Some(data) = stdin {
         let mut i = c.stdin.take().unwrap();
-        // The reader stops after the task's records: a closed pipe is expected then.
-        let _ = i.write_all(data);
+        let data = data.to_vec();
+        // Fed from a thread, so that the child's output never waits for its input; the
+        // reader stops after the task's records, so a closed pipe is expected.
+        std::thread::spawn(move || {
+            let _ = i.write_all(&data);
+        });
     }
     c.wait_with_output().unwrap()
 }

@@ -352,6 +352,19 @@ impl PageMap {
     }
 }
 
+/// The first address of `addr..addr + len` that none of `vmas` covers.
+pub fn first_unmapped(vmas: &[Range<u64>], addr: u64, len: u64) -> Option<u64> {
+    let end = addr.saturating_add(len);
+    let mut at = addr;
+    while at < end {
+        match vmas.iter().find(|v| v.contains(&at)) {
+            Some(v) => at = v.end,
+            None => return Some(at),
+        }
+    }
+    None
+}
+
 /// The pages of one address space (an MM object).
 #[derive(Debug, Clone)]
 pub struct AddressSpace {
@@ -380,15 +393,7 @@ impl AddressSpace {
 
     /// The first address of `addr..addr + len` that no VMA covers.
     pub fn first_unmapped(&self, addr: u64, len: u64) -> Option<u64> {
-        let end = addr.saturating_add(len);
-        let mut at = addr;
-        while at < end {
-            match self.vmas.iter().find(|v| v.contains(&at)) {
-                Some(v) => at = v.end,
-                None => return Some(at),
-            }
-        }
-        None
+        first_unmapped(&self.vmas, addr, len)
     }
 
     /// Fills `buf` with the memory at `addr`: zeros for pages of a VMA that the image

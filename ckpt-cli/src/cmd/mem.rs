@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
 use ckpt_format::model::{ImageModel, PageOwner, VmaModel};
-use ckpt_format::pages::{PageIndex, PageWalker, ReadAt};
+use ckpt_format::pages::{PageIndex, PageWalker, ReadAt, first_unmapped};
 use ckpt_format::{Arch, Schema};
 
 use crate::cmd::{parse_size, usage};
@@ -136,14 +136,14 @@ impl Opts {
             self.image.clone()
         };
         let r = if self.image == "-" {
-            self.from_stream(&want, &name)
+            self.serve_stream(&want, &name)
         } else {
-            self.from_file(&want, &name)
+            self.serve_file(&want, &name)
         };
         r.map(|()| 0)
     }
 
-    fn from_file(&self, want: &Want, name: &str) -> Result<()> {
+    fn serve_file(&self, want: &Want, name: &str) -> Result<()> {
         let (mut r, det) = open_image(&self.image, self.rev.as_deref())?;
         let index = PageIndex::build(&mut r)
             .map_err(|e| with_detection(anyhow::Error::from(e).context(name.to_string()), &det))?;
@@ -225,7 +225,7 @@ impl Opts {
     /// of its own section, or of its thread group leader's, which comes first) and its
     /// pages served into a temporary file per candidate, until the task's TASK_OBJS
     /// names which one it uses.
-    fn from_stream(&self, want: &Want, name: &str) -> Result<()> {
+    fn serve_stream(&self, want: &Want, name: &str) -> Result<()> {
         let (mut r, det) = open_image("-", self.rev.as_deref())?;
         let mut walker = PageWalker::new(r.format());
         let names_fmt = (det.schema, det.arch);
@@ -365,19 +365,6 @@ fn read_pages(
     pages
         .read_at(file, at, buf)
         .with_context(|| name.to_string())
-}
-
-/// The first address of `addr..addr+len` outside every span.
-fn first_unmapped(spans: &[Range<u64>], addr: u64, len: u64) -> Option<u64> {
-    let end = addr.saturating_add(len);
-    let mut at = addr;
-    while at < end {
-        at = match spans.iter().find(|v| v.contains(&at)) {
-            Some(v) => v.end,
-            None => return Some(at),
-        };
-    }
-    None
 }
 
 /// What one candidate address space of a pipe collects.
