@@ -23,6 +23,7 @@ pub mod format;
 pub mod input;
 pub mod limits;
 pub mod model;
+pub mod pages;
 pub mod prng;
 pub mod read;
 pub mod readback;

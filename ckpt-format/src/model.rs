@@ -198,6 +198,38 @@ pub fn first_pid_tag(schema: &crate::Schema, offset: i64) -> i64 {
     }
 }
 
+/// The number of pid `tag`: the outermost number of its pid object where the revision
+/// has pid objects (`objs` not empty, the first of them tagged `first`), else the tag
+/// itself.
+fn pid_number(objs: &[Vec<i64>], first: i64, tag: i64) -> i64 {
+    if objs.is_empty() || tag <= 0 {
+        return tag;
+    }
+    objs.get((tag - first) as usize)
+        .and_then(|n| n.first().copied())
+        .unwrap_or(0)
+}
+
+/// Whom a page chunk belongs to (see [`ModelBuilder::current_page_owner`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PageOwner {
+    /// A VMA: the tag of its address space (MM object) and its index among the VMAs.
+    Vma {
+        /// Tag of the MM object.
+        mm: i64,
+        /// Index of the VMA in [`ObjectModel::vmas`].
+        vma: usize,
+    },
+    /// A SysV shm segment: the tag of its IPC namespace and its index among the
+    /// namespace's IPC objects ([`ObjectModel::ipc`]).
+    Shm {
+        /// Tag of the IPC_NS object.
+        ipc_ns: i64,
+        /// Index in [`ObjectModel::ipc`].
+        ipc: usize,
+    },
+}
+
 /// Builds an [`ImageModel`] from the records of a walk.
 pub struct ModelBuilder {
     format: &'static Format,
@@ -332,17 +364,17 @@ impl ModelBuilder {
                 self.current_vma = None;
             }
             ("STRING", Some(("TASK", _))) => {
-                if let Some(t) = self.model.tasks.last_mut() {
+                if let Some(t) = self.current_task() {
                     t.comm = d.text.unwrap_or_default();
                 }
             }
             ("CPU", None) => {
-                if let Some(t) = self.model.tasks.last_mut() {
+                if let Some(t) = self.current_task() {
                     t.cpu = strip(d.fields);
                 }
             }
             ("TASK_CREDS" | "TASK_NS" | "TASK_OBJS", None) => {
-                if let Some(t) = self.model.tasks.last_mut() {
+                if let Some(t) = self.current_task() {
                     for (p, v) in d.fields {
                         if p.ends_with("ref")
                             && let Some(x) = v.as_int()
@@ -484,6 +516,13 @@ impl ModelBuilder {
         Ok(())
     }
 
+    /// The task whose records are being read: that of the last TASK record (the tree's
+    /// VPIDS buffer may have made entries for every task before it).
+    fn current_task(&mut self) -> Option<&mut TaskModel> {
+        let k = self.model.record_counts.get("TASK")?.checked_sub(1)?;
+        self.model.tasks.get_mut(k as usize)
+    }
+
     fn ipc(&mut self) -> Option<&mut IpcModel> {
         let (ns, k) = (self.current_ipc_ns?, self.current_ipc?);
         self.model.objects.get_mut(&ns)?.ipc.get_mut(k)
@@ -525,18 +564,47 @@ impl ModelBuilder {
         Ok(())
     }
 
+    /// Whom the page chunk that comes now belongs to: the current VMA of the current
+    /// address space, or (no VMA current) the current SysV shm segment.
+    pub fn current_page_owner(&self) -> Option<PageOwner> {
+        match (
+            self.current_mm,
+            self.current_vma,
+            self.current_ipc_ns,
+            self.current_ipc,
+        ) {
+            (Some(mm), Some(vma), _, _) => Some(PageOwner::Vma { mm, vma }),
+            (_, None, Some(ipc_ns), Some(ipc)) => Some(PageOwner::Shm { ipc_ns, ipc }),
+            _ => None,
+        }
+    }
+
+    /// The model read so far (pids of the tree not resolved yet: see
+    /// [`ModelBuilder::tree_pids`]).
+    pub fn partial(&self) -> &ImageModel {
+        &self.model
+    }
+
+    /// The pid and thread group id of every task of the tree, in tree order, as far as
+    /// the tree has been read (resolved through the pid objects where the revision has
+    /// them).
+    pub fn tree_pids(&self) -> Vec<(i64, i64)> {
+        let first = first_pid_tag(self.format.schema, self.pids_offset);
+        let num = |tag: i64| pid_number(&self.pid_objects, first, tag);
+        self.tree
+            .iter()
+            .map(|e| {
+                let g = |n: &str| e.get(n).copied().unwrap_or(0);
+                (num(g("vpid")), num(g("vtgid")))
+            })
+            .collect()
+    }
+
     /// The model: pid tags resolved to numbers, page hashes final.
     pub fn finish(mut self) -> ImageModel {
         let first = first_pid_tag(self.format.schema, self.pids_offset);
         let objs = &self.pid_objects;
-        let num = |tag: i64| -> i64 {
-            if objs.is_empty() || tag <= 0 {
-                return tag;
-            }
-            objs.get((tag - first) as usize)
-                .and_then(|n| n.first().copied())
-                .unwrap_or(0)
-        };
+        let num = |tag: i64| pid_number(objs, first, tag);
         for (k, e) in self.tree.iter().enumerate() {
             if k >= self.model.tasks.len() {
                 self.model.tasks.push(TaskModel::default());

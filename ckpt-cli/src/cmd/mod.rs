@@ -8,6 +8,7 @@ pub mod dump;
 pub mod encode;
 pub mod info;
 pub mod man;
+pub mod mem;
 pub mod sample;
 pub mod schema;
 pub mod stats;
