@@ -62,15 +62,16 @@ impl Opts {
         let first = lines
             .next()
             .ok_or_else(|| anyhow!("{}: empty dump", self.dump))??;
-        let format = DumpEncoder::<Output>::header_format(&first).context("line 1")?;
+        let format = DumpEncoder::<Output>::header_format(&first)
+            .with_context(|| format!("{}: line 1", self.dump))?;
         let out = Output::create_image(&self.output, self.force)?;
         if self.unchecked {
-            let out = encode(DumpEncoder::new(format, out), lines)?;
+            let out = encode(DumpEncoder::new(format, out), lines, &self.dump)?;
             out.commit()?;
             return Ok(0);
         }
         let mut tee = ReadBack::new(out, format);
-        let encoded = encode(DumpEncoder::new(format, &mut tee), lines);
+        let encoded = encode(DumpEncoder::new(format, &mut tee), lines, &self.dump);
         let not_read = |e: ckpt_format::readback::ReadBackError| {
             anyhow::Error::new(e).context(if self.output == Path::new("-") {
                 "standard output: the image written is not valid (--unchecked does not check)"
@@ -98,10 +99,14 @@ impl Opts {
     }
 }
 
-/// Encodes every line after the header into `enc`; returns its output.
-fn encode<W: Write, R: BufRead>(mut enc: DumpEncoder<W>, lines: Lines<R>) -> Result<W> {
+/// Encodes every line after the header into `enc`; returns its output. Errors name the
+/// dump (`-`: standard input) and the line.
+fn encode<W: Write, R: BufRead>(mut enc: DumpEncoder<W>, lines: Lines<R>, dump: &str) -> Result<W> {
+    let dump = if dump == "-" { "standard input" } else { dump };
     for (lineno, line) in (2..).zip(lines) {
-        enc.line(&line?).with_context(|| format!("line {lineno}"))?;
+        enc.line(&line?)
+            .with_context(|| format!("{dump}: line {lineno}"))?;
     }
-    enc.finish().context("at the end of the dump")
+    enc.finish()
+        .with_context(|| format!("{dump}: at the end of the dump"))
 }
