@@ -1994,8 +1994,22 @@ fn write_sem_undo<W: Write>(e: &mut Emitter<'_, W>) -> Result<i64> {
     Ok(tag)
 }
 
-fn sigset(bits: u64) -> Value {
-    Value::List((0..8).map(|k| u((bits >> (8 * k)) & 0xff)).collect())
+/// A `struct ckpt_sigset` as the kernel fills it: the `sigset_t` of `arch` (an array of
+/// `unsigned long`, each in the arch's byte order), bit `n - 1` for signal `n`.
+fn sigset(arch: crate::Arch, bits: u64) -> Value {
+    let word = arch.word_size() as usize;
+    let mut bytes = Vec::with_capacity(8);
+    for w in 0..8 / word {
+        let v = bits >> (8 * word * w);
+        for k in 0..word {
+            let shift = match arch.endian() {
+                crate::Endian::Little => k,
+                crate::Endian::Big => word - 1 - k,
+            };
+            bytes.push(u((v >> (8 * shift)) & 0xff));
+        }
+    }
+    Value::List(bytes)
 }
 
 fn write_sighand<W: Write>(e: &mut Emitter<'_, W>, opts: &BuildOptions) -> Result<i64> {
@@ -2049,7 +2063,7 @@ fn write_sigpending<W: Write>(e: &mut Emitter<'_, W>, pending: &[(u64, i64)]) ->
         "SIGPENDING",
         vec![
             ("nr_pending", u(pending.len() as u64)),
-            ("signal.sigset", sigset(bits)),
+            ("signal.sigset", sigset(e.f.arch, bits)),
         ],
         &tail,
         vec![],
@@ -2210,7 +2224,7 @@ fn write_task<W: Write>(
         "SIGNAL_TASK",
         vec![(
             "blocked.sigset",
-            sigset(if opts.omit.signals { 0 } else { 1 << 12 }),
+            sigset(e.f.arch, if opts.omit.signals { 0 } else { 1 << 12 }),
         )],
         &[],
         vec![],
