@@ -1602,14 +1602,20 @@ fn write_inet_listener<W: Write>(e: &mut Emitter<'_, W>, cred: i64, port: u64) -
         &[],
         vec![],
     )?;
+    // sport and sin_port are in network order (__be16): their bytes are big-endian
+    // whatever the arch.
+    let network = match e.f.arch.endian() {
+        crate::Endian::Little => (port as u16).swap_bytes() as u64,
+        crate::Endian::Big => port,
+    };
     e.rec(
         "SOCKET_INET",
         vec![
             ("num", u(port)),
-            ("sport", u(port.swap_bytes() >> 48)),
+            ("sport", u(network)),
             ("laddr_len", u(16)),
             ("laddr.sin_family", u(2)),
-            ("laddr.sin_port", u(port.swap_bytes() >> 48)),
+            ("laddr.sin_port", u(network)),
         ],
         &[],
         vec![],

@@ -246,6 +246,9 @@ pub struct ModelBuilder {
     /// EPOLL_ITEMS was read last (its items follow).
     current_socket: Option<i64>,
     current_epoll: Option<i64>,
+    /// The task whose records are being read (the tasks may exist before their TASK
+    /// records: a VPIDS section fills in their nested pids first).
+    current_task: Option<usize>,
 }
 
 fn strip(fields: Vec<(String, Value)>) -> Fields {
@@ -278,6 +281,7 @@ impl ModelBuilder {
             tree: Vec::new(),
             current_socket: None,
             current_epoll: None,
+            current_task: None,
         }
     }
 
@@ -357,6 +361,7 @@ impl ModelBuilder {
                 if k >= self.model.tasks.len() {
                     self.model.tasks.resize(k + 1, TaskModel::default());
                 }
+                self.current_task = Some(k);
                 let t = &mut self.model.tasks[k];
                 t.index = k;
                 t.zombie = int(&d, "exit_state") != 0;
@@ -364,17 +369,17 @@ impl ModelBuilder {
                 self.current_vma = None;
             }
             ("STRING", Some(("TASK", _))) => {
-                if let Some(t) = self.model.tasks.last_mut() {
+                if let Some(t) = self.task_mut() {
                     t.comm = d.text.unwrap_or_default();
                 }
             }
             ("CPU", None) => {
-                if let Some(t) = self.model.tasks.last_mut() {
+                if let Some(t) = self.task_mut() {
                     t.cpu = strip(d.fields);
                 }
             }
             ("TASK_CREDS" | "TASK_NS" | "TASK_OBJS", None) => {
-                if let Some(t) = self.model.tasks.last_mut() {
+                if let Some(t) = self.task_mut() {
                     for (p, v) in d.fields {
                         if p.ends_with("ref")
                             && let Some(x) = v.as_int()
@@ -452,7 +457,7 @@ impl ModelBuilder {
             }
             ("STRING", Some(("ERROR", _))) => self.model.error = d.text,
             ("SIGNAL" | "SIGPENDING" | "SIGNAL_TASK", None) => {
-                if let Some(t) = self.model.tasks.last_mut() {
+                if let Some(t) = self.task_mut() {
                     t.signals.push((rec.name.to_string(), strip(d.fields)));
                 }
             }
@@ -557,6 +562,10 @@ impl ModelBuilder {
             }
         }
         Ok(())
+    }
+
+    fn task_mut(&mut self) -> Option<&mut TaskModel> {
+        self.model.tasks.get_mut(self.current_task?)
     }
 
     /// A PIPE_BUF: the contents of the pipe of the file just read.
@@ -703,6 +712,21 @@ mod tests {
             assert!(m.tasks.len() >= 3, "{rev}");
             let root = &m.tasks[0];
             assert!(root.pid > 0 && !root.comm.is_empty(), "{rev}: {root:?}");
+            // Each task's records go to it, also where a VPIDS section made the tasks
+            // before their TASK records (c83f38b).
+            for t in &m.tasks {
+                assert!(!t.comm.is_empty(), "{rev}: task {} has no comm", t.index);
+                assert!(!t.fields.is_empty(), "{rev}: task {}", t.index);
+            }
+            let tables: std::collections::BTreeSet<i64> = m
+                .tasks
+                .iter()
+                .filter_map(|t| t.refs.get("files_objref").copied())
+                .collect();
+            assert!(
+                tables.len() > 1,
+                "{rev}: every task got the same file table"
+            );
             // Every live task reaches a file table with descriptors whose files have a kind.
             let live = m.tasks.iter().find(|t| !t.zombie).unwrap();
             let table = m.object(live.refs["files_objref"]).unwrap();
