@@ -662,3 +662,73 @@ fn describe(f: &OpenFile) -> String {
     }
     f.path.clone().unwrap_or_else(|| "-".to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::{BuildOptions, build};
+    use crate::model::read_model;
+    use crate::{Reader, Registry};
+
+    fn summaries(rev: &str, arch: Arch) -> Vec<TaskSummary> {
+        let s = Registry::get().find(rev).unwrap();
+        let f = Format::new(s, arch);
+        let mut img = Vec::new();
+        let o = BuildOptions {
+            tasks: 4,
+            memory: 16384,
+            seed: 3,
+            ..BuildOptions::default()
+        };
+        build(&f, &o, &mut img).unwrap();
+        let m = read_model(Reader::new(&img[..], Format::new(s, arch)), false).unwrap();
+        summarise(&m, &f)
+    }
+
+    #[test]
+    fn files_say_what_they_are_on_both_byte_orders() {
+        for (rev, arch) in [
+            ("5c3471a", Arch::X86_64),
+            ("5c3471a", Arch::S390x),
+            ("0abe2fe", Arch::Ppc64),
+        ] {
+            let tasks = summaries(rev, arch);
+            let files: Vec<&OpenFile> = tasks.iter().flat_map(|t| &t.files).collect();
+            let of = |ty: &'static str| files.iter().filter(move |f| f.r#type == ty);
+            let inet = of("SOCKET")
+                .filter_map(|f| f.socket.as_ref())
+                .find(|s| s.family == "AF_INET")
+                .unwrap();
+            assert_eq!(inet.state, "LISTEN", "{rev} {arch}");
+            assert_eq!(inet.local.as_deref(), Some("0.0.0.0:8000"), "{rev} {arch}");
+            let unix: Vec<&SocketSummary> = of("SOCKET")
+                .filter_map(|f| f.socket.as_ref())
+                .filter(|s| s.family == "AF_UNIX")
+                .collect();
+            assert!(
+                unix.iter()
+                    .all(|s| s.state == "ESTABLISHED" && s.peer.is_some())
+            );
+            // Both ends of the task's pipe see the bytes buffered in it.
+            let pipe: Vec<&PipeSummary> = of("PIPE").filter_map(|f| f.pipe.as_ref()).collect();
+            assert!(pipe.iter().any(|p| p.end == "read" && p.buffered > 0));
+            assert!(pipe.iter().any(|p| p.end == "write" && p.buffered > 0));
+            assert!(of("TTY").all(|f| f.tty.as_deref() == Some("pts/0")));
+            if rev == "5c3471a" {
+                assert!(of("EVENTFD").all(|f| f.eventfd_count.is_some()));
+                let items = of("EPOLL").find_map(|f| f.epoll_items.clone()).unwrap();
+                assert_eq!(items[0].events, "EPOLLIN", "{rev} {arch}");
+            }
+            let t = &tasks[0];
+            assert_eq!(t.state_name, "TASK_INTERRUPTIBLE");
+            assert_eq!(t.exit_signal.as_deref(), Some("SIGCHLD"));
+            assert_eq!(t.signals.blocked, vec!["SIGPIPE"], "{rev} {arch}");
+            let mem = t.memory.as_ref().unwrap();
+            assert!(
+                mem.vmas
+                    .iter()
+                    .any(|v| v.perms == "r-xp" && v.path.is_some())
+            );
+        }
+    }
+}

@@ -140,3 +140,41 @@ impl TreeTracker {
         self.tasks
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::{BuildOptions, build};
+    use crate::model::read_model;
+    use crate::{Format, Registry};
+
+    #[test]
+    fn the_tracker_gives_each_record_the_pids_the_model_finds() {
+        for s in Registry::get().all() {
+            let arch = s.arches[0].0;
+            let mut img = Vec::new();
+            let o = BuildOptions {
+                tasks: 5,
+                memory: 8192,
+                seed: 1,
+                ..BuildOptions::default()
+            };
+            build(&Format::new(s, arch), &o, &mut img).unwrap();
+            let model = read_model(Reader::new(&img[..], Format::new(s, arch)), false).unwrap();
+            let mut r = Reader::new(&img[..], Format::new(s, arch));
+            let mut t = TreeTracker::new();
+            let mut owners = Vec::new();
+            while let Some(rec) = r.next_record().unwrap() {
+                t.add(&mut r, &rec).unwrap();
+                if rec.name == "TASK" {
+                    owners.push(t.current(&rec).map(|x| x.pid));
+                }
+            }
+            let want: Vec<Option<i64>> = model.tasks.iter().map(|x| Some(x.pid)).collect();
+            assert_eq!(owners, want, "{}", s.id);
+            let comms: Vec<String> = t.tasks().iter().map(|x| x.comm.clone().unwrap()).collect();
+            let want: Vec<String> = model.tasks.iter().map(|x| x.comm.clone()).collect();
+            assert_eq!(comms, want, "{}", s.id);
+        }
+    }
+}
