@@ -2,38 +2,11 @@
 //! `/proc/PID/maps` shows them, threads under their group, `-p` as a tree, `--pid`
 //! filters for `info` and `dump`, `dump --type`, and the note on a converted header.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
-const CKPT: &str = env!("CARGO_BIN_EXE_ckpt");
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    use std::io::Write;
-    let mut c = Command::new(CKPT)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(data) = stdin {
-        let mut w = c.stdin.take().unwrap();
-        let data = data.to_vec();
-        std::thread::spawn(move || {
-            let _ = w.write_all(&data);
-        });
-    }
-    c.wait_with_output().unwrap()
-}
+use common::{root, run};
 
 fn ok(args: &[&str], stdin: Option<&[u8]>) -> String {
     let o = run(args, stdin);

@@ -73,9 +73,10 @@ impl Opts {
                 .map_err(|e| crate::io::with_detection(e.into(), &det))?;
             if let Some(p) = self.pid
                 && rec.name == "TASK"
-                && !tree.tasks().iter().any(|t| t.pid == p)
+                && !tree.tasks().iter().any(|t| t.ids.pid == p)
             {
-                let pids: Vec<String> = tree.tasks().iter().map(|t| t.pid.to_string()).collect();
+                let pids: Vec<String> =
+                    tree.tasks().iter().map(|t| t.ids.pid.to_string()).collect();
                 anyhow::bail!(
                     "{}: no task with pid {p} in the image (its pids: {})",
                     self.image,

@@ -7,21 +7,23 @@ use std::io::Write;
 
 use anyhow::Result;
 use ckpt_format::summary::TaskLine;
-use ckpt_format::summary::tasks::{PendingSignal, TaskSummary};
+use ckpt_format::summary::tasks::{Creds, PendingSignal, TaskSummary};
 
 /// Prints the summaries: thread groups together, a table shared with a task printed
 /// before as a reference to it.
 pub fn print(out: &mut impl Write, tasks: &[TaskSummary]) -> Result<()> {
-    let pids: BTreeSet<i64> = tasks.iter().map(|t| t.pid).collect();
+    let pids: BTreeSet<i64> = tasks.iter().map(|t| t.ids.pid).collect();
     let mut shown: BTreeMap<(String, i64), i64> = BTreeMap::new();
     for t in tasks {
-        let is_thread = t.tgid != t.pid && pids.contains(&t.tgid);
-        if is_thread {
+        if t.ids.is_thread_of_another(&pids) {
             continue;
         }
         writeln!(out)?;
         process(out, t, &mut shown)?;
-        for th in tasks.iter().filter(|x| x.tgid == t.pid && x.pid != t.pid) {
+        for th in tasks
+            .iter()
+            .filter(|x| x.ids.tgid == t.ids.pid && x.ids.pid != t.ids.pid)
+        {
             thread(out, th, t, &mut shown)?;
         }
     }
@@ -40,21 +42,17 @@ fn process(
     writeln!(
         out,
         "pid {} \"{}\" (ppid {}, tgid {}, pgid {}, sid {}){}",
-        t.pid,
+        t.ids.pid,
         t.comm,
-        t.ppid,
-        t.tgid,
-        t.pgid,
-        t.sid,
+        t.ids.ppid,
+        t.ids.tgid,
+        t.ids.pgid,
+        t.ids.sid,
         if t.zombie { " zombie" } else { "" }
     )?;
     state(out, t)?;
     if let Some(c) = &t.creds {
-        writeln!(
-            out,
-            "  creds:        uid {} euid {} suid {} fsuid {}, gid {} egid {} sgid {} fsgid {}",
-            c.uid, c.euid, c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid
-        )?;
+        creds(out, c)?;
     }
     signals(out, t)?;
     if t.threads > 1 {
@@ -63,11 +61,20 @@ fn process(
             out,
             "  threads:      {} in its group: pid {} (leader), {}",
             t.threads,
-            t.pid,
+            t.ids.pid,
             others.join(", ")
         )?;
     }
     tables(out, t, shown)
+}
+
+fn creds(out: &mut impl Write, c: &Creds) -> Result<()> {
+    writeln!(
+        out,
+        "  creds:        uid {} euid {} suid {} fsuid {}, gid {} egid {} sgid {} fsgid {}",
+        c.uid, c.euid, c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid
+    )?;
+    Ok(())
 }
 
 fn state(out: &mut impl Write, t: &TaskSummary) -> Result<()> {
@@ -136,7 +143,7 @@ fn thread(
     writeln!(
         out,
         "  thread pid {} \"{}\"{}",
-        th.pid,
+        th.ids.pid,
         th.comm,
         if th.zombie { " zombie" } else { "" }
     )?;
@@ -152,18 +159,14 @@ fn thread(
     if !same.iter().any(|k| k == "cred")
         && let Some(c) = &th.creds
     {
-        writeln!(
-            w,
-            "  creds:        uid {} euid {} suid {} fsuid {}, gid {} egid {} sgid {} fsgid {}",
-            c.uid, c.euid, c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid
-        )?;
+        creds(&mut w, c)?;
     }
     if !same.is_empty() {
         writeln!(
             w,
             "  shares:       {} with pid {}",
             same.join(", "),
-            leader.pid
+            leader.ids.pid
         )?;
     }
     let mut own = th.clone();
@@ -186,7 +189,7 @@ fn tables(
         Some(match shown.get(&(kind.to_string(), tag)) {
             Some(p) => Some(*p),
             None => {
-                shown.insert((kind.to_string(), tag), t.pid);
+                shown.insert((kind.to_string(), tag), t.ids.pid);
                 None
             }
         })
@@ -240,12 +243,12 @@ fn tables(
 /// Prints the process tree as pstree draws it: children under their parent, threads
 /// as `{comm}` under their group's leader.
 pub fn print_tree(out: &mut impl Write, tree: &[TaskLine]) -> Result<()> {
-    let pids: BTreeSet<i64> = tree.iter().map(|t| t.pid).collect();
+    let pids: BTreeSet<i64> = tree.iter().map(|t| t.ids.pid).collect();
     let parent = |t: &TaskLine| -> Option<i64> {
-        if t.tgid != t.pid && pids.contains(&t.tgid) {
-            Some(t.tgid)
+        if t.ids.is_thread_of_another(&pids) {
+            Some(t.ids.tgid)
         } else {
-            Some(t.ppid).filter(|p| *p != t.pid && pids.contains(p))
+            Some(t.ids.ppid).filter(|p| *p != t.ids.pid && pids.contains(p))
         }
     };
     let mut children: BTreeMap<i64, Vec<&TaskLine>> = BTreeMap::new();
@@ -272,15 +275,15 @@ fn node(
     children: &BTreeMap<i64, Vec<&TaskLine>>,
     seen: &mut BTreeSet<usize>,
 ) -> Result<()> {
-    if !seen.insert(t.index) {
+    if !seen.insert(t.ids.index) {
         return Ok(());
     }
     let comm = t.comm.as_deref().unwrap_or("?");
-    let thread = t.tgid != t.pid && t.tgid > 0;
+    let thread = t.ids.tgid != t.ids.pid && t.ids.tgid > 0;
     let name = if thread {
-        format!("{{{comm}}}({}) thread", t.pid)
+        format!("{{{comm}}}({}) thread", t.ids.pid)
     } else {
-        format!("{comm}({})", t.pid)
+        format!("{comm}({})", t.ids.pid)
     };
     let branch = match last {
         None => "",
@@ -291,9 +294,9 @@ fn node(
     writeln!(
         out,
         "{prefix}{branch}{name}{zombie}  pgid {} sid {}",
-        t.pgid, t.sid
+        t.ids.pgid, t.ids.sid
     )?;
-    let kids = children.get(&t.pid).map(Vec::as_slice).unwrap_or(&[]);
+    let kids = children.get(&t.ids.pid).map(Vec::as_slice).unwrap_or(&[]);
     let below = match last {
         None => prefix.to_string(),
         Some(true) => format!("{prefix}  "),

@@ -217,8 +217,8 @@ pub fn summarise_image<R: Input>(
                 let opaque = d.struct_name.is_none();
                 let task = tree.current(&rec);
                 regs.push(TaskRegs {
-                    task: task.map_or(0, |t| t.index),
-                    pid: task.map_or(0, |t| t.pid),
+                    task: task.map_or(0, |t| t.ids.index),
+                    pid: task.map_or(0, |t| t.ids.pid),
                     offset: rec.offset,
                     regs: d
                         .fields
@@ -271,11 +271,15 @@ pub fn summarise_image<R: Input>(
     let kernel = format!("{}.{}.{}", get("major"), get("minor"), get("patch"));
     let uts_release = uts.first().cloned().unwrap_or_default();
     let shown = |keep: &dyn Fn(&TaskLine) -> bool| -> Vec<i64> {
-        tasks.iter().filter(|t| keep(t)).map(|t| t.pid).collect()
+        tasks
+            .iter()
+            .filter(|t| keep(t))
+            .map(|t| t.ids.pid)
+            .collect()
     };
     let wanted = o
         .pid
-        .map(|p| shown(&|t: &TaskLine| t.pid == p || t.tgid == p));
+        .map(|p| shown(&|t: &TaskLine| t.ids.pid == p || t.ids.tgid == p));
     Ok(ImageInfo {
         format_version: INFO_FORMAT_VERSION,
         image: image.to_string(),
@@ -311,7 +315,7 @@ pub fn summarise_image<R: Input>(
         page_bytes: pages * crate::limits::PAGE_SIZE as u64,
         complete: error_message.is_none(),
         error_message,
-        pids: tasks.iter().map(|t| t.pid).collect(),
+        pids: tasks.iter().map(|t| t.ids.pid).collect(),
         pid_filter: o.pid,
         record_list: o.records.then_some(records),
         arch_regs: o.arch_regs.then(|| {
@@ -320,13 +324,13 @@ pub fn summarise_image<R: Input>(
                 .collect()
         }),
         stats: o.stats.then(|| {
-            stats.finish(&tasks.iter().map(|t| t.pid).collect::<Vec<_>>());
+            stats.finish(&tasks.iter().map(|t| t.ids.pid).collect::<Vec<_>>());
             stats
         }),
         task_details: model.map(|m| {
             summarise(&m.finish(), format)
                 .into_iter()
-                .filter(|t| wanted.as_ref().is_none_or(|w| w.contains(&t.pid)))
+                .filter(|t| wanted.as_ref().is_none_or(|w| w.contains(&t.ids.pid)))
                 .collect()
         }),
         tree: o.tree.then_some(tasks),

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::names;
+use super::tree::TaskIds;
 use crate::model::{Fields, ImageModel, ObjectModel, TaskModel, field_int};
 use crate::value::Value;
 use crate::{Arch, Format};
@@ -15,18 +16,9 @@ use crate::{Arch, Format};
 /// A task, summarised.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskSummary {
-    /// Position in the tree.
-    pub index: usize,
-    /// Pid in the image's root pid namespace.
-    pub pid: i64,
-    /// Parent's pid (0: outside the image).
-    pub ppid: i64,
-    /// Thread group id (the pid of its group's leader).
-    pub tgid: i64,
-    /// Process group id.
-    pub pgid: i64,
-    /// Session id.
-    pub sid: i64,
+    /// Its position and pids in the image's root pid namespace.
+    #[serde(flatten)]
+    pub ids: TaskIds,
     /// The pid in nested pid namespaces, outermost first.
     pub nested_pids: Vec<i64>,
     /// The pid at every namespace level: level 0 is the image's root pid namespace.
@@ -326,12 +318,14 @@ impl Context<'_> {
             })
             .collect();
         TaskSummary {
-            index: t.index,
-            pid: t.pid,
-            ppid: t.ppid,
-            tgid: t.tgid,
-            pgid: t.pgid,
-            sid: t.sid,
+            ids: TaskIds {
+                index: t.index,
+                pid: t.pid,
+                ppid: t.ppid,
+                tgid: t.tgid,
+                pgid: t.pgid,
+                sid: t.sid,
+            },
             nested_pids: t.nested.clone(),
             pid_levels,
             comm: t.comm.clone(),

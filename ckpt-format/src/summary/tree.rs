@@ -9,21 +9,37 @@ use crate::input::Input;
 use crate::model::{first_pid_tag, pid_entries};
 use crate::{Reader, RecordInfo, Result};
 
-/// A task of the tree: its pids in the image's root pid namespace.
-#[derive(Debug, Clone, Serialize)]
-pub struct TaskLine {
+/// Where a task is in the tree, and its pids in the image's root pid namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TaskIds {
     /// Position in the tree.
     pub index: usize,
     /// Pid.
     pub pid: i64,
     /// Parent's pid (0: outside the image).
     pub ppid: i64,
-    /// Thread group id.
+    /// Thread group id (the pid of its group's leader).
     pub tgid: i64,
     /// Process group id.
     pub pgid: i64,
     /// Session id.
     pub sid: i64,
+}
+
+impl TaskIds {
+    /// True for a thread whose group leader is another task of the image: `pids` are
+    /// the pids of the image's tasks.
+    pub fn is_thread_of_another(&self, pids: &std::collections::BTreeSet<i64>) -> bool {
+        self.tgid != self.pid && pids.contains(&self.tgid)
+    }
+}
+
+/// A task of the tree.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskLine {
+    /// Its position and pids.
+    #[serde(flatten)]
+    pub ids: TaskIds,
     /// `comm` (from the task's STRING record).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comm: Option<String>,
@@ -78,12 +94,14 @@ impl TreeTracker {
                 while let Some(pid) = d.int(&format!("pids[{k}].vpid")) {
                     let f = |n: &str| num(d.int(&format!("pids[{k}].{n}")).unwrap_or(0) as i64);
                     self.tasks.push(TaskLine {
-                        index: k,
-                        pid: num(pid as i64),
-                        ppid: f("vppid"),
-                        tgid: f("vtgid"),
-                        pgid: f("vpgid"),
-                        sid: f("vsid"),
+                        ids: TaskIds {
+                            index: k,
+                            pid: num(pid as i64),
+                            ppid: f("vppid"),
+                            tgid: f("vtgid"),
+                            pgid: f("vpgid"),
+                            sid: f("vsid"),
+                        },
                         comm: None,
                         zombie: false,
                     });
@@ -127,7 +145,7 @@ impl TreeTracker {
 
     /// True when the last record belongs to the section of the task with pid `pid`.
     pub fn belongs_to(&self, rec: &RecordInfo, pid: i64) -> bool {
-        self.current(rec).is_some_and(|t| t.pid == pid)
+        self.current(rec).is_some_and(|t| t.ids.pid == pid)
     }
 
     /// The tasks of the tree, in tree order.
@@ -167,7 +185,7 @@ mod tests {
             while let Some(rec) = r.next_record().unwrap() {
                 t.add(&mut r, &rec).unwrap();
                 if rec.name == "TASK" {
-                    owners.push(t.current(&rec).map(|x| x.pid));
+                    owners.push(t.current(&rec).map(|x| x.ids.pid));
                 }
             }
             let want: Vec<Option<i64>> = model.tasks.iter().map(|x| Some(x.pid)).collect();
