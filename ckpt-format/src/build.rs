@@ -1599,14 +1599,20 @@ fn write_inet_listener<W: Write>(e: &mut Emitter<'_, W>, cred: i64, port: u64) -
         &[],
         vec![],
     )?;
+    // sport and sin_port are in network order (__be16): their bytes are big-endian
+    // whatever the arch.
+    let network = match e.f.arch.endian() {
+        crate::Endian::Little => (port as u16).swap_bytes() as u64,
+        crate::Endian::Big => port,
+    };
     e.rec(
         "SOCKET_INET",
         vec![
             ("num", u(port)),
-            ("sport", u(port.swap_bytes() >> 48)),
+            ("sport", u(network)),
             ("laddr_len", u(16)),
             ("laddr.sin_family", u(2)),
-            ("laddr.sin_port", u(port.swap_bytes() >> 48)),
+            ("laddr.sin_port", u(network)),
         ],
         &[],
         vec![],
@@ -1991,8 +1997,22 @@ fn write_sem_undo<W: Write>(e: &mut Emitter<'_, W>) -> Result<i64> {
     Ok(tag)
 }
 
-fn sigset(bits: u64) -> Value {
-    Value::List((0..8).map(|k| u((bits >> (8 * k)) & 0xff)).collect())
+/// A `struct ckpt_sigset` as the kernel fills it: the `sigset_t` of `arch` (an array of
+/// `unsigned long`, each in the arch's byte order), bit `n - 1` for signal `n`.
+fn sigset(arch: crate::Arch, bits: u64) -> Value {
+    let word = arch.word_size() as usize;
+    let mut bytes = Vec::with_capacity(8);
+    for w in 0..8 / word {
+        let v = bits >> (8 * word * w);
+        for k in 0..word {
+            let shift = match arch.endian() {
+                crate::Endian::Little => k,
+                crate::Endian::Big => word - 1 - k,
+            };
+            bytes.push(u((v >> (8 * shift)) & 0xff));
+        }
+    }
+    Value::List(bytes)
 }
 
 fn write_sighand<W: Write>(e: &mut Emitter<'_, W>, opts: &BuildOptions) -> Result<i64> {
@@ -2046,7 +2066,7 @@ fn write_sigpending<W: Write>(e: &mut Emitter<'_, W>, pending: &[(u64, i64)]) ->
         "SIGPENDING",
         vec![
             ("nr_pending", u(pending.len() as u64)),
-            ("signal.sigset", sigset(bits)),
+            ("signal.sigset", sigset(e.f.arch, bits)),
         ],
         &tail,
         vec![],
@@ -2207,7 +2227,7 @@ fn write_task<W: Write>(
         "SIGNAL_TASK",
         vec![(
             "blocked.sigset",
-            sigset(if opts.omit.signals { 0 } else { 1 << 12 }),
+            sigset(e.f.arch, if opts.omit.signals { 0 } else { 1 << 12 }),
         )],
         &[],
         vec![],

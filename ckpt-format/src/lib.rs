@@ -5,7 +5,9 @@
 //! * [`layout`]: the layout engine that turns schema structs into sizes and offsets per
 //!   architecture;
 //! * [`arch`]: the architectures and their C ABI facts;
-//! * [`dump`]: images rebuilt from the JSON Lines of `ckpt dump --payloads`.
+//! * [`dump`]: images rebuilt from the JSON Lines of `ckpt dump --payloads`;
+//! * [`summary`]: what an image holds, for people and for views (`ckpt info`): the
+//!   header, the tree, tasks with names for the kernel's numbers, statistics.
 
 #![warn(missing_docs)]
 
@@ -27,6 +29,7 @@ pub mod pages;
 pub mod prng;
 pub mod read;
 pub mod readback;
+pub mod summary;
 pub mod value;
 pub mod write;
 

@@ -46,6 +46,10 @@ pub struct TaskModel {
     /// Object references of TASK_CREDS, TASK_NS and TASK_OBJS, by member name (0s left
     /// out).
     pub refs: BTreeMap<String, i64>,
+    /// Its signal records, in image order: `SIGNAL` and the shared `SIGPENDING` (first
+    /// task of a thread group), its private `SIGPENDING` and `SIGNAL_TASK` (blocked mask).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<(String, Fields)>,
 }
 
 /// An open file descriptor of a file table.
@@ -120,6 +124,15 @@ pub struct ObjectModel {
     /// For an IPC namespace: its SysV IPC objects.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ipc: Vec<IpcModel>,
+    /// Records that describe the object further, with their members: a socket's
+    /// `SOCKET_UNIX` or `SOCKET_INET`, a tty's `TTY_LDISC`, an epoll file's `EPOLL_ITEMS`
+    /// (with its items' members, `items[k].fd`, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<(String, Fields)>,
+    /// For a pipe or fifo file that carries the pipe's contents: bytes buffered (its
+    /// `PIPE_BUF`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipe_buffered: Option<u64>,
 }
 
 impl ObjectModel {
@@ -130,11 +143,21 @@ impl ObjectModel {
 
     /// The integer member `name`.
     pub fn int(&self, name: &str) -> Option<i128> {
-        self.fields
-            .iter()
-            .find(|(p, _)| p == name)
-            .and_then(|(_, v)| v.as_int())
+        field_int(&self.fields, name)
     }
+
+    /// The members of its part record `record` (`SOCKET_UNIX`, ...), if it has one.
+    pub fn part(&self, record: &str) -> Option<&Fields> {
+        self.parts.iter().find(|(r, _)| r == record).map(|(_, f)| f)
+    }
+}
+
+/// The integer member `name` of `fields`.
+pub fn field_int(fields: &Fields, name: &str) -> Option<i128> {
+    fields
+        .iter()
+        .find(|(p, _)| p == name)
+        .and_then(|(_, v)| v.as_int())
 }
 
 /// The model of one image.
@@ -251,6 +274,13 @@ pub struct ModelBuilder {
     pid_objects: Vec<Vec<i64>>,
     pids_offset: i64,
     tree: Vec<BTreeMap<String, i64>>,
+    /// The last SOCKET object (its SOCKET_INET follows it) and the epoll file whose
+    /// EPOLL_ITEMS was read last (its items follow).
+    current_socket: Option<i64>,
+    current_epoll: Option<i64>,
+    /// The task whose records are being read (the tasks may exist before their TASK
+    /// records: a VPIDS section fills in their nested pids first).
+    current_task: Option<usize>,
 }
 
 fn strip(fields: Vec<(String, Value)>) -> Fields {
@@ -281,6 +311,9 @@ impl ModelBuilder {
             pid_objects: Vec::new(),
             pids_offset: 0,
             tree: Vec::new(),
+            current_socket: None,
+            current_epoll: None,
+            current_task: None,
         }
     }
 
@@ -295,6 +328,9 @@ impl ModelBuilder {
         if !rec.inline {
             if rec.payload_of.is_some_and(|p| p.0 == "PGARR") {
                 self.pages(r, rec)?;
+            }
+            if rec.name == "PIPE_BUF" {
+                self.pipe_buffer(rec);
             }
             return Ok(());
         }
@@ -357,6 +393,7 @@ impl ModelBuilder {
                 if k >= self.model.tasks.len() {
                     self.model.tasks.resize(k + 1, TaskModel::default());
                 }
+                self.current_task = Some(k);
                 let t = &mut self.model.tasks[k];
                 t.index = k;
                 t.zombie = int(&d, "exit_state") != 0;
@@ -364,17 +401,17 @@ impl ModelBuilder {
                 self.current_vma = None;
             }
             ("STRING", Some(("TASK", _))) => {
-                if let Some(t) = self.current_task() {
+                if let Some(t) = self.task_mut() {
                     t.comm = d.text.unwrap_or_default();
                 }
             }
             ("CPU", None) => {
-                if let Some(t) = self.current_task() {
+                if let Some(t) = self.task_mut() {
                     t.cpu = strip(d.fields);
                 }
             }
             ("TASK_CREDS" | "TASK_NS" | "TASK_OBJS", None) => {
-                if let Some(t) = self.current_task() {
+                if let Some(t) = self.task_mut() {
                     for (p, v) in d.fields {
                         if p.ends_with("ref")
                             && let Some(x) = v.as_int()
@@ -451,6 +488,48 @@ impl ModelBuilder {
                 }
             }
             ("STRING", Some(("ERROR", _))) => self.model.error = d.text,
+            ("SIGNAL" | "SIGPENDING" | "SIGNAL_TASK", None) => {
+                if let Some(t) = self.task_mut() {
+                    t.signals.push((rec.name.to_string(), strip(d.fields)));
+                }
+            }
+            ("SOCKET_UNIX" | "SOCKET_INET", None) => {
+                // A unix socket names itself (`this`); a peer's record may come second.
+                let this = d.int("this").map(|t| t as i64);
+                let tag = this
+                    .filter(|t| self.model.objects.contains_key(t))
+                    .or(self.current_socket);
+                if let Some(o) = tag.and_then(|t| self.model.objects.get_mut(&t)) {
+                    o.parts.push((rec.name.to_string(), strip(d.fields)));
+                }
+            }
+            ("TTY_LDISC", None) => {
+                if let Some(o) = self
+                    .current_object
+                    .and_then(|t| self.model.objects.get_mut(&t))
+                    .filter(|o| o.record == "TTY")
+                {
+                    o.parts.push((rec.name.to_string(), strip(d.fields)));
+                }
+            }
+            ("EPOLL_ITEMS", None) => {
+                let tag = int(&d, "epfile_objref");
+                self.current_epoll = None;
+                if let Some(o) = self.model.objects.get_mut(&tag) {
+                    o.parts.push((rec.name.to_string(), strip(d.fields)));
+                    self.current_epoll = Some(tag);
+                }
+            }
+            ("BUFFER", Some(("EPOLL_ITEMS", _))) => {
+                if let Some(o) = self
+                    .current_epoll
+                    .and_then(|t| self.model.objects.get_mut(&t))
+                    && let Some((_, f)) = o.parts.last_mut()
+                {
+                    f.extend(strip(d.fields));
+                }
+            }
+            ("PIPE_BUF", None) => self.pipe_buffer(rec),
             (name, Some((owner, _))) => {
                 // A payload of the current object's record: keep its text.
                 if let Some(o) = self
@@ -496,6 +575,7 @@ impl ModelBuilder {
                             self.current_mm = Some(tag);
                             self.current_vma = None;
                         }
+                        "SOCKET" => self.current_socket = Some(tag),
                         _ => {}
                     }
                     self.current_object = Some(tag);
@@ -516,11 +596,19 @@ impl ModelBuilder {
         Ok(())
     }
 
-    /// The task whose records are being read: that of the last TASK record (the tree's
-    /// VPIDS buffer may have made entries for every task before it).
-    fn current_task(&mut self) -> Option<&mut TaskModel> {
-        let k = self.model.record_counts.get("TASK")?.checked_sub(1)?;
-        self.model.tasks.get_mut(k as usize)
+    fn task_mut(&mut self) -> Option<&mut TaskModel> {
+        self.model.tasks.get_mut(self.current_task?)
+    }
+
+    /// A PIPE_BUF: the contents of the pipe of the file just read.
+    fn pipe_buffer(&mut self, rec: &RecordInfo) {
+        if let Some(o) = self
+            .current_object
+            .and_then(|t| self.model.objects.get_mut(&t))
+            .filter(|o| o.record == "FILE")
+        {
+            o.pipe_buffered = Some(rec.len.saturating_sub(crate::format::HDR_SIZE) as u64);
+        }
     }
 
     fn ipc(&mut self) -> Option<&mut IpcModel> {
@@ -685,6 +773,21 @@ mod tests {
             assert!(m.tasks.len() >= 3, "{rev}");
             let root = &m.tasks[0];
             assert!(root.pid > 0 && !root.comm.is_empty(), "{rev}: {root:?}");
+            // Each task's records go to it, also where a VPIDS section made the tasks
+            // before their TASK records (c83f38b).
+            for t in &m.tasks {
+                assert!(!t.comm.is_empty(), "{rev}: task {} has no comm", t.index);
+                assert!(!t.fields.is_empty(), "{rev}: task {}", t.index);
+            }
+            let tables: std::collections::BTreeSet<i64> = m
+                .tasks
+                .iter()
+                .filter_map(|t| t.refs.get("files_objref").copied())
+                .collect();
+            assert!(
+                tables.len() > 1,
+                "{rev}: every task got the same file table"
+            );
             // Every live task reaches a file table with descriptors whose files have a kind.
             let live = m.tasks.iter().find(|t| !t.zombie).unwrap();
             let table = m.object(live.refs["files_objref"]).unwrap();

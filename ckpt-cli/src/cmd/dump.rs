@@ -21,6 +21,7 @@ const AFTER: &str = "Output (JSON Lines, see schemas/json/dump.schema.json):
 
 Examples:
   ckpt dump image.ckpt | head
+  ckpt dump --pid 2 --type TASK,FILE image.ckpt   # only these records of pid 2's section
   ckpt dump --payloads image.ckpt -o image.jsonl && ckpt encode image.jsonl -o copy.ckpt
 
 Exit status: 0 success, 1 invalid image, 2 usage error, 3 I/O error";
@@ -40,6 +41,13 @@ pub struct Opts {
     /// Include every payload in full (hex), so that `ckpt encode` can rebuild the image.
     #[arg(long)]
     payloads: bool,
+    /// Only the records of the section of the task with this pid (a view: `encode`
+    /// cannot rebuild an image from it).
+    #[arg(long, value_name = "PID")]
+    pid: Option<i64>,
+    /// Only records of these types (names as `ckpt info -v` shows them, comma-separated).
+    #[arg(long = "type", value_name = "NAME[,NAME]", value_delimiter = ',')]
+    types: Vec<String>,
 }
 
 impl Opts {
@@ -47,6 +55,16 @@ impl Opts {
     pub fn run(self) -> Result<u8> {
         crate::io::refuse_same_file(&self.image, &self.output)?;
         let (mut r, det) = open_image(&self.image, self.rev.as_deref())?;
+        for t in &self.types {
+            if r.format().record_type(t).is_none() && t != ckpt_format::read::RAW_PAGE {
+                return Err(crate::io::UsageError(format!(
+                    "--type {t}: revision {} has no record type {t}",
+                    det.schema.id
+                ))
+                .into());
+            }
+        }
+        let mut tree = ckpt_format::summary::TreeTracker::new();
         let out = Output::create(&self.output)?;
         let mut dump = DumpWriter::new(out, det.schema, det.arch, self.payloads)
             .context("writing the dump")?;
@@ -54,6 +72,25 @@ impl Opts {
             .next_record()
             .map_err(|e| crate::io::with_detection(e.into(), &det, &self.image))?
         {
+            tree.add(&mut r, &rec)
+                .map_err(|e| crate::io::with_detection(e.into(), &det, &self.image))?;
+            if let Some(p) = self.pid
+                && rec.name == "TASK"
+                && !tree.tasks().iter().any(|t| t.ids.pid == p)
+            {
+                let pids: Vec<String> =
+                    tree.tasks().iter().map(|t| t.ids.pid.to_string()).collect();
+                anyhow::bail!(
+                    "{}: no task with pid {p} in the image (its pids: {})",
+                    self.image,
+                    pids.join(", ")
+                );
+            }
+            if self.pid.is_some_and(|p| !tree.belongs_to(&rec, p))
+                || !(self.types.is_empty() || self.types.iter().any(|t| t == rec.name))
+            {
+                continue;
+            }
             dump.record(&mut r, &rec)
                 .map_err(|e| crate::io::with_detection(e.into(), &det, &self.image))?;
         }

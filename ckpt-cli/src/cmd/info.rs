@@ -2,23 +2,18 @@
 //! process tree.
 
 use std::io::Write;
-use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Result;
 use ckpt_format::detect::Detection;
-use ckpt_format::read::Decoded;
-use ckpt_format::{Reader, RecordInfo};
-use serde::Serialize;
+use ckpt_format::summary::{ImageInfo, InfoOptions, summarise_image};
 
-use crate::io::{Source, open_image};
-
-/// Version of the `--json` output of `info` (grows only by addition).
-pub const FORMAT_VERSION: &str = "1.1.0";
+use crate::io::open_image;
 
 const AFTER: &str = "Examples:
   ckpt info image.ckpt
   ckpt info -v image.ckpt            # every record: offset, index, type, name, length
   ckpt info -p --json image.ckpt     # the process tree, as JSON
+  ckpt info -t --pid 1 image.ckpt    # one process and its threads
   cat image.ckpt | ckpt info --rev v23-rc2 -
 
 Exit status:
@@ -56,105 +51,39 @@ pub struct Opts {
     /// largest records, metadata against page contents.
     #[arg(long)]
     stats: bool,
+    /// Only the task with this pid (its records with -v, its registers; with -t the
+    /// thread group it leads too).
+    #[arg(long, value_name = "PID")]
+    pid: Option<i64>,
     /// Output JSON.
     #[arg(long)]
     json: bool,
-}
-
-#[derive(Serialize)]
-struct RecordLine {
-    index: u64,
-    offset: u64,
-    r#type: u32,
-    name: &'static str,
-    len: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    payload_of: Option<String>,
-}
-
-#[derive(Serialize, Clone)]
-struct TaskLine {
-    index: usize,
-    pid: i64,
-    ppid: i64,
-    tgid: i64,
-    pgid: i64,
-    sid: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    comm: Option<String>,
-    zombie: bool,
-}
-
-#[derive(Serialize)]
-struct TaskRegs {
-    /// Index of the task in the tree.
-    task: usize,
-    /// Offset of its CPU record.
-    offset: u64,
-    /// The registers, by member name (empty for an opaque record).
-    regs: Vec<(String, ckpt_format::value::Value)>,
-    /// For an arch whose cpu record no source describes: its length.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    opaque_len: Option<u32>,
-}
-
-#[derive(Serialize)]
-struct Revision {
-    id: String,
-    commit: String,
-    checkpoint_version: u16,
-    reasons: Vec<String>,
-    also_fits: Vec<String>,
-    forced: bool,
-}
-
-#[derive(Serialize)]
-struct Info {
-    format_version: &'static str,
-    image: String,
-    size: u64,
-    revision: Revision,
-    arch: String,
-    arch_id: u16,
-    endian: ckpt_format::Endian,
-    kernel: String,
-    time: u64,
-    time_utc: String,
-    uts_release: String,
-    uts_version: String,
-    uts_machine: String,
-    uflags: u64,
-    uflags_names: Vec<String>,
-    constants: Vec<(String, u64)>,
-    records: u64,
-    tasks: usize,
-    pages: u64,
-    page_bytes: u64,
-    complete: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    record_list: Option<Vec<RecordLine>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tree: Option<Vec<TaskLine>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    arch_regs: Option<Vec<TaskRegs>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stats: Option<super::stats::Stats>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    task_details: Option<Vec<super::tasks::TaskSummary>>,
-}
-
-fn text(v: Option<&str>) -> String {
-    v.unwrap_or("").to_string()
 }
 
 impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
         let (mut r, det) = open_image(&self.image, self.rev.as_deref())?;
-        let info = walk(&mut r, &det, &self)
-            .map_err(|e| crate::io::with_detection(e, &det, &self.image))?;
+        let options = InfoOptions {
+            records: self.verbose,
+            tree: self.pids,
+            tasks: self.tasks,
+            arch_regs: self.show_arch_regs,
+            stats: self.stats,
+            pid: self.pid,
+        };
+        let info = summarise_image(&mut r, &det, &self.image, &options)
+            .map_err(|e| crate::io::with_detection(e.into(), &det, &self.image))?;
+        if let Some(p) = self.pid
+            && !info.pids.contains(&p)
+        {
+            let pids: Vec<String> = info.pids.iter().map(i64::to_string).collect();
+            anyhow::bail!(
+                "{}: no task with pid {p} in the image (its pids: {})",
+                self.image,
+                pids.join(", ")
+            );
+        }
         // Standard output is line-buffered: a long listing is written in blocks instead.
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         if self.error && !self.json {
@@ -173,214 +102,7 @@ impl Opts {
     }
 }
 
-fn walk(r: &mut Reader<Source>, det: &Detection, o: &Opts) -> Result<Info> {
-    let schema = det.schema;
-    let mut records = Vec::new();
-    let mut header: Option<Decoded> = None;
-    let mut uts: Vec<String> = Vec::new();
-    let mut count = 0u64;
-    let mut pages = 0u64;
-    let mut tasks: Vec<TaskLine> = Vec::new();
-    let mut comms: Vec<(String, bool)> = Vec::new();
-    let mut pid_numbers: Vec<i64> = Vec::new();
-    let mut pids_offset = 0i64;
-    let mut error_message = None;
-    let mut last_task_zombie = false;
-    let mut regs: Vec<TaskRegs> = Vec::new();
-    let mut stats = super::stats::Stats::default();
-    let format = ckpt_format::Format::shared(det.schema, det.arch);
-    let mut task_index = 0usize;
-    let endian = r.format().endian();
-    let mut model = o
-        .tasks
-        .then(|| ckpt_format::model::ModelBuilder::new(format, false));
-    while let Some(rec) = r.next_record()? {
-        count += 1;
-        if let Some(m) = model.as_mut() {
-            m.add(r, &rec)?;
-        }
-        if o.verbose {
-            records.push(line(&rec));
-        }
-        if !rec.inline {
-            if o.stats {
-                stats.add(format, &rec, None);
-            }
-            continue;
-        }
-        if o.stats {
-            let d = r.decode()?;
-            stats.add(format, &rec, Some(&d));
-        }
-        match (rec.name, rec.payload_of) {
-            ("HEADER", _) => header = Some(r.decode()?),
-            ("BUFFER", Some(("HEADER", _))) => uts.push(r.decode()?.text.unwrap_or_else(|| {
-                let b = &r.record_bytes()[8..];
-                String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or(&[])).into_owned()
-            })),
-            ("PGARR", _) => pages += r.decode()?.int("nr_pages").unwrap_or(0) as u64,
-            ("PIDS", _) => pids_offset = r.decode()?.int("offset").unwrap_or(0) as i64,
-            ("BUFFER", Some(("PIDS", _))) => {
-                pid_numbers = ckpt_format::model::pid_entries(&r.record_bytes()[8..], endian)
-                    .iter()
-                    .map(|n| n.first().copied().unwrap_or(0))
-                    .collect();
-            }
-            ("BUFFER", Some(("TREE", _))) => {
-                let d = r.decode()?;
-                let mut k = 0;
-                while let Some(pid) = d.int(&format!("pids[{k}].vpid")) {
-                    let f = |n: &str| d.int(&format!("pids[{k}].{n}")).unwrap_or(0) as i64;
-                    tasks.push(TaskLine {
-                        index: k,
-                        pid: pid as i64,
-                        ppid: f("vppid"),
-                        tgid: f("vtgid"),
-                        pgid: f("vpgid"),
-                        sid: f("vsid"),
-                        comm: None,
-                        zombie: false,
-                    });
-                    k += 1;
-                }
-            }
-            ("CPU", None) if o.show_arch_regs => {
-                let d = r.decode()?;
-                let opaque = d.struct_name.is_none();
-                regs.push(TaskRegs {
-                    task: task_index.saturating_sub(1),
-                    offset: rec.offset,
-                    regs: d
-                        .fields
-                        .into_iter()
-                        .filter(|(p, _)| !p.starts_with("h."))
-                        .collect(),
-                    opaque_len: opaque.then_some(rec.len),
-                });
-            }
-            ("TASK", _) => {
-                task_index += 1;
-                let d = r.decode()?;
-                last_task_zombie = d.int("exit_state").unwrap_or(0) != 0;
-            }
-            ("STRING", Some(("TASK", _))) => {
-                let b = &r.record_bytes()[8..];
-                comms.push((
-                    String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or(&[]))
-                        .into_owned(),
-                    last_task_zombie,
-                ));
-            }
-            ("STRING", Some(("ERROR", _))) => error_message = r.decode()?.text,
-            _ => {}
-        }
-    }
-    // Pid objects (from v23-rc1.pids): the tree holds tags; show the pid numbers.
-    if !pid_numbers.is_empty() {
-        let first = ckpt_format::model::first_pid_tag(schema, pids_offset);
-        let num = |tag: i64| -> i64 {
-            if tag <= 0 {
-                return tag;
-            }
-            pid_numbers
-                .get((tag - first) as usize)
-                .copied()
-                .unwrap_or(tag)
-        };
-        for t in &mut tasks {
-            t.pid = num(t.pid);
-            t.ppid = num(t.ppid);
-            t.tgid = num(t.tgid);
-            t.pgid = num(t.pgid);
-            t.sid = num(t.sid);
-        }
-    }
-    for (t, (c, z)) in tasks.iter_mut().zip(comms) {
-        t.comm = Some(c);
-        t.zombie = z;
-    }
-    let h = header.expect("the reader starts with HEADER");
-    let get = |n: &str| h.int(n).unwrap_or(0) as u64;
-    let constants: Vec<(String, u64)> = h
-        .fields
-        .iter()
-        .filter_map(|(p, v)| {
-            Some((
-                p.strip_prefix("constants.")?.to_string(),
-                v.as_int()? as u64,
-            ))
-        })
-        .collect();
-    let uflags = get("uflags");
-    let mut uflags_names = Vec::new();
-    for c in &schema.consts {
-        if c.name.starts_with("CHECKPOINT_")
-            && c.name != "CHECKPOINT_VERSION"
-            && c.name != "CHECKPOINT_LSM_NAME_MAX"
-            && c.value > 0
-            && (uflags as i128) & c.value == c.value
-        {
-            uflags_names.push(c.name.clone());
-        }
-    }
-    let time = get("time");
-    let size = r.offset();
-    Ok(Info {
-        format_version: FORMAT_VERSION,
-        image: o.image.clone(),
-        size,
-        revision: Revision {
-            id: schema.id.clone(),
-            commit: schema.commit.clone(),
-            checkpoint_version: schema.checkpoint_version,
-            reasons: det.reasons.clone(),
-            also_fits: det.also.iter().map(|s| s.id.clone()).collect(),
-            forced: det.forced,
-        },
-        arch: det.arch.name().to_string(),
-        arch_id: schema.arch_id(det.arch).unwrap_or(0),
-        endian: det.arch.endian(),
-        kernel: format!("{}.{}.{}", get("major"), get("minor"), get("patch")),
-        time,
-        time_utc: humantime::format_rfc3339_seconds(
-            UNIX_EPOCH + Duration::from_secs(time.min(1 << 40)),
-        )
-        .to_string(),
-        uts_release: text(uts.first().map(String::as_str)),
-        uts_version: text(uts.get(1).map(String::as_str)),
-        uts_machine: text(uts.get(2).map(String::as_str)),
-        uflags,
-        uflags_names,
-        constants,
-        records: count,
-        tasks: tasks.len(),
-        pages,
-        page_bytes: pages * ckpt_format::limits::PAGE_SIZE as u64,
-        complete: error_message.is_none(),
-        error_message,
-        record_list: o.verbose.then_some(records),
-        tree: o.pids.then_some(tasks),
-        arch_regs: o.show_arch_regs.then_some(regs),
-        stats: o.stats.then(|| {
-            stats.finish();
-            stats
-        }),
-        task_details: model.map(|m| super::tasks::summarise(&m.finish(), format)),
-    })
-}
-
-fn line(rec: &RecordInfo) -> RecordLine {
-    RecordLine {
-        index: rec.index,
-        offset: rec.offset,
-        r#type: rec.rtype,
-        name: rec.name,
-        len: rec.len,
-        payload_of: rec.payload_of.map(|(o, n)| format!("{o} {n}")),
-    }
-}
-
-fn print_text(out: &mut impl Write, i: &Info, det: &Detection) -> Result<()> {
+fn print_text(out: &mut impl Write, i: &ImageInfo, det: &Detection) -> Result<()> {
     writeln!(out, "image:      {} ({} bytes)", i.image, i.size)?;
     writeln!(
         out,
@@ -411,6 +133,9 @@ fn print_text(out: &mut impl Write, i: &Info, det: &Detection) -> Result<()> {
         "uts:        {} {} {}",
         i.uts_release, i.uts_version, i.uts_machine
     )?;
+    if let Some(n) = &i.kernel_note {
+        writeln!(out, "note:       {n}")?;
+    }
     writeln!(
         out,
         "uflags:     {:#x}{}",
@@ -455,7 +180,7 @@ fn print_text(out: &mut impl Write, i: &Info, det: &Detection) -> Result<()> {
         }
     }
     if let Some(st) = &i.stats {
-        st.print(out)?;
+        super::stats::print(st, out)?;
     }
     if let Some(regs) = &i.arch_regs {
         writeln!(out)?;
@@ -463,11 +188,11 @@ fn print_text(out: &mut impl Write, i: &Info, det: &Detection) -> Result<()> {
             match t.opaque_len {
                 Some(n) => writeln!(
                     out,
-                    "task {} cpu at {:#x}: opaque ({n} bytes; no source describes this arch's cpu record)",
-                    t.task, t.offset
+                    "pid {} cpu at {:#x}: opaque ({n} bytes; no source describes this arch's cpu record)",
+                    t.pid, t.offset
                 )?,
                 None => {
-                    writeln!(out, "task {} cpu at {:#x}:", t.task, t.offset)?;
+                    writeln!(out, "pid {} cpu at {:#x}:", t.pid, t.offset)?;
                     for (name, v) in &t.regs {
                         let shown = match v {
                             ckpt_format::value::Value::Uint(x) => format!("{x:#x}"),
@@ -492,25 +217,7 @@ fn print_text(out: &mut impl Write, i: &Info, det: &Detection) -> Result<()> {
         super::tasks::print(out, t)?;
     }
     if let Some(tree) = &i.tree {
-        writeln!(out)?;
-        writeln!(
-            out,
-            "{:>6} {:>6} {:>6} {:>6} {:>6}  COMM",
-            "PID", "PPID", "TGID", "PGID", "SID"
-        )?;
-        for t in tree {
-            writeln!(
-                out,
-                "{:>6} {:>6} {:>6} {:>6} {:>6}  {}{}",
-                t.pid,
-                t.ppid,
-                t.tgid,
-                t.pgid,
-                t.sid,
-                t.comm.as_deref().unwrap_or("?"),
-                if t.zombie { " <zombie>" } else { "" }
-            )?;
-        }
+        super::tasks::print_tree(out, tree)?;
     }
     Ok(())
 }

@@ -1,183 +1,61 @@
-//! `ckpt info --stats`: counts and bytes per record type and object kind, pages per
-//! task, shared objects, the largest records, metadata against page contents.
+//! `ckpt info --stats`, as text: counts and bytes per record type and object kind, pages
+//! per task, shared objects, the largest records, metadata against page contents.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::Result;
-use ckpt_format::read::Decoded;
-use ckpt_format::{Format, RecordInfo};
-use serde::Serialize;
+use ckpt_format::summary::Stats;
 
-/// One of the largest records.
-#[derive(Debug, Clone, Serialize)]
-pub struct Large {
-    /// Record index.
-    pub index: u64,
-    /// Offset.
-    pub offset: u64,
-    /// Type name.
-    pub name: &'static str,
-    /// Length.
-    pub len: u32,
-}
-
-/// Statistics of an image, accumulated record by record.
-#[derive(Debug, Default, Serialize)]
-pub struct Stats {
-    /// Per record type: count and bytes.
-    pub records: BTreeMap<String, (u64, u64)>,
-    /// Files by type (FILE f_type).
-    pub files: BTreeMap<String, u64>,
-    /// Sockets by family and state (`family 1 state 1`).
-    pub sockets: BTreeMap<String, u64>,
-    /// VMAs by type.
-    pub vmas: BTreeMap<String, u64>,
-    /// SysV IPC objects by kind.
-    pub ipc: BTreeMap<String, u64>,
-    /// Pages per task (in tree order; pages of objects count for the task whose
-    /// section holds them).
-    pub pages_per_task: Vec<u64>,
-    /// Objects that several tasks share: `kind tag` and the tasks.
-    pub shared: BTreeMap<String, Vec<usize>>,
-    /// The ten largest records.
-    pub largest: Vec<Large>,
-    /// Bytes of page contents (page chunks' buffers).
-    pub page_bytes: u64,
-    /// Bytes of everything else.
-    pub metadata_bytes: u64,
-    #[serde(skip)]
-    task: Option<usize>,
-}
-
-impl Stats {
-    /// Accounts for one record (`decoded` for inline records).
-    pub fn add(&mut self, f: &Format, rec: &RecordInfo, decoded: Option<&Decoded>) {
-        let e = self.records.entry(rec.name.to_string()).or_default();
-        e.0 += 1;
-        e.1 += rec.len as u64;
-        if rec.payload_of == Some(("PGARR", "pages")) {
-            self.page_bytes += rec.len as u64;
-        } else {
-            self.metadata_bytes += rec.len as u64;
+/// Prints the statistics as text; tasks are named by pid.
+pub fn print(st: &Stats, out: &mut impl Write) -> Result<()> {
+    writeln!(out, "\nrecords by type (count, bytes):")?;
+    for (n, (c, b)) in &st.records {
+        writeln!(out, "  {n:<20} {c:>8} {b:>14}")?;
+    }
+    let line = |out: &mut dyn Write, title: &str, m: &BTreeMap<String, u64>| -> Result<()> {
+        if !m.is_empty() {
+            let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            writeln!(out, "{title:<10} {}", parts.join(", "))?;
         }
-        self.largest.push(Large {
-            index: rec.index,
-            offset: rec.offset,
-            name: rec.name,
-            len: rec.len,
-        });
-        self.largest.sort_by_key(|l| std::cmp::Reverse(l.len));
-        self.largest.truncate(10);
-        let Some(d) = decoded else { return };
-        let int = |p: &str| d.int(p).unwrap_or(0);
-        let arch = f.arch;
-        match (rec.name, rec.payload_of) {
-            ("TASK", _) => {
-                let t = self.task.map_or(0, |t| t + 1);
-                self.task = Some(t);
-                self.pages_per_task.push(0);
-            }
-            ("PGARR", _) => {
-                if let Some(t) = self.task {
-                    self.pages_per_task[t] += int("nr_pages") as u64;
-                }
-            }
-            ("FILE", _) => {
-                let t = d.int("common.f_type").or(d.int("f_type")).unwrap_or(0);
-                let name = f.schema.enum_name("file", t as i64, arch).unwrap_or("?");
-                *self.files.entry(name.to_string()).or_default() += 1;
-            }
-            ("SOCKET", _) => {
-                let key = format!(
-                    "family {} state {}",
-                    int("sock_common.family"),
-                    int("sock.state")
-                );
-                *self.sockets.entry(key).or_default() += 1;
-            }
-            ("VMA", _) => {
-                let name = f
-                    .schema
-                    .enum_name("vma", int("vma_type") as i64, arch)
-                    .unwrap_or("?");
-                *self.vmas.entry(name.to_string()).or_default() += 1;
-            }
-            ("IPC_SHM" | "IPC_MSG" | "IPC_SEM", _) => {
-                *self.ipc.entry(rec.name.to_string()).or_default() += 1
-            }
-            ("TASK_OBJS" | "TASK_CREDS" | "TASK_NS", None) => {
-                let Some(t) = self.task else { return };
-                for (path, v) in &d.fields {
-                    let tag = v.as_int().unwrap_or(0);
-                    if path.starts_with("h.") || tag <= 0 {
-                        continue;
-                    }
-                    let kind = path.trim_end_matches("_objref").trim_end_matches("_ref");
-                    let tasks = self.shared.entry(format!("{kind} {tag}")).or_default();
-                    if !tasks.contains(&t) {
-                        tasks.push(t);
-                    }
-                }
-            }
-            _ => {}
+        Ok(())
+    };
+    writeln!(out)?;
+    line(out, "files", &st.files)?;
+    line(out, "sockets", &st.sockets_by_name)?;
+    line(out, "vmas", &st.vmas)?;
+    line(out, "ipc", &st.ipc)?;
+    let total: u64 = st.pages_per_task.iter().sum();
+    let mut per: Vec<(i64, u64)> = st
+        .pages_by_pid
+        .iter()
+        .map(|(p, n)| (p.parse().unwrap_or(0), *n))
+        .collect();
+    per.sort();
+    let per: Vec<String> = per.iter().map(|(p, n)| format!("{p}:{n}")).collect();
+    writeln!(out, "pages      {total} in all; per pid {}", per.join(" "))?;
+    if !st.shared_by_pid.is_empty() {
+        writeln!(out, "shared objects (tag: pids):")?;
+        for (k, v) in &st.shared_by_pid {
+            let t: Vec<String> = v.iter().map(i64::to_string).collect();
+            writeln!(out, "  {k:<24} {}", t.join(" "))?;
         }
     }
-
-    /// Drops objects only one task uses.
-    pub fn finish(&mut self) {
-        self.shared.retain(|_, v| v.len() > 1);
-    }
-
-    /// Prints the statistics as text.
-    pub fn print(&self, out: &mut impl Write) -> Result<()> {
-        writeln!(out, "\nrecords by type (count, bytes):")?;
-        for (n, (c, b)) in &self.records {
-            writeln!(out, "  {n:<20} {c:>8} {b:>14}")?;
-        }
-        let line = |out: &mut dyn Write, title: &str, m: &BTreeMap<String, u64>| -> Result<()> {
-            if !m.is_empty() {
-                let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-                writeln!(out, "{title:<10} {}", parts.join(", "))?;
-            }
-            Ok(())
-        };
-        writeln!(out)?;
-        line(out, "files", &self.files)?;
-        line(out, "sockets", &self.sockets)?;
-        line(out, "vmas", &self.vmas)?;
-        line(out, "ipc", &self.ipc)?;
-        let total: u64 = self.pages_per_task.iter().sum();
-        let per: Vec<String> = self
-            .pages_per_task
-            .iter()
-            .enumerate()
-            .map(|(i, p)| format!("{i}:{p}"))
-            .collect();
-        writeln!(out, "pages      {total} in all; per task {}", per.join(" "))?;
-        if !self.shared.is_empty() {
-            writeln!(out, "shared objects (tag: tasks):")?;
-            for (k, v) in &self.shared {
-                let t: Vec<String> = v.iter().map(usize::to_string).collect();
-                writeln!(out, "  {k:<24} {}", t.join(" "))?;
-            }
-        }
-        writeln!(out, "largest records:")?;
-        for l in &self.largest {
-            writeln!(
-                out,
-                "  #{:<8} {:<16} {:>12} bytes at {:#x}",
-                l.index, l.name, l.len, l.offset
-            )?;
-        }
-        let all = (self.page_bytes + self.metadata_bytes).max(1);
+    writeln!(out, "largest records:")?;
+    for l in &st.largest {
         writeln!(
             out,
-            "size       {} bytes of page contents ({:.1}%), {} bytes of metadata",
-            self.page_bytes,
-            100.0 * self.page_bytes as f64 / all as f64,
-            self.metadata_bytes
+            "  #{:<8} {:<16} {:>12} bytes at {:#x}",
+            l.index, l.name, l.len, l.offset
         )?;
-        Ok(())
     }
+    let all = (st.page_bytes + st.metadata_bytes).max(1);
+    writeln!(
+        out,
+        "size       {} bytes of page contents ({:.1}%), {} bytes of metadata",
+        st.page_bytes,
+        100.0 * st.page_bytes as f64 / all as f64,
+        st.metadata_bytes
+    )?;
+    Ok(())
 }
