@@ -276,3 +276,38 @@ fn the_rev_hint_comes_only_when_a_guess_from_a_pipe_could_explain_the_error() {
     assert!(!err.contains("hint"), "{err}");
     assert!(err.contains("TAIL"), "{err}");
 }
+
+#[test]
+fn info_on_a_truncated_image_shows_what_it_read_before_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(sample_path()).unwrap();
+    let cut = dir.path().join("cut.ckpt");
+    std::fs::write(&cut, &whole[..60000]).unwrap();
+    let cut = cut.to_str().unwrap();
+    let full = String::from_utf8(ok(&["info", "-v", &sample_path()], None)).unwrap();
+    for input in [Some(cut), None] {
+        let o = match input {
+            Some(f) => run(&["info", "-v", f], None),
+            None => run(&["info", "-v", "-"], Some(&whole[..60000])),
+        };
+        assert_eq!(o.status.code(), Some(1));
+        let text = String::from_utf8(o.stdout).unwrap();
+        assert!(text.contains("revision:   v23-rc2 "), "{text}");
+        assert!(text.contains("kernel:     2.6.37"), "{text}");
+        assert!(
+            text.contains("status:     incomplete: read 150 records up to offset 0xea5f"),
+            "{text}"
+        );
+        // The records read are those of the whole image's listing, up to the cut.
+        let listed: Vec<&str> = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("0x"))
+            .collect();
+        assert_eq!(listed.len(), 150, "{text}");
+        for l in &listed {
+            assert!(full.contains(l), "{l}");
+        }
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("offset 0xea5f"), "{err}");
+    }
+}

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use ckpt_format::detect::Detection;
-use ckpt_format::summary::{ImageInfo, InfoOptions, summarise_image};
+use ckpt_format::summary::{ImageInfo, InfoOptions, summarise_until_error};
 
 use crate::io::open_image;
 
@@ -72,8 +72,25 @@ impl Opts {
             stats: self.stats,
             pid: self.pid,
         };
-        let info = summarise_image(&mut r, &det, &self.image, &options)
-            .map_err(|e| crate::io::with_detection(e.into(), &det, &self.image))?;
+        let (info, failure) = summarise_until_error(&mut r, &det, &self.image, &options);
+        let failed = |e: ckpt_format::Error| crate::io::with_detection(e.into(), &det, &self.image);
+        let info = match (info, failure) {
+            (Some(info), None) => info,
+            // A corrupt or truncated image: what was read before the error, then the error.
+            (Some(info), Some(e)) if !self.json && !self.error => {
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                let status = format!(
+                    "incomplete: read {} records up to offset {:#x}; then the error below",
+                    info.records,
+                    e.position().offset
+                );
+                print_text(&mut out, &info, &det, Some(&status))?;
+                out.flush()?;
+                return Err(failed(e));
+            }
+            (_, Some(e)) => return Err(failed(e)),
+            (None, None) => unreachable!("a summary without a HEADER comes with an error"),
+        };
         if let Some(p) = self.pid
             && !info.pids.contains(&p)
         {
@@ -95,14 +112,20 @@ impl Opts {
             serde_json::to_writer_pretty(&mut out, &info)?;
             writeln!(out)?;
         } else {
-            print_text(&mut out, &info, &det)?;
+            print_text(&mut out, &info, &det, None)?;
         }
         out.flush()?;
         Ok(0)
     }
 }
 
-fn print_text(out: &mut impl Write, i: &ImageInfo, det: &Detection) -> Result<()> {
+/// Prints the summary; `unread` says why the image was not read to its end.
+fn print_text(
+    out: &mut impl Write,
+    i: &ImageInfo,
+    det: &Detection,
+    unread: Option<&str>,
+) -> Result<()> {
     writeln!(out, "image:      {} ({} bytes)", i.image, i.size)?;
     writeln!(
         out,
@@ -155,9 +178,10 @@ fn print_text(out: &mut impl Write, i: &ImageInfo, det: &Detection) -> Result<()
     writeln!(out, "records:    {}", i.records)?;
     writeln!(out, "tasks:      {}", i.tasks)?;
     writeln!(out, "pages:      {} ({} bytes)", i.pages, i.page_bytes)?;
-    match &i.error_message {
-        Some(m) => writeln!(out, "status:     failed checkpoint: {m}")?,
-        None => writeln!(out, "status:     complete")?,
+    match (unread, &i.error_message) {
+        (Some(why), _) => writeln!(out, "status:     {why}")?,
+        (None, Some(m)) => writeln!(out, "status:     failed checkpoint: {m}")?,
+        (None, None) => writeln!(out, "status:     complete")?,
     }
     if let Some(recs) = &i.record_list {
         writeln!(out)?;

@@ -174,6 +174,21 @@ pub fn summarise_image<R: Input>(
     image: &str,
     o: &InfoOptions,
 ) -> Result<ImageInfo> {
+    match summarise_until_error(r, det, image, o) {
+        (Some(info), None) => Ok(info),
+        (_, Some(e)) => Err(e),
+        (None, None) => unreachable!("a summary without a HEADER comes with an error"),
+    }
+}
+
+/// [`summarise_image`] of a corrupt or truncated image: the summary of what was read
+/// before the error (none when not even the HEADER was), and the error.
+pub fn summarise_until_error<R: Input>(
+    r: &mut Reader<R>,
+    det: &Detection,
+    image: &str,
+    o: &InfoOptions,
+) -> (Option<ImageInfo>, Option<crate::Error>) {
     let schema = det.schema;
     let format = Format::shared(det.schema, det.arch);
     let mut records = Vec::new();
@@ -186,63 +201,75 @@ pub fn summarise_image<R: Input>(
     let mut regs: Vec<TaskRegs> = Vec::new();
     let mut stats = Stats::default();
     let mut model = o.tasks.then(|| ModelBuilder::new(format, false));
-    while let Some(rec) = r.next_record()? {
-        count += 1;
-        tree.add(r, &rec)?;
-        if let Some(m) = model.as_mut() {
-            m.add(r, &rec)?;
-        }
-        if o.records && o.pid.is_none_or(|p| tree.belongs_to(&rec, p)) {
-            records.push(line(&rec));
-        }
-        if !rec.inline {
+    let mut read = || -> Result<()> {
+        while let Some(rec) = r.next_record()? {
+            count += 1;
+            tree.add(r, &rec)?;
+            if let Some(m) = model.as_mut() {
+                m.add(r, &rec)?;
+            }
+            if o.records && o.pid.is_none_or(|p| tree.belongs_to(&rec, p)) {
+                records.push(line(&rec));
+            }
+            if !rec.inline {
+                if o.stats {
+                    stats.add(format, &rec, None);
+                }
+                continue;
+            }
             if o.stats {
-                stats.add(format, &rec, None);
-            }
-            continue;
-        }
-        if o.stats {
-            let d = r.decode()?;
-            stats.add(format, &rec, Some(&d));
-        }
-        match (rec.name, rec.payload_of) {
-            ("HEADER", _) => header = Some(r.decode()?),
-            ("BUFFER", Some(("HEADER", _))) => uts.push(r.decode()?.text.unwrap_or_else(|| {
-                let b = &r.record_bytes()[8..];
-                String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or(&[])).into_owned()
-            })),
-            ("PGARR", _) => pages += r.decode()?.int("nr_pages").unwrap_or(0) as u64,
-            ("CPU", None) if o.arch_regs => {
                 let d = r.decode()?;
-                let opaque = d.struct_name.is_none();
-                let task = tree.current(&rec);
-                regs.push(TaskRegs {
-                    task: task.map_or(0, |t| t.ids.index),
-                    pid: task.map_or(0, |t| t.ids.pid),
-                    offset: rec.offset,
-                    regs: d
-                        .fields
-                        .into_iter()
-                        .filter(|(p, _)| !p.starts_with("h."))
-                        .collect(),
-                    opaque_len: opaque.then_some(rec.len),
-                });
+                stats.add(format, &rec, Some(&d));
             }
-            ("STRING", Some(("ERROR", _))) => error_message = r.decode()?.text,
-            _ => {}
+            match (rec.name, rec.payload_of) {
+                ("HEADER", _) => header = Some(r.decode()?),
+                ("BUFFER", Some(("HEADER", _))) => {
+                    uts.push(r.decode()?.text.unwrap_or_else(|| {
+                        let b = &r.record_bytes()[8..];
+                        String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or(&[]))
+                            .into_owned()
+                    }))
+                }
+                ("PGARR", _) => pages += r.decode()?.int("nr_pages").unwrap_or(0) as u64,
+                ("CPU", None) if o.arch_regs => {
+                    let d = r.decode()?;
+                    let opaque = d.struct_name.is_none();
+                    let task = tree.current(&rec);
+                    regs.push(TaskRegs {
+                        task: task.map_or(0, |t| t.ids.index),
+                        pid: task.map_or(0, |t| t.ids.pid),
+                        offset: rec.offset,
+                        regs: d
+                            .fields
+                            .into_iter()
+                            .filter(|(p, _)| !p.starts_with("h."))
+                            .collect(),
+                        opaque_len: opaque.then_some(rec.len),
+                    });
+                }
+                ("STRING", Some(("ERROR", _))) => error_message = r.decode()?.text,
+                _ => {}
+            }
         }
-    }
+        Ok(())
+    };
+    let failure = read().err();
     let tasks = tree.into_tasks();
-    let h = header.ok_or_else(|| {
-        crate::Error::new(
-            crate::ErrorKind::Grammar("the image has no HEADER record".to_string()),
-            crate::error::Position {
-                offset: 0,
-                record: Some(0),
-                rtype: None,
-            },
-        )
-    })?;
+    let Some(h) = header else {
+        return (
+            None,
+            Some(failure.unwrap_or_else(|| {
+                crate::Error::new(
+                    crate::ErrorKind::Grammar("the image has no HEADER record".to_string()),
+                    crate::error::Position {
+                        offset: 0,
+                        record: Some(0),
+                        rtype: None,
+                    },
+                )
+            })),
+        );
+    };
     let get = |n: &str| h.int(n).unwrap_or(0) as u64;
     let constants: Vec<(String, u64)> = h
         .fields
@@ -280,7 +307,7 @@ pub fn summarise_image<R: Input>(
     let wanted = o
         .pid
         .map(|p| shown(&|t: &TaskLine| t.ids.pid == p || t.ids.tgid == p));
-    Ok(ImageInfo {
+    let info = ImageInfo {
         format_version: INFO_FORMAT_VERSION,
         image: image.to_string(),
         size: r.offset(),
@@ -334,7 +361,8 @@ pub fn summarise_image<R: Input>(
                 .collect()
         }),
         tree: o.tree.then_some(tasks),
-    })
+    };
+    (Some(info), failure)
 }
 
 /// The kernel version `X.Y.Z` at the start of a uts release string (`2.6.37-ckpt`).

@@ -10,7 +10,9 @@ pub mod stats;
 pub mod tasks;
 pub mod tree;
 
-pub use info::{INFO_FORMAT_VERSION, ImageInfo, InfoOptions, summarise_image};
+pub use info::{
+    INFO_FORMAT_VERSION, ImageInfo, InfoOptions, summarise_image, summarise_until_error,
+};
 pub use stats::Stats;
 pub use tasks::TaskSummary;
 pub use tree::{TaskLine, TreeTracker};
