@@ -2,26 +2,12 @@
 //! cannot place and reads its output back while it writes it.
 
 use std::path::Path;
-use std::process::Output;
 
 use ckpt_tests::json_through_doubles;
 use serde_json::Value as Json;
 
-const CKPT: &str = env!("CARGO_BIN_EXE_ckpt");
-
-fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    ckpt_tests::run_with_stdin(CKPT, args, stdin)
-}
-
-fn ok(args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
-    let o = run(args, stdin);
-    assert!(
-        o.status.success(),
-        "ckpt {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o.stdout
-}
+mod common;
+use common::{ok, run};
 
 fn sample(rev: &str, arch: &str) -> Vec<u8> {
     ok(&["sample", "--rev", rev, "--arch", arch, "-o", "-"], None)

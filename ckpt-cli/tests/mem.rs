@@ -1,50 +1,14 @@
 //! `ckpt mem`: bytes at addresses, search and strings, from a file (through the page
 //! index) and from a pipe (one pass), over builder images of every revision × arch.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use ckpt_format::build::{BuildOptions, build};
 use ckpt_format::pages::PageIndex;
 use ckpt_format::{Arch, Format, Reader, Registry, Schema};
 
-const CKPT: &str = env!("CARGO_BIN_EXE_ckpt");
-
-fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut c = Command::new(CKPT)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(data) = stdin {
-        let mut i = c.stdin.take().unwrap();
-        let data = data.to_vec();
-        // Fed from a thread, so that the child's output never waits for its input; the
-        // reader stops after the task's records, so a closed pipe is expected.
-        std::thread::spawn(move || {
-            let _ = i.write_all(&data);
-        });
-    }
-    c.wait_with_output().unwrap()
-}
-
-#[track_caller]
-fn ok(args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
-    let o = run(args, stdin);
-    assert!(
-        o.status.success(),
-        "ckpt {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o.stdout
-}
+mod common;
+use common::{ok, run};
 
 /// An image of 8 tasks (threads sharing their leader's memory, a zombie) on disk.
 fn image(dir: &Path, s: &'static Schema, arch: Arch, memory: u64) -> (String, Vec<u8>) {

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -19,25 +18,7 @@ pub fn root() -> PathBuf {
 /// Runs `ckpt ARGS`, feeding `stdin` from a thread; requires that what it printed on
 /// standard error speaks the user's terms (see [`assert_no_debug_text`]).
 pub fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut c = Command::new(CKPT)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(data) = stdin {
-        let mut w = c.stdin.take().unwrap();
-        let data = data.to_vec();
-        std::thread::spawn(move || {
-            let _ = w.write_all(&data);
-        });
-    }
-    let o = c.wait_with_output().unwrap();
+    let o = ckpt_tests::run_with_stdin(CKPT, args, stdin);
     assert_no_debug_text(args, &o.stderr);
     o
 }
