@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::io::{open_image, with_detection};
 
 /// Version of the `--json` output.
-pub const FORMAT_VERSION: &str = "1.0.0";
+pub const FORMAT_VERSION: &str = "1.1.0";
 
 const AFTER: &str = "Examples:
   ckpt diff before.ckpt after.ckpt
