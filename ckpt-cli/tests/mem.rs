@@ -174,7 +174,7 @@ fn errors_name_the_file_and_what_was_expected() {
             1,
             &[
                 "address 0x404000 is outside every VMA",
-                "400000-404000 r-xp /usr/bin/task0",
+                "400000-404000 r-xp 00000000 /usr/bin/task0",
             ],
         ),
         (&["--pid", "8", "--strings"], 1, &["pid 8 is a zombie"]),

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, anyhow, bail};
 use ckpt_format::model::{ImageModel, PageOwner, VmaModel};
 use ckpt_format::pages::{PageIndex, PageWalker, ReadAt, first_unmapped};
-use ckpt_format::{Arch, Schema};
+use ckpt_format::summary::tasks::vma_summary;
+use ckpt_format::{Arch, Format, Schema};
 
 use crate::cmd::{parse_size, usage};
 use crate::io::{Output, open_image, with_detection};
@@ -158,7 +159,7 @@ impl Opts {
             .object(tag)
             .map(|o| &o.vmas[..])
             .unwrap_or(&[]);
-        let names = VmaNames::new(index.model(), det.schema, det.arch);
+        let names = VmaNames::new(index.model(), det.schema, det.arch, tag);
         match *want {
             Want::Range { addr, len } => {
                 if let Some(a) = space.first_unmapped(addr, len) {
@@ -289,7 +290,7 @@ impl Opts {
                     .and_then(|o| o.vmas.get(vma))
                     .cloned()
                     .unwrap_or_default();
-                let names = VmaNames::new(model.partial(), names_fmt.0, names_fmt.1);
+                let names = VmaNames::new(model.partial(), names_fmt.0, names_fmt.1, mm);
                 let describe = || names.describe(&vm);
                 let cand = &mut candidates[c].1;
                 walker.read_chunk(&mut r, &info, |a, b| cand.page(a, b, &describe))?;
@@ -308,7 +309,7 @@ impl Opts {
             .object(tag)
             .map(|o| o.vmas.clone())
             .unwrap_or_default();
-        let names = VmaNames::new(model, names_fmt.0, names_fmt.1);
+        let names = VmaNames::new(model, names_fmt.0, names_fmt.1, tag);
         let cand = match candidates.into_iter().find(|(c, _)| *c == tag) {
             Some((_, c)) => c,
             // An address space whose pages were not met holds none, or was written
@@ -592,52 +593,28 @@ impl Scanner {
     }
 }
 
-/// Names of VMAs like `/proc/PID/maps`.
+/// VMAs of one address space named like `/proc/PID/maps` (`ckpt_format::summary`).
 struct VmaNames<'m> {
     model: &'m ImageModel,
-    schema: &'static Schema,
-    arch: Arch,
+    format: &'static Format,
+    mm: i64,
 }
 
 impl<'m> VmaNames<'m> {
-    fn new(model: &'m ImageModel, schema: &'static Schema, arch: Arch) -> VmaNames<'m> {
+    fn new(model: &'m ImageModel, schema: &'static Schema, arch: Arch, mm: i64) -> VmaNames<'m> {
         VmaNames {
             model,
-            schema,
-            arch,
+            format: Format::shared(schema, arch),
+            mm,
         }
     }
 
-    /// `start-end rwxp file-or-[type]`.
+    /// `start-end perms offset file-or-[type]`.
     fn describe(&self, v: &VmaModel) -> String {
-        let int = |n: &str| {
-            v.fields
-                .iter()
-                .find(|(p, _)| p == n)
-                .and_then(|(_, x)| x.as_int())
-                .unwrap_or(0) as i64
-        };
-        let flags = int("vm_flags");
-        let bit = |b: i64, c: char| if flags & b != 0 { c } else { '-' };
-        let perms = format!(
-            "{}{}{}{}",
-            bit(1, 'r'),
-            bit(2, 'w'),
-            bit(4, 'x'),
-            if flags & 8 != 0 { 's' } else { 'p' }
-        );
-        let what = self
-            .model
-            .object(int("vma_objref"))
-            .and_then(|o| o.path())
-            .map(str::to_string)
-            .or_else(|| {
-                self.schema
-                    .enum_name("vma", int("vma_type"), self.arch)
-                    .map(|t| format!("[{}]", t.to_ascii_lowercase()))
-            })
-            .unwrap_or_default();
-        format!("{:x}-{:x} {perms} {what}", v.start, v.end)
+        match self.model.object(self.mm) {
+            Some(mm) => vma_summary(self.model, self.format, mm, v).to_string(),
+            None => format!("{:x}-{:x}", v.start, v.end),
+        }
     }
 }
 

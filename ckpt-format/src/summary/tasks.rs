@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::names;
 use super::tree::TaskIds;
-use crate::model::{Fields, ImageModel, ObjectModel, TaskModel, field_int};
+use crate::model::{Fields, ImageModel, ObjectModel, TaskModel, VmaModel, field_int};
 use crate::value::Value;
 use crate::{Arch, Format};
 
@@ -534,47 +534,64 @@ impl Context<'_> {
     }
 
     fn memory(&self, mm: &ObjectModel) -> Memory {
-        let (f, m) = (self.f, self.m);
-        let g = |n: &str| mm.int(n).unwrap_or(0) as u64;
-        let (start_brk, brk, stack) = (g("start_brk"), g("brk"), g("start_stack"));
         let vmas: Vec<Vma> = mm
             .vmas
             .iter()
-            .map(|v| {
-                let ty = field_int(&v.fields, "vma_type")
-                    .and_then(|x| f.schema.enum_name("vma", x as i64, f.arch))
-                    .unwrap_or("?");
-                let file = Some(int(&v.fields, "vma_objref"))
-                    .filter(|t| *t > 0)
-                    .and_then(|t| m.object(t))
-                    .and_then(|o| o.path());
-                let path = match (file, ty) {
-                    (Some(p), _) => Some(p.to_string()),
-                    (None, "VDSO") => Some("[vdso]".to_string()),
-                    (None, "ANON") if v.start <= brk && v.end >= start_brk && brk > 0 => {
-                        Some("[heap]".to_string())
-                    }
-                    (None, "ANON") if v.start <= stack && stack < v.end => {
-                        Some("[stack]".to_string())
-                    }
-                    _ => None,
-                };
-                Vma {
-                    start: v.start,
-                    end: v.end,
-                    r#type: ty.to_string(),
-                    pages: v.pages,
-                    perms: names::vma_perms(field_int(&v.fields, "vm_flags").unwrap_or(0) as u64),
-                    offset: (field_int(&v.fields, "vm_pgoff").unwrap_or(0) as u64)
-                        .wrapping_mul(crate::limits::PAGE_SIZE as u64),
-                    path,
-                }
-            })
+            .map(|v| vma_summary(self.m, self.f, mm, v))
             .collect();
         Memory {
             objref: mm.tag,
             pages: vmas.iter().map(|v| v.pages).sum(),
             vmas,
+        }
+    }
+}
+
+/// One VMA of the address space `mm` of `m`, as a line of `/proc/PID/maps` names it: the
+/// mapped file's path, or `[heap]`, `[stack]`, `[vdso]` from the MM's brk and stack.
+pub fn vma_summary(m: &ImageModel, f: &Format, mm: &ObjectModel, v: &VmaModel) -> Vma {
+    let g = |n: &str| mm.int(n).unwrap_or(0) as u64;
+    let (start_brk, brk, stack) = (g("start_brk"), g("brk"), g("start_stack"));
+    let ty = field_int(&v.fields, "vma_type")
+        .and_then(|x| f.schema.enum_name("vma", x as i64, f.arch))
+        .unwrap_or("?");
+    let file = Some(int(&v.fields, "vma_objref"))
+        .filter(|t| *t > 0)
+        .and_then(|t| m.object(t))
+        .and_then(|o| o.path());
+    let path = match (file, ty) {
+        (Some(p), _) => Some(p.to_string()),
+        (None, "VDSO") => Some("[vdso]".to_string()),
+        (None, "ANON") if v.start <= brk && v.end >= start_brk && brk > 0 => {
+            Some("[heap]".to_string())
+        }
+        (None, "ANON") if v.start <= stack && stack < v.end => Some("[stack]".to_string()),
+        _ => None,
+    };
+    Vma {
+        start: v.start,
+        end: v.end,
+        r#type: ty.to_string(),
+        pages: v.pages,
+        perms: names::vma_perms(field_int(&v.fields, "vm_flags").unwrap_or(0) as u64),
+        offset: (field_int(&v.fields, "vm_pgoff").unwrap_or(0) as u64)
+            .wrapping_mul(crate::limits::PAGE_SIZE as u64),
+        path,
+    }
+}
+
+impl std::fmt::Display for Vma {
+    /// `400000-404000 r-xp 00000000 /usr/bin/task0`, as `/proc/PID/maps`; an area with
+    /// no file or name shows its type (`[anon]`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:x}-{:x} {} {:08x} ",
+            self.start, self.end, self.perms, self.offset
+        )?;
+        match &self.path {
+            Some(p) => f.write_str(p),
+            None => write!(f, "[{}]", self.r#type.to_ascii_lowercase()),
         }
     }
 }
