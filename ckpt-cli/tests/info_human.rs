@@ -386,3 +386,64 @@ fn a_converted_header_says_whose_kernel_version_and_uts_strings_it_carries() {
     assert!(!plain.contains("note:"), "{plain}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn pid_filters_the_tree_to_a_subtree_and_the_stats_to_the_tasks_records() {
+    let img = sample("v23-rc2", "x86_64", "6");
+    let whole = ok(&["info", "-p", "-"], Some(&img));
+    let tree = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|l| !l.starts_with("status:"))
+            .skip(2)
+            .map(str::to_string)
+            .collect()
+    };
+    let all = tree(&whole);
+    // pid 2 and what hangs under it: its lines of the whole tree, from its own line on,
+    // until the next line at its depth or above.
+    let at = all
+        .iter()
+        .position(|l| l.contains("(2)"))
+        .expect("pid 2 in the tree");
+    let depth = |l: &str| {
+        l.chars()
+            .take_while(|c| !c.is_alphanumeric() && *c != '{')
+            .count()
+    };
+    let pid_of = |l: &str| -> String {
+        let open = l.find('(').unwrap();
+        let close = open + l[open..].find(')').unwrap();
+        l[open + 1..close].to_string()
+    };
+    let d = depth(&all[at]);
+    let want: Vec<String> = std::iter::once(&all[at])
+        .chain(all[at + 1..].iter().take_while(|l| depth(l) > d))
+        .map(|l| pid_of(l))
+        .collect();
+    let sub = ok(&["info", "-p", "--pid", "2", "-"], Some(&img));
+    let got = tree(&sub);
+    let got_pids: Vec<String> = got.iter().map(|l| pid_of(l)).collect();
+    assert!(want.len() > 1, "pid 2 has threads or children: {whole}");
+    assert_eq!(got_pids, want, "{whole}\n{sub}");
+    assert_eq!(depth(&got[0]), 0, "{sub}");
+    // Statistics of one task count fewer records than those of the image.
+    let j = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_str(&ok(args, Some(&img))).unwrap()
+    };
+    let count = |v: &serde_json::Value| -> u64 {
+        v["stats"]["records"]
+            .as_object()
+            .map(|m| m.values().map(|x| x[0].as_u64().unwrap_or(0)).sum())
+            .unwrap_or(0)
+    };
+    let (a, b) = (
+        j(&["info", "--stats", "--json", "-"]),
+        j(&["info", "--stats", "--json", "--pid", "2", "-"]),
+    );
+    assert!(
+        count(&b) > 0 && count(&b) < count(&a),
+        "{} {}",
+        count(&a),
+        count(&b)
+    );
+}

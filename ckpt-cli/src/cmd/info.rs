@@ -241,7 +241,7 @@ fn print_text(
         super::tasks::print(out, t)?;
     }
     if let Some(tree) = &i.tree {
-        super::tasks::print_tree(out, tree)?;
+        super::tasks::print_tree(out, tree, i.pid_filter)?;
     }
     Ok(())
 }

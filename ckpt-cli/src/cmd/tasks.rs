@@ -242,7 +242,7 @@ fn tables(
 
 /// Prints the process tree as pstree draws it: children under their parent, threads
 /// as `{comm}` under their group's leader.
-pub fn print_tree(out: &mut impl Write, tree: &[TaskLine]) -> Result<()> {
+pub fn print_tree(out: &mut impl Write, tree: &[TaskLine], root: Option<i64>) -> Result<()> {
     let pids: BTreeSet<i64> = tree.iter().map(|t| t.ids.pid).collect();
     let parent = |t: &TaskLine| -> Option<i64> {
         if t.ids.is_thread_of_another(&pids) {
@@ -258,6 +258,10 @@ pub fn print_tree(out: &mut impl Write, tree: &[TaskLine]) -> Result<()> {
             Some(p) => children.entry(p).or_default().push(t),
             None => roots.push(t),
         }
+    }
+    // With a pid, the subtree of that task (its threads and descendants).
+    if let Some(p) = root {
+        roots = tree.iter().filter(|t| t.ids.pid == p).collect();
     }
     writeln!(out)?;
     let mut seen = BTreeSet::new();

@@ -208,16 +208,18 @@ pub fn summarise_until_error<R: Input>(
             if let Some(m) = model.as_mut() {
                 m.add(r, &rec)?;
             }
-            if o.records && o.pid.is_none_or(|p| tree.belongs_to(&rec, p)) {
+            // With a pid, the record list and the statistics are of that task's records.
+            let mine = o.pid.is_none_or(|p| tree.belongs_to(&rec, p));
+            if o.records && mine {
                 records.push(line(&rec));
             }
             if !rec.inline {
-                if o.stats {
+                if o.stats && mine {
                     stats.add(format, &rec, None);
                 }
                 continue;
             }
-            if o.stats {
+            if o.stats && mine {
                 let d = r.decode()?;
                 stats.add(format, &rec, Some(&d));
             }
