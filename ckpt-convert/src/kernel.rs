@@ -60,6 +60,14 @@ impl fmt::Display for KernelVersion {
 }
 
 impl KernelVersion {
+    /// The version an image header records (`major.minor.patch`).
+    pub fn from_header(kernel: (u16, u16, u16)) -> KernelVersion {
+        KernelVersion {
+            numbers: vec![kernel.0.into(), kernel.1.into(), kernel.2.into()],
+            rc: None,
+        }
+    }
+
     /// `major.minor.patch` as the image header stores it (missing numbers are 0).
     pub fn header_triple(&self) -> Option<(u16, u16, u16)> {
         let n = |i: usize| u16::try_from(self.numbers.get(i).copied().unwrap_or(0)).ok();
@@ -236,6 +244,15 @@ mod tests {
 
     fn v(s: &str) -> KernelVersion {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_header_version_and_its_triple_are_inverses() {
+        for t in [(2, 6, 37), (3, 0, 8), (2, 6, 0)] {
+            let k = KernelVersion::from_header(t);
+            assert_eq!(k.header_triple(), Some(t));
+            assert_eq!(k, v(&format!("{}.{}.{}", t.0, t.1, t.2)));
+        }
     }
 
     #[test]

@@ -105,12 +105,10 @@ fn converted(
     let (r, det) = open_image(path, rev)?;
     // The header keeps its kernel version: the comparison is of the images' own headers,
     // not of the converted revision's default kernel.
-    let (major, minor, patch) = det.evidence.header.kernel;
     let opts = Options {
-        kernel: Some(ckpt_convert::KernelVersion {
-            numbers: vec![major.into(), minor.into(), patch.into()],
-            rc: None,
-        }),
+        kernel: Some(ckpt_convert::KernelVersion::from_header(
+            det.evidence.header.kernel,
+        )),
         allow_lossy: true,
         cwd: TaskPaths::all("(unknown)"),
         root: TaskPaths::all("(unknown)"),
