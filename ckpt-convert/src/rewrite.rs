@@ -9,64 +9,13 @@ use std::collections::BTreeMap;
 use ckpt_format::value::{Value, decode_field, encode_field, get_uint, put_uint};
 use ckpt_format::{Format, RecordInfo, Schema};
 
-use crate::convert::{Action, Conv, ConvertError, Options, Out, fields_of};
-use crate::steps::{self, Direction, Rewrite, Step};
+use crate::error::ConvertError;
+use crate::ledger::Action;
+use crate::mechanical::{Conv, fields_of};
+use crate::plan::{Change, Plan};
+use crate::steps::{self, Direction, Rewrite};
+use crate::transform::Out;
 
-/// Which way a feature changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    /// Both sides have it, or neither.
-    Same,
-    /// The target has it, the source not.
-    Add,
-    /// The source has it, the target not.
-    Remove,
-}
-
-impl Change {
-    fn of(d: Option<Direction>) -> Change {
-        match d {
-            Some(Direction::Up) => Change::Add,
-            Some(Direction::Down) => Change::Remove,
-            None => Change::Same,
-        }
-    }
-}
-
-/// What a conversion from one format to another has to do beyond names.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    /// Kernel version for the target header.
-    pub kernel: (u16, u16, u16),
-    /// The target kernel's `ckpt_const` values.
-    pub constants: Vec<(String, u64)>,
-    /// The rewrites of the crossed steps, in chain order.
-    pub rewrites: Vec<(Rewrite, Direction, &'static Step)>,
-    lsm_container: Change,
-    vpids_record: Change,
-    fs_object: Change,
-    auxv_units: Change,
-    pids_objects: Change,
-    task_order: Change,
-    s390_thread: Change,
-    pids_offset: i64,
-    netns_bit: (Option<bool>, Option<bool>),
-}
-
-impl Plan {
-    /// The direction in which `r` is crossed, if it is.
-    pub fn crossed(&self, r: Rewrite) -> Option<Direction> {
-        self.rewrites.iter().find(|x| x.0 == r).map(|x| x.1)
-    }
-
-    /// The label of the step that holds `r` ("c97c03d -> 67cfee9").
-    pub fn step_of(&self, r: Rewrite) -> String {
-        self.rewrites
-            .iter()
-            .find(|x| x.0 == r)
-            .map_or_else(String::new, |x| x.2.label())
-    }
-}
 
 /// One task of a process tree, in the numbers of the root task's pid namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -158,114 +107,6 @@ pub(crate) struct State {
     creds: BTreeMap<i64, (i64, i64)>,
 }
 
-/// Revisions from `from` to `to`, in order.
-pub fn path(from: &Schema, to: &Schema) -> Vec<String> {
-    let mut v = vec![from.id.clone()];
-    for (s, d) in steps::between(from, to) {
-        let next = match d {
-            Direction::Up => s.newer,
-            Direction::Down => s.older,
-        };
-        // By name: the revisions in between are not parsed.
-        let entry = ckpt_format::Registry::get()
-            .find_entry(next)
-            .expect("step names a known revision");
-        v.push(entry.id().to_string());
-    }
-    v
-}
-
-/// The plan of a conversion, or why it is refused.
-pub(crate) fn plan(
-    from: &'static Format,
-    to: &'static Format,
-    opts: &Options,
-) -> Result<Plan, ConvertError> {
-    let (a, b) = (from.schema, to.schema);
-    let mut rewrites = Vec::new();
-    let mut vpids = 0i32;
-    for (step, dir) in steps::between(a, b) {
-        for c in step.changes {
-            rewrites.push((c.rewrite, dir, step));
-            if c.rewrite == Rewrite::VpidsRecord {
-                // c83f38b adds the record, b0d8304 removes it.
-                let adds = step.newer == "c83f38b";
-                vpids += if adds == (dir == Direction::Up) {
-                    1
-                } else {
-                    -1
-                };
-            }
-        }
-    }
-    let kernel = match &opts.kernel {
-        Some(k) => {
-            if !k.is_full() {
-                return Err(ConvertError::Refused(format!(
-                    "--target-kernel {k}: the header holds x.y.z and restart compares it exactly; give all three numbers"
-                )));
-            }
-            k.header_triple().ok_or_else(|| {
-                ConvertError::Refused(format!("kernel {k} does not fit the header"))
-            })?
-        }
-        None => {
-            let k = b
-                .kernels
-                .first()
-                .map(|k| k.value.clone())
-                .unwrap_or_default();
-            crate::KernelVersion::from_str_lossy(&k)
-        }
-    };
-    let kname = format!("{}.{}.{}", kernel.0, kernel.1, kernel.2);
-    let config = opts.config.as_ref().map(|(o, v)| (o.as_str(), v.as_str()));
-    let kc = crate::kernel::constants_for(b, kernel, to.arch, config).ok_or_else(|| {
-            let known: Vec<&str> = b.kernels.iter().map(|k| k.value.as_str()).collect();
-            ConvertError::Refused(format!(
-                "no ckpt_const values are known for kernel {kname} on {} with revision {} (it is known for {})",
-                to.arch,
-                b.id,
-                known.join(", ")
-            ))
-        })?;
-    let netns = |s: &Schema| {
-        if s.constant("CHECKPOINT_NETNS", from.arch).is_some() {
-            Some(true)
-        } else if s.constant("CHECKPOINT_NONETNS", from.arch).is_some() {
-            Some(false)
-        } else {
-            None
-        }
-    };
-    let find = |r: Rewrite| rewrites.iter().find(|x| x.0 == r).map(|x| x.1);
-    Ok(Plan {
-        kernel,
-        constants: kc.values.clone(),
-        lsm_container: Change::of(find(Rewrite::LsmContainer)),
-        vpids_record: match vpids {
-            1 => Change::Add,
-            -1 => Change::Remove,
-            _ => Change::Same,
-        },
-        fs_object: Change::of(find(Rewrite::FsObject)),
-        auxv_units: Change::of(find(Rewrite::AuxvUnits)),
-        pids_objects: Change::of(find(Rewrite::PidsObjects)),
-        task_order: Change::of(find(Rewrite::TaskOrder)),
-        s390_thread: if from.arch == ckpt_format::Arch::S390x {
-            Change::of(find(Rewrite::S390Thread))
-        } else {
-            Change::Same
-        },
-        pids_offset: match find(Rewrite::PidsOffset) {
-            Some(Direction::Up) => 1,
-            Some(Direction::Down) => -1,
-            None => 0,
-        },
-        netns_bit: (netns(a), netns(b)),
-        rewrites,
-    })
-}
 
 fn objtype_name(conv: &Conv<'_>, bytes: &[u8]) -> Option<&'static str> {
     let f = fields_of(conv.from, "OBJREF", bytes);
@@ -378,17 +219,17 @@ fn reorder(
         // Downgrade: hold THREAD..CPU_FPU until the objects are out.
         (Change::Remove, Order::Idle) if comm => st.order = Order::Holding,
         (Change::Remove, Order::Holding) if cpu_part => {
-            if outs.iter().any(|o| matches!(o, Out::Bytes(_))) {
+            if outs.iter().any(|o| matches!(o, Out::Record(_))) {
                 note_moved(conv, info, "after the task's objects");
             }
             for o in outs.drain(..) {
-                if let Out::Bytes(b) = o {
+                if let Out::Record(b) = o {
                     st.held.push(b);
                 }
             }
         }
         (Change::Remove, Order::Holding | Order::Objects) if ends_task => {
-            pre.extend(st.held.drain(..).map(Out::Bytes));
+            pre.extend(st.held.drain(..).map(Out::Record));
             st.order = Order::Idle;
         }
         (Change::Remove, Order::Holding) => st.order = Order::Objects,
@@ -396,7 +237,7 @@ fn reorder(
             if name == "SIGPENDING" && info.payload_of.is_none() && st.last_owner != "SIGNAL" =>
         {
             // The private SIGPENDING: the shared one follows SIGNAL directly.
-            pre.extend(st.held.drain(..).map(Out::Bytes));
+            pre.extend(st.held.drain(..).map(Out::Record));
             st.order = Order::Idle;
         }
         _ => {}
@@ -696,7 +537,7 @@ fn write_tree(conv: &mut Conv<'_>, st: &mut State) -> Result<Vec<Out>, ConvertEr
         // Tags 1..n as a subtree checkpoint numbers them: offset 0 at b6cdf01, the first
         // tag (1) from 1fd8e6e.
         let offset = if to.schema.ordinal <= 15 { 0 } else { 1 };
-        outs.push(Out::Bytes(struct_record(
+        outs.push(Out::Record(struct_record(
             conv,
             "PIDS",
             "ckpt_hdr_pids",
@@ -706,7 +547,7 @@ fn write_tree(conv: &mut Conv<'_>, st: &mut State) -> Result<Vec<Out>, ConvertEr
                 ("offset", Value::Uint(offset)),
             ],
         )?));
-        outs.push(Out::Bytes(raw_record(conv, "BUFFER", &buf)?));
+        outs.push(Out::Record(raw_record(conv, "BUFFER", &buf)?));
         conv.note_step(
             Rewrite::PidsObjects,
             idx,
@@ -862,7 +703,7 @@ fn write_tree(conv: &mut Conv<'_>, st: &mut State) -> Result<Vec<Out>, ConvertEr
     )?;
     if to.record_type("VPIDS").is_some() {
         let nr_vpids = Value::Int(vpids.len() as i64 / 4);
-        outs.push(Out::Bytes(struct_record(
+        outs.push(Out::Record(struct_record(
             conv,
             "VPIDS",
             "ckpt_hdr_vpids",
@@ -880,7 +721,7 @@ fn write_tree(conv: &mut Conv<'_>, st: &mut State) -> Result<Vec<Out>, ConvertEr
         conv.because("the nested pid numbers of the pid objects");
     }
     if !vpids.is_empty() {
-        outs.push(Out::Bytes(raw_record(conv, "BUFFER", &vpids)?));
+        outs.push(Out::Record(raw_record(conv, "BUFFER", &vpids)?));
     }
     Ok(outs)
 }
@@ -894,13 +735,13 @@ fn push_tree(
     entries: &[u8],
     [old, new]: [&str; 2],
 ) -> Result<(), ConvertError> {
-    outs.push(Out::Bytes(struct_record(
+    outs.push(Out::Record(struct_record(
         conv,
         "TREE",
         "ckpt_hdr_tree",
         &[("nr_tasks", Value::Int(nr_tasks as i64))],
     )?));
-    outs.push(Out::Bytes(raw_record(conv, "BUFFER", entries)?));
+    outs.push(Out::Record(raw_record(conv, "BUFFER", entries)?));
     conv.note_step(
         Rewrite::PidsObjects,
         idx,
@@ -1087,7 +928,7 @@ fn convert_record(
                     Some(Value::Uint(nv)),
                 );
             }
-            outs.push(Out::Bytes(h));
+            outs.push(Out::Record(h));
             return Ok(outs);
         }
         "BUFFER" | "LSM_INFO"
@@ -1162,7 +1003,7 @@ fn convert_record(
             return Ok(outs);
         }
         "RESTART_BLOCK" if plan.s390_thread == Change::Add => {
-            outs.push(Out::Bytes(struct_record(
+            outs.push(Out::Record(struct_record(
                 conv,
                 "THREAD",
                 "ckpt_hdr_thread",
@@ -1352,7 +1193,7 @@ fn convert_record(
                     .schema
                     .enum_value("obj", "FS", conv.to.arch)
                     .unwrap_or(0);
-                outs.push(Out::Bytes(struct_record(
+                outs.push(Out::Record(struct_record(
                     conv,
                     "OBJREF",
                     "ckpt_hdr_objref",
@@ -1361,7 +1202,7 @@ fn convert_record(
                         ("objref", Value::Int(t)),
                     ],
                 )?));
-                outs.push(Out::Bytes(struct_record(
+                outs.push(Out::Record(struct_record(
                     conv,
                     "FS",
                     "ckpt_hdr_fs",
@@ -1370,7 +1211,7 @@ fn convert_record(
                 for p in [cwd, root] {
                     let mut b = p.as_bytes().to_vec();
                     b.push(0);
-                    outs.push(Out::Bytes(raw_record(conv, "FILE_NAME", &b)?));
+                    outs.push(Out::Record(raw_record(conv, "FILE_NAME", &b)?));
                 }
                 conv.note_step(
                     Rewrite::FsObject,
@@ -1446,7 +1287,7 @@ fn convert_record(
             Some(Value::Int(tag)),
         );
     }
-    outs.push(Out::Bytes(out));
+    outs.push(Out::Record(out));
     // Records after this one.
     if info.payload_of == Some(("TREE", "pids")) && plan.vpids_record == Change::Add {
         let sum: i128 = decoded
@@ -1455,7 +1296,7 @@ fn convert_record(
             .filter(|(p, _)| p.ends_with(".depth"))
             .filter_map(|(_, v)| v.as_int())
             .sum();
-        outs.push(Out::Bytes(struct_record(
+        outs.push(Out::Record(struct_record(
             conv,
             "VPIDS",
             "ckpt_hdr_vpids",
@@ -1474,8 +1315,8 @@ fn convert_record(
     if name == "CONTAINER" && plan.lsm_container == Change::Add {
         let mut lsm = b"default".to_vec();
         lsm.resize(11, 0);
-        outs.push(Out::Bytes(raw_record(conv, "BUFFER", &lsm)?));
-        outs.push(Out::Bytes(raw_record(conv, "LSM_INFO", b"dummy")?));
+        outs.push(Out::Record(raw_record(conv, "BUFFER", &lsm)?));
+        outs.push(Out::Record(raw_record(conv, "LSM_INFO", b"dummy")?));
         conv.note_step(
             Rewrite::LsmContainer,
             idx,

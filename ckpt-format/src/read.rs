@@ -1000,9 +1000,12 @@ pub fn decode_record_typed(
             "pgarr_chunk" | "pids_entry" => {}
             ty => {
                 if let Ok(TypeLayout::Struct(s)) = format.layouts.named_type(ty) {
-                    for (i, chunk) in body.chunks_exact(s.size.max(1) as usize).enumerate() {
+                    let base = bytes.len() - body.len();
+                    let size = s.size.max(1) as usize;
+                    for (i, chunk) in body.chunks_exact(size).enumerate() {
                         for mut f in decode_struct_typed(&s, chunk, endian) {
                             f.path = format!("{pname}[{i}].{}", f.path);
+                            f.offset += (base + i * size) as u32;
                             fields.push(f);
                         }
                     }
@@ -1013,12 +1016,15 @@ pub fn decode_record_typed(
                         prim: p,
                         count: 1,
                     };
+                    let base = bytes.len() - body.len();
                     for (i, chunk) in body.chunks_exact(p.size as usize).enumerate() {
                         if let Some(value) = decode_field(&f, chunk, endian) {
                             fields.push(TypedField {
                                 path: format!("{pname}[{i}]"),
                                 value,
                                 prim: p,
+                                offset: (base + i * p.size as usize) as u32,
+                                count: 1,
                             });
                         }
                     }
@@ -1092,18 +1098,18 @@ pub fn decode_record_typed(
                                 path: tname,
                                 value,
                                 prim: p,
+                                offset: start as u32,
+                                count: n as u32,
                             });
                         }
                     }
                     TypeLayout::Struct(s) => {
                         let n = count.unwrap_or(tail_bytes.len() / s.size.max(1) as usize);
-                        for (i, chunk) in tail_bytes
-                            .chunks_exact(s.size.max(1) as usize)
-                            .take(n)
-                            .enumerate()
-                        {
+                        let size = s.size.max(1) as usize;
+                        for (i, chunk) in tail_bytes.chunks_exact(size).take(n).enumerate() {
                             for mut f in decode_struct_typed(&s, chunk, endian) {
                                 f.path = format!("{tname}[{i}].{}", f.path);
+                                f.offset += (start + i * size) as u32;
                                 fields.push(f);
                             }
                         }

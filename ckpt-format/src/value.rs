@@ -152,6 +152,23 @@ pub struct TypedField {
     pub value: Value,
     /// The primitive of the value (of each element, for an array).
     pub prim: Prim,
+    /// Byte offset in the record (pre-header included) or in the bytes decoded.
+    pub offset: u32,
+    /// Number of elements (1 for a scalar).
+    pub count: u32,
+}
+
+impl TypedField {
+    /// The field as a layout [`Field`] at its offset, to write a new value with
+    /// [`encode_field`].
+    pub fn field(&self) -> Field {
+        Field {
+            path: self.path.clone(),
+            offset: self.offset,
+            prim: self.prim,
+            count: self.count,
+        }
+    }
 }
 
 /// [`decode_struct`] with each field's primitive.
@@ -164,6 +181,8 @@ pub fn decode_struct_typed(layout: &StructLayout, bytes: &[u8], endian: Endian) 
                 path: f.path.clone(),
                 value,
                 prim: f.prim,
+                offset: f.offset,
+                count: f.count,
             })
         })
         .collect()

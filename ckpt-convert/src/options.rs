@@ -1,0 +1,84 @@
+//! Options of a conversion.
+
+use std::path::PathBuf;
+
+use crate::KernelVersion;
+
+/// Directories for the FS objects a conversion inserts: one for every task, and
+/// per-task ones by pid (`--cwd PATH`, `--cwd PID=PATH`).
+#[derive(Debug, Clone, Default)]
+pub struct TaskPaths {
+    /// For every task without its own.
+    pub all: Option<String>,
+    /// Per task, by pid in the root pid namespace of the image.
+    pub by_pid: Vec<(i64, String)>,
+}
+
+impl TaskPaths {
+    /// The same path for every task.
+    pub fn all(path: &str) -> TaskPaths {
+        TaskPaths {
+            all: Some(path.to_string()),
+            by_pid: vec![],
+        }
+    }
+
+    /// Adds `PATH` (every task) or `PID=PATH` (one task).
+    pub fn add(&mut self, arg: &str) -> Result<(), String> {
+        match arg.split_once('=') {
+            Some((pid, path)) if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) => {
+                let pid: i64 = pid.parse().map_err(|_| format!("bad pid in {arg}"))?;
+                if path.is_empty() {
+                    return Err(format!("{arg}: no path after ="));
+                }
+                self.by_pid.push((pid, path.to_string()));
+            }
+            _ => {
+                if arg.is_empty() {
+                    return Err("an empty path".into());
+                }
+                self.all = Some(arg.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// The path for the task with `pid`.
+    pub fn for_pid(&self, pid: i64) -> Option<&str> {
+        self.by_pid
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == pid)
+            .map(|(_, s)| s.as_str())
+            .or(self.all.as_deref())
+    }
+}
+
+/// Options of a conversion.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Convert even when non-default data is dropped.
+    pub allow_lossy: bool,
+    /// The kernel the target header names (default: the target revision's most likely one).
+    pub kernel: Option<KernelVersion>,
+    /// A kernel config option and value that selects a `ckpt_const` variant
+    /// (`CONFIG_IA32_EMULATION`, `n`).
+    pub config: Option<(String, String)>,
+    /// The working directories for the FS objects a target needs and the source lacks.
+    pub cwd: TaskPaths,
+    /// The root directories for those FS objects.
+    pub root: TaskPaths,
+    /// The xstate size of the target CPU, when stated: HEADER_ARCH and CPU_FPU are copied
+    /// unchanged, so an image with another size is refused.
+    pub cpu_xstate_size: Option<u16>,
+    /// Where to spill a task's objects while its records are reordered (pre-v19 <->
+    /// v19); the system's temporary directory when not given.
+    pub spill_dir: Option<PathBuf>,
+    /// Convert past record-level refusals (sockets, pending signals): such a record is
+    /// mapped by names and reported as a loss ("(refused)"). For comparing images (`ckpt
+    /// diff`), never for images to restart.
+    pub best_effort: bool,
+    /// Convert a failed checkpoint (an image that ends in an ERROR record and its
+    /// message); refused otherwise, since no kernel restarts it.
+    pub allow_incomplete: bool,
+}
