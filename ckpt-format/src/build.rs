@@ -14,6 +14,7 @@ use crate::arch::Arch;
 use crate::error::{Error, ErrorKind, Position, Result};
 use crate::format::{Format, MAGIC_HEAD, MAGIC_TAIL};
 use crate::limits::PAGE_SIZE;
+use crate::model::places::{PlaceKind, PlaceValue};
 use crate::prng::SplitMix64;
 use crate::schema::RecordBody;
 use crate::value::{Value, apply_fields, decode_struct, put_uint};
@@ -97,6 +98,22 @@ pub struct BuildSummary {
     /// Records whose content no source describes (opaque arch records, written with a
     /// declared placeholder length).
     pub synthetic: Vec<String>,
+    /// Where the builder wrote every path, pid, uid, gid, host name and domain name, in
+    /// the order it wrote them: the index that [`crate::model::places`] is tested against.
+    pub placed: Vec<Placed>,
+}
+
+/// A value the builder placed in one member of one record.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Placed {
+    /// What the value is.
+    pub kind: PlaceKind,
+    /// Index of the record that holds it.
+    pub record_index: u64,
+    /// The member, named as [`crate::model::places::Place::member`] names it.
+    pub member: String,
+    /// The value.
+    pub value: PlaceValue,
 }
 
 /// A payload the builder supplies for a record's `payload` rule.
@@ -329,6 +346,55 @@ impl<W: Write> Emitter<'_, W> {
             return Err(self.err(format!("{name}: more payloads given than its rule has")));
         }
         Ok(())
+    }
+
+    /// Records that the record `ahead` records after the next one written (0: the next
+    /// one; 1: its first payload) holds `value` in `member`.
+    fn placed(
+        &mut self,
+        ahead: u64,
+        kind: PlaceKind,
+        member: impl Into<String>,
+        value: PlaceValue,
+    ) {
+        self.summary.placed.push(Placed {
+            kind,
+            record_index: self.w.records() + ahead,
+            member: member.into(),
+            value,
+        });
+    }
+
+    /// True when struct `st` of the revision has member `member`.
+    fn struct_has(&self, st: &str, member: &str) -> bool {
+        self.f
+            .layout(st)
+            .is_ok_and(|l| l.fields().iter().any(|f| f.path == member))
+    }
+
+    /// True when record `name` of the revision has member `member`.
+    fn record_has(&self, name: &str, member: &str) -> bool {
+        match self.f.schema.record_def(name, self.f.arch).map(|d| &d.body) {
+            Some(RecordBody::Struct { name: st, .. }) => self.struct_has(st, member),
+            _ => false,
+        }
+    }
+
+    /// [`Emitter::placed`] for the members `which` of `fields`, the fields of the next
+    /// record, `name`, that its revision has; pids of 0 (no process) are not places.
+    fn placed_fields(&mut self, name: &str, fields: &Fields, which: &[(&str, PlaceKind)]) {
+        for (m, kind) in which {
+            let Some(v) = fields
+                .iter()
+                .find(|(p, _)| p == m)
+                .and_then(|(_, v)| v.as_int())
+            else {
+                continue;
+            };
+            if self.record_has(name, m) && (*kind != PlaceKind::Pid || v > 0) {
+                self.placed(0, *kind, *m, PlaceValue::Int(v as i64));
+            }
+        }
     }
 
     /// Bytes of one element struct `ty` with `fields` set.
@@ -727,6 +793,14 @@ fn write_tree<W: Write>(e: &mut Emitter<'_, W>, tasks: &[Task]) -> Result<()> {
         } else {
             first - 1
         };
+        for (k, p) in order.iter().enumerate() {
+            e.placed(
+                1,
+                PlaceKind::Pid,
+                format!("entries[{k}].numbers[0]"),
+                PlaceValue::Int(*p),
+            );
+        }
         e.rec(
             "PIDS",
             vec![
@@ -761,7 +835,23 @@ fn write_tree<W: Write>(e: &mut Emitter<'_, W>, tasks: &[Task]) -> Result<()> {
         );
     }
     let mut arr = Vec::new();
-    for t in tasks {
+    for (k, t) in tasks.iter().enumerate() {
+        for (m, v) in [
+            ("vpid", t.pid),
+            ("vppid", t.ppid),
+            ("vtgid", t.tgid),
+            ("vpgid", t.pgid),
+            ("vsid", t.sid),
+        ] {
+            if v > 0 && e.struct_has("ckpt_pids", m) {
+                e.placed(
+                    1,
+                    PlaceKind::Pid,
+                    format!("pids[{k}].{m}"),
+                    PlaceValue::Int(v),
+                );
+            }
+        }
         arr.extend(e.element(
             "ckpt_pids",
             &[
@@ -832,6 +922,14 @@ fn write_creds<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, uid: u64) -> R
                     b
                 })
                 .collect();
+            for (k, g) in [0i64, 4, 27, 100].iter().enumerate() {
+                e.placed(
+                    0,
+                    PlaceKind::Gid,
+                    format!("groups[{k}]"),
+                    PlaceValue::Int(*g),
+                );
+            }
             e.rec("GROUPINFO", vec![("ngroups", u(4))], &groups, vec![])?;
             sh.groupinfo = Some(g);
             g
@@ -850,12 +948,9 @@ fn write_creds<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, uid: u64) -> R
                     n
                 }
             };
-            e.rec(
-                "USER",
-                vec![("uid", u(uid)), ("userns_ref", i(ns))],
-                &[],
-                vec![],
-            )?;
+            let f = vec![("uid", u(uid)), ("userns_ref", i(ns))];
+            e.placed_fields("USER", &f, &[("uid", PlaceKind::Uid)]);
+            e.rec("USER", f, &[], vec![])?;
             sh.users.insert(uid, x);
             x
         }
@@ -864,28 +959,38 @@ fn write_creds<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, uid: u64) -> R
     // the label object comes right before the CRED record.
     let sec = write_label(e)?;
     let caps = if uid == 0 { 0xffff_ffff } else { 0 };
-    e.rec(
+    let f = vec![
+        ("uid", u(uid)),
+        ("suid", u(uid)),
+        ("euid", u(uid)),
+        ("fsuid", u(uid)),
+        ("gid", u(uid)),
+        ("sgid", u(uid)),
+        ("egid", u(uid)),
+        ("fsgid", u(uid)),
+        ("user_ref", i(user)),
+        ("groupinfo_ref", i(gi)),
+        ("sec_ref", i(sec)),
+        ("cap_s.cap_p_0", u(caps)),
+        ("cap_s.cap_e_0", u(caps)),
+        ("cap_s.cap_b_0", u(0xffff_ffff)),
+        ("cap_s.cap_b_1", u(0xffff_ffff)),
+    ];
+    e.placed_fields(
         "CRED",
-        vec![
-            ("uid", u(uid)),
-            ("suid", u(uid)),
-            ("euid", u(uid)),
-            ("fsuid", u(uid)),
-            ("gid", u(uid)),
-            ("sgid", u(uid)),
-            ("egid", u(uid)),
-            ("fsgid", u(uid)),
-            ("user_ref", i(user)),
-            ("groupinfo_ref", i(gi)),
-            ("sec_ref", i(sec)),
-            ("cap_s.cap_p_0", u(caps)),
-            ("cap_s.cap_e_0", u(caps)),
-            ("cap_s.cap_b_0", u(0xffff_ffff)),
-            ("cap_s.cap_b_1", u(0xffff_ffff)),
+        &f,
+        &[
+            ("uid", PlaceKind::Uid),
+            ("suid", PlaceKind::Uid),
+            ("euid", PlaceKind::Uid),
+            ("fsuid", PlaceKind::Uid),
+            ("gid", PlaceKind::Gid),
+            ("sgid", PlaceKind::Gid),
+            ("egid", PlaceKind::Gid),
+            ("fsgid", PlaceKind::Gid),
         ],
-        &[],
-        vec![],
-    )?;
+    );
+    e.rec("CRED", f, &[], vec![])?;
     sh.creds.insert(uid, cred);
     Ok(cred)
 }
@@ -932,6 +1037,18 @@ fn write_ns<W: Write>(
     }
     let ns = e.objref("NS")?;
     let uts = e.objref("UTS_NS")?;
+    e.placed(
+        0,
+        PlaceKind::Hostname,
+        "nodename",
+        PlaceValue::Text("ckpt-sample".into()),
+    );
+    e.placed(
+        0,
+        PlaceKind::Domainname,
+        "domainname",
+        PlaceValue::Text("(none)".into()),
+    );
     e.rec(
         "UTS_NS",
         vec![
@@ -1104,9 +1221,11 @@ fn write_ipc<W: Write>(
             ("shm_atim", u(1_300_000_000)),
             ("shm_cprid", i(1)),
             ("shm_lprid", i(1)),
+            ("mlock_uid", u(0)),
             ("objref", u(inode as u64)),
         ];
         f.extend(perms);
+        e.placed_fields("IPC_SHM", &f, IPC_PLACES);
         e.rec("IPC_SHM", f, &[], vec![])?;
         let seed = rng.next_u64();
         e.rec(
@@ -1138,6 +1257,7 @@ fn write_ipc<W: Write>(
             ("q_lspid", i(1)),
         ];
         f.extend(ipc_perms(0x2345, 2, 0o644));
+        e.placed_fields("IPC_MSG", &f, IPC_PLACES);
         e.rec("IPC_MSG", f, &[], vec![])?;
         write_msg(e, 1, &text)?;
     }
@@ -1157,7 +1277,14 @@ fn write_ipc<W: Write>(
             put_uint(&mut b[..4], k + 1, e.f.endian());
             put_uint(&mut b[4..], 1, e.f.endian());
             sems.extend_from_slice(&b);
+            e.placed(
+                1,
+                PlaceKind::Pid,
+                format!("sem_base[{k}].sempid"),
+                PlaceValue::Int(1),
+            );
         }
+        e.placed_fields("IPC_SEM", &f, IPC_PLACES);
         e.rec("IPC_SEM", f, &[], vec![Payload::Bytes(sems)])?;
     }
     Ok(())
@@ -1194,6 +1321,19 @@ fn write_msg<W: Write>(e: &mut Emitter<'_, W>, m_type: i64, text: &[u8]) -> Resu
     }
     Ok(())
 }
+
+/// The members of SysV IPC records that hold pids, uids and gids.
+const IPC_PLACES: &[(&str, PlaceKind)] = &[
+    ("perms.uid", PlaceKind::Uid),
+    ("perms.gid", PlaceKind::Gid),
+    ("perms.cuid", PlaceKind::Uid),
+    ("perms.cgid", PlaceKind::Gid),
+    ("mlock_uid", PlaceKind::Uid),
+    ("shm_cprid", PlaceKind::Pid),
+    ("shm_lprid", PlaceKind::Pid),
+    ("q_lspid", PlaceKind::Pid),
+    ("q_lrpid", PlaceKind::Pid),
+];
 
 fn ipc_perms(key: u64, id: i64, mode: u64) -> Fields {
     vec![
@@ -1247,14 +1387,21 @@ fn file_common(
     ]
 }
 
+/// A FILE_NAME record (not a declared payload: it follows its FILE record).
+fn write_file_name<W: Write>(e: &mut Emitter<'_, W>, path: &str) -> Result<()> {
+    e.placed(0, PlaceKind::Path, "text", PlaceValue::Text(path.into()));
+    let fname = e.f.record_type("FILE_NAME").unwrap();
+    e.w.write_record(fname, &file_name(path))?;
+    Ok(())
+}
+
 fn generic_file<W: Write>(e: &mut Emitter<'_, W>, cred: i64, path: &str, pos: u64) -> Result<i64> {
     let tag = e.objref("FILE")?;
     let mut f = file_common(cred, "GENERIC", e, 0x1d, 0o100002);
     f.push(("common.f_pos", u(pos)));
     f.push(("f_pos", u(pos)));
     e.rec("FILE", f, &[], vec![])?;
-    let fname = e.f.record_type("FILE_NAME").unwrap();
-    e.w.write_record(fname, &file_name(path))?;
+    write_file_name(e, path)?;
     Ok(tag)
 }
 
@@ -1309,8 +1456,7 @@ fn write_files<W: Write>(
         let mut f = file_common(cred, "FIFO", e, 0x1d, 0o4000);
         f.push(("pipe_objref", i(fifo_inode)));
         e.rec("FILE", f, &[], vec![])?;
-        let fname = e.f.record_type("FILE_NAME").unwrap();
-        e.w.write_record(fname, &file_name(&format!("/run/fifo{k}")))?;
+        write_file_name(e, &format!("/run/fifo{k}"))?;
         let pb = e.f.record_type("PIPE_BUF").unwrap();
         e.w.write_record(pb, &[])?;
         fds.push((6, tag));
@@ -1569,8 +1715,15 @@ fn write_unix_pair<W: Write>(e: &mut Emitter<'_, W>, cred: i64) -> Result<(i64, 
     // The peer is written inside this socket's object, before SOCKET_UNIX.
     let sb = e.objref("SOCK")?;
     e.rec("SOCKET", sock(1), &[], vec![])?;
-    e.rec("SOCKET_UNIX", unix(sb, sa), &[], vec![])?;
-    e.rec("SOCKET_UNIX", unix(sa, sb), &[], vec![])?;
+    let creds = &[
+        ("peercred_uid", PlaceKind::Uid),
+        ("peercred_gid", PlaceKind::Gid),
+    ];
+    for (this, peer) in [(sb, sa), (sa, sb)] {
+        let f = unix(this, peer);
+        e.placed_fields("SOCKET_UNIX", &f, creds);
+        e.rec("SOCKET_UNIX", f, &[], vec![])?;
+    }
     let mut f = file_common(cred, "SOCKET", e, 0x1f, 0o2);
     f.push(("sock_objref", i(sa)));
     e.rec("FILE", f, &[], vec![])?;
@@ -2047,8 +2200,18 @@ fn write_sighand<W: Write>(e: &mut Emitter<'_, W>, opts: &BuildOptions) -> Resul
 fn write_sigpending<W: Write>(e: &mut Emitter<'_, W>, pending: &[(u64, i64)]) -> Result<()> {
     let mut tail = Vec::new();
     let mut bits = 0u64;
-    for &(sig, pid) in pending {
+    for (k, &(sig, pid)) in pending.iter().enumerate() {
         bits |= 1 << (sig - 1);
+        for (m, kind, v) in [
+            ("csi_pid", PlaceKind::Pid, pid),
+            ("pid", PlaceKind::Pid, pid),
+            ("csi_uid", PlaceKind::Uid, 0),
+            ("uid", PlaceKind::Uid, 0),
+        ] {
+            if e.struct_has("ckpt_siginfo", m) && (kind != PlaceKind::Pid || v > 0) {
+                e.placed(0, kind, format!("tail[{k}].{m}"), PlaceValue::Int(v));
+            }
+        }
         tail.extend(e.element(
             "ckpt_siginfo",
             &[
@@ -2133,6 +2296,13 @@ fn write_task<W: Write>(
         let fs = if e.has("FS") {
             let fs = e.objref("FS")?;
             let fname = |s: &str| Payload::Bytes(file_name(s));
+            e.placed(
+                1,
+                PlaceKind::Path,
+                "text",
+                PlaceValue::Text("/srv/app".into()),
+            );
+            e.placed(2, PlaceKind::Path, "text", PlaceValue::Text("/".into()));
             e.rec(
                 "FS",
                 vec![("umask", u(0o022))],
@@ -2206,6 +2376,14 @@ fn write_task<W: Write>(
             ("tty_pgrp", i(0)),
             ("tty_old_pgrp", i(0)),
         ]);
+        e.placed_fields(
+            "SIGNAL",
+            &f,
+            &[
+                ("tty_pgrp", PlaceKind::Pid),
+                ("tty_old_pgrp", PlaceKind::Pid),
+            ],
+        );
         e.rec("SIGNAL", f, &[], vec![])?;
         let shared_pending: Vec<(u64, i64)> = if opts.omit.signals {
             vec![]

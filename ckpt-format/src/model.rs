@@ -5,6 +5,8 @@
 //! another walk of the same stream; page contents are hashed per VMA (SHA-256) when asked,
 //! never kept. Memory grows with the number of tasks, objects and VMAs only.
 
+pub mod places;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
