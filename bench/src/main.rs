@@ -77,6 +77,7 @@ enum Kind {
     Dump,
     Convert,
     ConvertFsync,
+    Edit,
     Ckptinfo,
 }
 
@@ -480,6 +481,27 @@ fn rows(
                 Kind::Convert,
             )
         },
+        // An edit reads the image twice: a survey of its places (no page contents),
+        // then the streaming pass.
+        Row {
+            baseline: Some(0),
+            ..row(
+                SRC,
+                "ckpt edit IMG --hostname bench-host --uid 0=4242 -o - > OUT",
+                c(&[
+                    "edit",
+                    &a_s,
+                    "--hostname",
+                    "bench-host",
+                    "--uid",
+                    "0=4242",
+                    "-o",
+                    "-",
+                ]),
+                file.clone(),
+                Kind::Edit,
+            )
+        },
     ];
     if args.fsync {
         let cs = v.len();
@@ -766,6 +788,16 @@ fn judge(done: &[Done], size: &str, bytes: u64) -> Vec<String> {
                 "- {size}: `{}` at most 1.5× cat: {} ({r:.2}×)",
                 d.row.shown,
                 mark(r <= 1.5)
+            ));
+        }
+        if d.row.kind == Kind::Edit
+            && let Some(b) = d.row.baseline.and_then(|b| done[b].median())
+        {
+            let r = m.as_secs_f64() / b.as_secs_f64();
+            t.push(format!(
+                "- {size}: `{}` within 1.2× cat: {} ({r:.2}×)",
+                d.row.shown,
+                mark(r <= 1.2)
             ));
         }
         if d.row.kind.is_ckpt() {

@@ -28,6 +28,21 @@ pub enum Action {
     Moved,
 }
 
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Action::Renumbered => "renumbered",
+            Action::Defaulted => "defaulted",
+            Action::Supplied => "supplied",
+            Action::Dropped => "dropped",
+            Action::Rewritten => "rewritten",
+            Action::Inserted => "inserted",
+            Action::Removed => "removed",
+            Action::Moved => "moved",
+        })
+    }
+}
+
 /// One entry of the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LedgerEntry {

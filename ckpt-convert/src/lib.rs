@@ -17,6 +17,7 @@
 pub mod check;
 pub mod convert;
 pub mod diff;
+pub mod edit;
 pub mod error;
 pub mod imagediff;
 pub mod kernel;

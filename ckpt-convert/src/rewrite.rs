@@ -16,7 +16,6 @@ use crate::plan::{Change, Plan};
 use crate::steps::{self, Direction, Rewrite};
 use crate::transform::Out;
 
-
 /// One task of a process tree, in the numbers of the root task's pid namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TreeTask {
@@ -106,7 +105,6 @@ pub(crate) struct State {
     /// uid and gid of every CRED object of the source, by tag.
     creds: BTreeMap<i64, (i64, i64)>,
 }
-
 
 fn objtype_name(conv: &Conv<'_>, bytes: &[u8]) -> Option<&'static str> {
     let f = fields_of(conv.from, "OBJREF", bytes);

@@ -13,7 +13,7 @@
 //! are kept ([`Transform::streamed`]), and the driver copies them, in the kernel from a
 //! file to a file.
 //!
-//! `convert` (the converter of [`crate::convert`]) and `edit` ([`crate::edit`]) are
+//! `convert` (the converter of [`mod@crate::convert`]) and `edit` ([`crate::edit`]) are
 //! written on this API; so can another tool's own edit:
 //!
 //! ```

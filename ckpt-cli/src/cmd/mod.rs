@@ -5,6 +5,7 @@ pub mod completions;
 pub mod convert;
 pub mod diff;
 pub mod dump;
+pub mod edit;
 pub mod encode;
 pub mod info;
 pub mod man;

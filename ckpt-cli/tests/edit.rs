@@ -1,0 +1,218 @@
+//! `ckpt edit`: the operations through the CLI, their inverse, dry runs, JSON, pipes, and
+//! every refusal with its exit code and nothing written.
+
+use std::path::Path;
+
+use ckpt_format::build::{BuildOptions, build};
+use ckpt_format::model::places::{PlaceKind, PlaceValue, find_places};
+use ckpt_format::{Arch, Format, Reader, Registry, Schema};
+
+mod common;
+use common::{names, ok, run, s, validate};
+
+fn image(dir: &Path, schema: &'static Schema, arch: Arch) -> (String, Vec<u8>) {
+    let mut img = Vec::new();
+    let opts = BuildOptions {
+        tasks: 3,
+        memory: 2 * 4096,
+        ..BuildOptions::default()
+    };
+    build(&Format::new(schema, arch), &opts, &mut img).unwrap();
+    let path = dir.join("in.ckpt");
+    std::fs::write(&path, &img).unwrap();
+    (path.to_string_lossy().into_owned(), img)
+}
+
+fn newest() -> &'static Schema {
+    Registry::get().newest()
+}
+
+/// The smallest uid of the image's places (0, root, is one).
+fn some_uid(schema: &'static Schema, img: &[u8]) -> i64 {
+    find_places(
+        Reader::new(img, Format::new(schema, Arch::X86_64)),
+        &[PlaceKind::Uid],
+    )
+    .unwrap()
+    .into_iter()
+    .filter_map(|f| match f.place.value {
+        PlaceValue::Int(n) => Some(n),
+        _ => None,
+    })
+    .min()
+    .expect("the builder gives tasks uids")
+}
+
+#[test]
+fn an_edit_and_its_inverse_give_the_original_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, img) = image(dir.path(), newest(), Arch::X86_64);
+    let uid = some_uid(newest(), &img);
+    let (a, b) = (dir.path().join("a.ckpt"), dir.path().join("b.ckpt"));
+    let there = format!("{uid}=4000000");
+    let back = format!("4000000={uid}");
+    let o = run(&["edit", &input, "-o", s(&a), "--uid", &there], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("edited") && err.contains(&format!("--uid {there}: ")),
+        "{err}"
+    );
+    assert_ne!(std::fs::read(&a).unwrap(), img);
+    ok(&["check", s(&a), "--to-rev", &newest().id], None);
+    ok(&["edit", s(&a), "-o", s(&b), "--uid", &back], None);
+    assert!(std::fs::read(&b).unwrap() == img);
+}
+
+#[test]
+fn a_pipe_in_and_out_edits_like_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, img) = image(dir.path(), newest(), Arch::X86_64);
+    let a = dir.path().join("a.ckpt");
+    ok(&["edit", &input, "-o", s(&a), "--hostname", "box2"], None);
+    let piped = ok(&["edit", "-", "-o", "-", "--hostname", "box2"], Some(&img));
+    assert!(piped == std::fs::read(&a).unwrap());
+    let dump = String::from_utf8(ok(&["dump", s(&a), "--type", "UTS_NS"], None)).unwrap();
+    assert!(dump.contains("\"nodename\":\"box2\""), "{dump}");
+}
+
+#[test]
+fn a_dry_run_lists_the_changes_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, img) = image(dir.path(), newest(), Arch::X86_64);
+    let uid = some_uid(newest(), &img);
+    let op = format!("{uid}=4000001");
+    let out = String::from_utf8(ok(&["edit", &input, "--uid", &op, "--dry-run"], None)).unwrap();
+    assert!(out.lines().count() > 1, "{out}");
+    for line in out.lines() {
+        assert!(
+            line.starts_with("record #") && line.contains(&format!("{uid} -> 4000001")),
+            "{line}"
+        );
+        assert!(line.contains(&format!("(--uid {op})")), "{line}");
+    }
+    assert_eq!(names(dir.path()), vec!["in.ckpt"]);
+    let j: serde_json::Value = serde_json::from_slice(&ok(
+        &["edit", &input, "--uid", &op, "--dry-run", "--json"],
+        None,
+    ))
+    .unwrap();
+    validate("edit.schema.json", &j);
+    assert_eq!(j["changes"].as_array().unwrap().len(), out.lines().count());
+    assert_eq!(j["dry_run"], true);
+    assert_eq!(names(dir.path()), vec!["in.ckpt"]);
+}
+
+#[test]
+fn the_report_is_the_json_of_the_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, img) = image(dir.path(), newest(), Arch::X86_64);
+    let uid = some_uid(newest(), &img);
+    let (a, rep) = (dir.path().join("a.ckpt"), dir.path().join("r.json"));
+    let op = format!("{uid}=4000002");
+    ok(
+        &[
+            "edit",
+            &input,
+            "-o",
+            s(&a),
+            "--uid",
+            &op,
+            "--report",
+            s(&rep),
+        ],
+        None,
+    );
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&rep).unwrap()).unwrap();
+    validate("edit.schema.json", &j);
+    assert_eq!(j["operations"][0]["operation"], format!("--uid {op}"));
+    assert!(j["operations"][0]["places_changed"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn malformed_operations_are_usage_errors_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, _) = image(dir.path(), newest(), Arch::X86_64);
+    let out = dir.path().join("o.ckpt");
+    for (op, arg, says) in [
+        ("--uid", "1000", "--uid 1000: expected OLD=NEW"),
+        ("--gid", "x=1", "is not a number"),
+        ("--pid", "5=0", "a pid is a number from 1"),
+        ("--path", "rel=/x", "two absolute paths"),
+        ("--path", "/a/=/b", "end both or neither with /"),
+    ] {
+        let o = run(&["edit", &input, "-o", s(&out), op, arg], None);
+        assert_eq!(o.status.code(), Some(2), "{op} {arg}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{op} {arg}: {err}");
+        assert_eq!(names(dir.path()), vec!["in.ckpt"]);
+    }
+    let o = run(&["edit", &input, "-o", s(&out)], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("give at least one operation"));
+}
+
+#[test]
+fn a_collision_is_refused_with_exit_1_and_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, img) = image(dir.path(), newest(), Arch::X86_64);
+    let pids: std::collections::BTreeSet<i64> = find_places(
+        Reader::new(&img[..], Format::new(newest(), Arch::X86_64)),
+        &[PlaceKind::Pid],
+    )
+    .unwrap()
+    .into_iter()
+    .filter_map(|f| match f.place.value {
+        PlaceValue::Int(n) if n > 0 => Some(n),
+        _ => None,
+    })
+    .collect();
+    let mut v = pids.iter();
+    let (a, b) = (v.next().unwrap(), v.next().expect("two pids"));
+    let out = dir.path().join("o.ckpt");
+    let o = run(
+        &["edit", &input, "-o", s(&out), "--pid", &format!("{a}={b}")],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("already uses pid {b}")) && err.contains("record #"),
+        "{err}"
+    );
+    assert_eq!(names(dir.path()), vec!["in.ckpt"]);
+}
+
+#[test]
+fn an_old_value_found_nowhere_warns_or_with_strict_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, img) = image(dir.path(), newest(), Arch::X86_64);
+    let out = dir.path().join("o.ckpt");
+    let o = run(
+        &["edit", &input, "-o", s(&out), "--uid", "3999999=3999998"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: --uid 3999999=3999998: the image holds the old value nowhere"),
+        "{err}"
+    );
+    assert!(std::fs::read(&out).unwrap() == img);
+    std::fs::remove_file(&out).unwrap();
+    let o = run(
+        &[
+            "edit",
+            &input,
+            "-o",
+            s(&out),
+            "--uid",
+            "3999999=3999998",
+            "--strict",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("error: --uid 3999999=3999998"));
+    assert_eq!(names(dir.path()), vec!["in.ckpt"]);
+}

@@ -1,0 +1,341 @@
+//! Image editing: paths, pids, uids, gids and the UTS names changed everywhere they are
+//! held, consistently, in one streaming pass, on the [transform API](crate::transform).
+//!
+//! Where each kind of value lives is one enumeration, [`ckpt_format::model::places`]; an
+//! [`Edit`] maps every place of the kinds its [`Operation`]s name. Before the pass,
+//! Operations apply at once, each place taking the first that maps it (`--uid 1=2
+//! --uid 2=1` swaps). [`Edit::survey`] looks at every place of the image (a walk that reads no page
+//! contents) and refuses an edit that would make two things one: a NEW pid, uid or gid
+//! that the image already uses, or two bound unix sockets at one path. It also tells
+//! which OLD values occur nowhere.
+//!
+//! ```
+//! use ckpt_convert::edit::{Edit, Operation};
+//! use ckpt_convert::transform::{RunOptions, run};
+//! use ckpt_format::model::places::{PlaceKind, find_places};
+//! use ckpt_format::{Arch, Format, Reader, Registry};
+//!
+//! let schema = Registry::get().newest();
+//! let format = Format::shared(schema, Arch::X86_64);
+//! let mut image = Vec::new();
+//! ckpt_format::build::build(format, &Default::default(), &mut image).unwrap();
+//! let read = || Reader::new(std::io::Cursor::new(image.clone()), Format::new(schema, Arch::X86_64));
+//!
+//! let mut edit = Edit::new(vec![Operation::parse("hostname", "box2").unwrap()]);
+//! edit.survey(read()).unwrap(); // one walk, no page contents
+//! assert!(find_places(read(), &[PlaceKind::Hostname]).unwrap().len() > 0);
+//! let mut out = Vec::new();
+//! let summary = run(read(), format, &mut [&mut edit], &mut out, &RunOptions::default(), None).unwrap();
+//! assert!(summary.ledger.entries.iter().any(|e| e.new.as_ref().map(|v| v.to_string()) == Some("\"box2\"".into())));
+//! ```
+
+mod operation;
+mod redirect;
+mod write;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ckpt_format::input::Input;
+use ckpt_format::model::ModelBuilder;
+use ckpt_format::model::places::{Found, Place, PlaceKind, PlaceTracker, PlaceValue};
+use ckpt_format::value::Value;
+use ckpt_format::{Format, Reader};
+
+use crate::error::ConvertError;
+use crate::ledger::Action;
+use crate::transform::{Cx, Flow, Out, Payload, Transform};
+
+pub use operation::{BadOperation, Operation};
+
+/// An edit of an image: its operations, applied to every place they name.
+pub struct Edit {
+    ops: Vec<Operation>,
+    tracker: Option<PlaceTracker>,
+    /// Places changed, per operation.
+    changed: Vec<u64>,
+    /// The `--fd` operations, resolved by the survey.
+    redirects: Vec<redirect::Redirect>,
+    stream: redirect::Stream,
+    surveyed: bool,
+}
+
+/// An operation whose OLD value occurs nowhere in the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unused {
+    /// The operation, as the user wrote it (`--uid 1000=2000`).
+    pub operation: String,
+}
+
+impl std::fmt::Display for Unused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: the image holds the old value nowhere; nothing changes",
+            self.operation
+        )
+    }
+}
+
+impl Edit {
+    /// An edit made of `ops` (a place takes the first operation that maps it).
+    pub fn new(ops: Vec<Operation>) -> Edit {
+        let n = ops.len();
+        Edit {
+            ops,
+            tracker: None,
+            changed: vec![0; n],
+            redirects: Vec::new(),
+            stream: redirect::Stream::default(),
+            surveyed: false,
+        }
+    }
+
+    /// The operations.
+    pub fn operations(&self) -> &[Operation] {
+        &self.ops
+    }
+
+    /// Reads the image once (no page contents) before any record is written: checks
+    /// the edit against every place of the image, resolves every `--fd` to its file
+    /// object, and refuses what cannot be done, naming the places. Returns the operations
+    /// whose OLD value occurs nowhere. [`crate::transform::run`] with this edit must be
+    /// given the same image afterwards.
+    pub fn survey<R: Input>(&mut self, mut reader: Reader<R>) -> Result<Vec<Unused>, ConvertError> {
+        let f = Format::shared(reader.format().schema, reader.format().arch);
+        let mut tracker = PlaceTracker::new(f);
+        let mut model = ModelBuilder::new(f, false);
+        let mut found = Vec::new();
+        // How many members refer to each tag, and the highest tag in use.
+        let mut refs: BTreeMap<i64, u32> = BTreeMap::new();
+        let mut max_tag = 0i64;
+        while let Some(rec) = reader.next_record()? {
+            for place in tracker.places(&reader, &rec)? {
+                found.push(Found {
+                    task: tracker.current_task(),
+                    record_index: rec.index,
+                    offset: rec.offset,
+                    record: rec.name,
+                    place,
+                });
+            }
+            if rec.inline && !rec.headerless {
+                let d = reader.decode()?;
+                for (path, v) in &d.fields {
+                    let leaf = path.rsplit('.').next().unwrap_or(path);
+                    let Some(tag) = v.as_int().filter(|_| leaf.ends_with("ref")) else {
+                        continue;
+                    };
+                    let tag = tag as i64;
+                    if tag > 0 {
+                        max_tag = max_tag.max(tag);
+                        if !(rec.name == "OBJREF" && leaf == "objref") {
+                            *refs.entry(tag).or_default() += 1;
+                        }
+                    }
+                }
+                if rec.name == "PIDS" {
+                    let n = d.int("nr_pids").unwrap_or(0) + d.int("offset").unwrap_or(0) + 1;
+                    max_tag = max_tag.max(n as i64);
+                }
+            }
+            model.add(&mut reader, &rec)?;
+        }
+        let model = model.finish();
+        let mut next_tag = max_tag;
+        let mut seen = BTreeSet::new();
+        for (k, op) in self.ops.iter().enumerate() {
+            if let Operation::Fd { pid, fd, path, pos } = op {
+                if !seen.insert((*pid, *fd)) {
+                    return Err(ConvertError::Refused(format!(
+                        "{op}: descriptor {fd} of task {pid} is named twice"
+                    )));
+                }
+                self.redirects.push(redirect::resolve(
+                    f,
+                    &model,
+                    &refs,
+                    &mut next_tag,
+                    k,
+                    &op.to_string(),
+                    (*pid, *fd),
+                    (path, *pos),
+                )?);
+            }
+        }
+        self.surveyed = true;
+        self.survey_places(&found)
+    }
+
+    /// Checks the value operations against every place of the image (`found`, from
+    /// [`ckpt_format::model::places::find_places`] over all kinds). Refuses an edit that
+    /// would make two things one, naming the places; returns the operations whose OLD
+    /// value occurs nowhere.
+    pub fn survey_places(&self, found: &[Found]) -> Result<Vec<Unused>, ConvertError> {
+        let mut unused = Vec::new();
+        for op in &self.ops {
+            let Some(kind) = op.value_kind() else {
+                continue;
+            };
+            let of_kind: Vec<&Found> = found.iter().filter(|f| f.place.kind == kind).collect();
+            let hits: Vec<&&Found> = of_kind
+                .iter()
+                .filter(|f| op.map(&f.place).is_some())
+                .collect();
+            if hits.is_empty() && !matches!(op, Operation::Hostname(_) | Operation::Domainname(_)) {
+                unused.push(Unused {
+                    operation: op.to_string(),
+                });
+                continue;
+            }
+            // A NEW number the image already holds (and that this edit does not move).
+            if let Some(new) = op.new_number() {
+                let held: Vec<&&Found> = of_kind
+                    .iter()
+                    .filter(|f| f.place.value == PlaceValue::Int(new))
+                    .filter(|f| self.ops.iter().all(|o| o.map(&f.place).is_none()))
+                    .collect();
+                if !held.is_empty() {
+                    return Err(ConvertError::Refused(format!(
+                        "{op}: the image already uses {kind} {new}, so two would become one; it is held in {}",
+                        places_list(&held)
+                    )));
+                }
+            }
+        }
+        self.survey_socket_paths(found)?;
+        Ok(unused)
+    }
+
+    /// Two bound unix sockets must not end up at one path: restart would fail to bind
+    /// the second.
+    fn survey_socket_paths(&self, found: &[Found]) -> Result<(), ConvertError> {
+        let mut at: BTreeMap<String, Vec<&Found>> = BTreeMap::new();
+        for f in found {
+            if f.place.kind != PlaceKind::Path || !f.place.member.starts_with("laddr") {
+                continue;
+            }
+            let PlaceValue::Text(old) = &f.place.value else {
+                continue;
+            };
+            if old.is_empty() {
+                continue;
+            }
+            let now = self.mapped_text(&f.place).unwrap_or_else(|| old.clone());
+            at.entry(now).or_default().push(f);
+        }
+        for (path, socks) in at {
+            let distinct: BTreeSet<u64> = socks.iter().map(|f| f.record_index).collect();
+            let moved = socks.iter().any(|f| self.mapped_text(&f.place).is_some());
+            if distinct.len() > 1 && moved {
+                return Err(ConvertError::Refused(format!(
+                    "after the edit, {} bound unix sockets would have the address {path}, \
+                     which restart cannot bind twice: {}",
+                    distinct.len(),
+                    places_list(&socks.iter().collect::<Vec<_>>())
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The new value of `place` and the operation that gives it: the first operation
+    /// that maps the place's value (operations apply at once, not one after the other:
+    /// `--uid 1=2 --uid 2=1` swaps).
+    fn mapping(&self, place: &Place) -> Option<(usize, PlaceValue)> {
+        self.ops
+            .iter()
+            .enumerate()
+            .find_map(|(k, op)| op.map(place).map(|v| (k, v)))
+    }
+
+    fn mapped_text(&self, place: &Place) -> Option<String> {
+        match self.mapping(place) {
+            Some((_, PlaceValue::Text(t))) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// How many places each operation changed, in the order of [`Edit::operations`].
+    pub fn changed(&self) -> &[u64] {
+        &self.changed
+    }
+}
+
+fn places_list(found: &[&&Found]) -> String {
+    let mut v: Vec<String> = found
+        .iter()
+        .take(8)
+        .map(|f| {
+            let task = f.task.map(|p| format!(" of task {p}")).unwrap_or_default();
+            format!(
+                "record #{} {} {} ({}{task})",
+                f.record_index, f.record, f.place.member, f.place.use_
+            )
+        })
+        .collect();
+    if found.len() > 8 {
+        v.push(format!("and {} more", found.len() - 8));
+    }
+    v.join(", ")
+}
+
+impl Transform for Edit {
+    fn record(
+        &mut self,
+        cx: &mut Cx<'_>,
+        rec: &mut Vec<u8>,
+        out: &mut Vec<Out>,
+    ) -> Result<Flow, ConvertError> {
+        let tracker = self
+            .tracker
+            .get_or_insert_with(|| PlaceTracker::new(cx.from));
+        if !self.surveyed && !self.ops.iter().all(|o| o.value_kind().is_some()) {
+            return Err(ConvertError::Refused(
+                "an edit with --fd needs its survey (Edit::survey) before the pass".into(),
+            ));
+        }
+        let places = tracker.places_in(cx.rec, rec)?;
+        for place in places {
+            let Some((k, new)) = self.mapping(&place) else {
+                continue;
+            };
+            if new == place.value {
+                continue;
+            }
+            write::put(cx.from, cx.rec, rec, &place, &new)?;
+            self.changed[k] += 1;
+            cx.note(
+                &place.member,
+                Action::Supplied,
+                Some(value_of(&place.value)),
+                Some(value_of(&new)),
+            )
+            .reason = Some(format!("{} ({})", place.use_, self.ops[k]));
+        }
+        if !self.redirects.is_empty()
+            && let Some(outs) =
+                self.stream
+                    .record(cx, &self.redirects, &self.ops, &mut self.changed, rec)?
+        {
+            out.extend(outs);
+            return Ok(Flow::Done);
+        }
+        Ok(Flow::Pass)
+    }
+
+    fn streamed(&mut self, cx: &mut Cx<'_>, _out: &mut Vec<Out>) -> Result<Payload, ConvertError> {
+        // Page contents hold no places, but the tracker follows every record.
+        let tracker = self
+            .tracker
+            .get_or_insert_with(|| PlaceTracker::new(cx.from));
+        tracker.places_in(cx.rec, &[])?;
+        Ok(Payload::Copy)
+    }
+}
+
+fn value_of(v: &PlaceValue) -> Value {
+    match v {
+        PlaceValue::Int(i) => Value::Int(*i),
+        PlaceValue::Text(t) => Value::Text(t.clone()),
+    }
+}
