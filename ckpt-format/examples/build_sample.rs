@@ -13,29 +13,19 @@
 //! its tasks and objects modelled. Exit status: 0, 1 when the image does not read back,
 //! 2 for a usage error, 3 for an I/O error.
 
-use std::error::Error as _;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter};
+use std::io::BufWriter;
 use std::path::Path;
 use std::process::ExitCode;
+
+mod common;
+use common::Failure;
 
 use ckpt_format::build::{BuildOptions, BuildSummary, build};
 use ckpt_format::detect::{self, Evidence};
 use ckpt_format::{Arch, Format, Registry, Schema, model};
 
 const USAGE: &str = "usage: build_sample REV ARCH OUT [--tasks N] [--memory BYTES] [--seed N]";
-
-/// What went wrong, and the exit status it gives.
-enum Failure {
-    /// Bad arguments (exit 2).
-    Usage(String),
-    /// Building or reading back failed: not an image (exit 1) or I/O (exit 3).
-    Image(String, ckpt_format::Error),
-    /// Creating, writing or renaming the output failed (exit 3).
-    Io(String, io::Error),
-    /// The image read back as something else than was built (exit 1).
-    Mismatch(String),
-}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,35 +34,8 @@ fn main() -> ExitCode {
             println!("{line}");
             ExitCode::SUCCESS
         }
-        Err(Failure::Usage(msg)) => {
-            eprintln!("build_sample: {msg}\n{USAGE}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Image(what, e)) => {
-            eprintln!("build_sample: {what}: {}", with_causes(&e));
-            ExitCode::from(if e.is_io() { 3 } else { 1 })
-        }
-        Err(Failure::Io(what, e)) => {
-            eprintln!("build_sample: {what}: {e}");
-            ExitCode::from(3)
-        }
-        Err(Failure::Mismatch(msg)) => {
-            eprintln!("build_sample: {msg}");
-            ExitCode::from(1)
-        }
+        Err(failure) => failure.report("build_sample", USAGE),
     }
-}
-
-/// An error's message followed by its causes, as one line.
-fn with_causes(e: &ckpt_format::Error) -> String {
-    let mut msg = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        msg.push_str(": ");
-        msg.push_str(&c.to_string());
-        cause = c.source();
-    }
-    msg
 }
 
 /// What to build, and where.
@@ -199,7 +162,7 @@ fn read_back(req: &Request, built: &BuildSummary) -> Result<String, Failure> {
     let (reader, detection) =
         detect::open(open()?, None, Some(evidence)).map_err(|e| Failure::Image(out.clone(), e))?;
     if !detection.reads_as(req.schema) || detection.arch != req.arch {
-        return Err(Failure::Mismatch(format!(
+        return Err(Failure::No(format!(
             "{out}: built as {} on {}, but reads back as {} on {}",
             req.schema.id, req.arch, detection.schema.id, detection.arch
         )));
@@ -207,7 +170,7 @@ fn read_back(req: &Request, built: &BuildSummary) -> Result<String, Failure> {
     let m = model::read_model(reader, false).map_err(|e| Failure::Image(out.clone(), e))?;
     let records: u64 = m.record_counts.values().sum();
     if records != built.records {
-        return Err(Failure::Mismatch(format!(
+        return Err(Failure::No(format!(
             "{out}: {} records written, {records} read back",
             built.records
         )));

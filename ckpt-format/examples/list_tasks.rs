@@ -11,10 +11,12 @@
 //! one line per open file under it (fd, kind, path or what the file is). Exit status: 0,
 //! 1 for an image that does not read, 2 for a usage error, 3 for an I/O error.
 
-use std::error::Error as _;
 use std::fs::File;
 use std::io::{self, Write};
 use std::process::ExitCode;
+
+mod common;
+use common::Failure;
 
 use ckpt_format::detect::{self, Detection, Evidence};
 use ckpt_format::input::Input;
@@ -24,47 +26,12 @@ use ckpt_format::{Format, Reader, Registry, model};
 const USAGE: &str =
     "usage: list_tasks IMAGE [--rev REV]   (IMAGE: a file, or - for standard input)";
 
-/// What went wrong, and the exit status it gives.
-enum Failure {
-    /// Bad arguments (exit 2).
-    Usage(String),
-    /// The image does not read (exit 1) or its source failed (exit 3).
-    Image(String, ckpt_format::Error),
-    /// Opening the file or writing the listing failed (exit 3).
-    Io(String, io::Error),
-}
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
-        // A closed pipe (`| head`) ends the listing quietly.
-        Err(Failure::Io(_, e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(Failure::Usage(msg)) => {
-            eprintln!("list_tasks: {msg}\n{USAGE}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Image(what, e)) => {
-            eprintln!("list_tasks: {what}: {}", with_causes(&e));
-            ExitCode::from(if e.is_io() { 3 } else { 1 })
-        }
-        Err(Failure::Io(what, e)) => {
-            eprintln!("list_tasks: {what}: {e}");
-            ExitCode::from(3)
-        }
+        Err(failure) => failure.report("list_tasks", USAGE),
     }
-}
-
-/// An error's message followed by its causes, as one line.
-fn with_causes(e: &ckpt_format::Error) -> String {
-    let mut msg = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        msg.push_str(": ");
-        msg.push_str(&c.to_string());
-        cause = c.source();
-    }
-    msg
 }
 
 fn run(args: &[String]) -> Result<(), Failure> {
