@@ -77,12 +77,15 @@
 //! use ckpt_format::build::{BuildOptions, build};
 //! use ckpt_format::{Arch, Format, Reader, Registry, model, summary};
 //!
-//! let format = Format::shared(Registry::get().find("v23-rc2")?, Arch::X86_64);
+//! let schema = Registry::get().find("v23-rc2")?;
+//! let format = Format::new(schema, Arch::X86_64);
 //! let mut image = Vec::new();
-//! build(format, &BuildOptions::default(), &mut image)?;
+//! build(&format, &BuildOptions::default(), &mut image)?;
 //!
-//! let m = model::read_model(Reader::new(&image[..], Format::new(format.schema, format.arch)), false)?;
-//! let tasks = summary::tasks::summarise(&m, format);
+//! // The reader owns its format; the summary borrows one.
+//! let reader = Reader::new(&image[..], Format::new(schema, Arch::X86_64));
+//! let m = model::read_model(reader, false)?;
+//! let tasks = summary::tasks::summarise(&m, &format);
 //! assert_eq!(tasks.len(), m.tasks.len());
 //! let root = &tasks[0];
 //! assert_eq!(root.ids.ppid, 0, "the root task's parent is outside the image");
@@ -127,11 +130,12 @@
 //! * [`schema`]: the revisions, parsed from the `schemas/` files embedded at build time;
 //! * [`layout`]: the layout engine that turns schema structs into sizes and offsets per
 //!   architecture;
-//! * [`arch`]: the architectures and their C ABI facts;
+//! * [`arch`]: the architectures and their C ABI facts; [`mod@format`]: one revision on
+//!   one architecture, what the reader and writer need;
 //! * [`detect`]: which revision an image is, and why;
 //! * [`mod@read`] and [`mod@write`]: the streaming reader and writer; [`readback`]: a writer
 //!   that reads its output back as it goes; [`input`]: the byte sources the reader takes;
-//! * [`build`]: the image builder;
+//! * [`build`]: the image builder; [`prng`]: its pseudo-random numbers, fixed by a seed;
 //! * [`model`]: tasks and the objects they use, tags resolved; [`pages`]: where each
 //!   page chunk lies, for positioned reads;
 //! * [`dump`]: images as the JSON Lines of `ckpt dump`, and rebuilt from them;
