@@ -14,7 +14,7 @@
 //! 2 for a usage error, 3 for an I/O error.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::BufWriter;
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -25,16 +25,17 @@ use ckpt_format::build::{BuildOptions, BuildSummary, build};
 use ckpt_format::detect::{self, Evidence};
 use ckpt_format::{Arch, Format, Registry, Schema, model};
 
+const PROGRAM: &str = "build_sample";
 const USAGE: &str = "usage: build_sample REV ARCH OUT [--tasks N] [--memory BYTES] [--seed N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
-        Err(failure) => failure.report("build_sample", USAGE),
+        Ok(line) => match writeln!(io::stdout(), "{line}") {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => Failure::Io("cannot write the summary".into(), e).report(PROGRAM, USAGE),
+        },
+        Err(failure) => failure.report(PROGRAM, USAGE),
     }
 }
 
