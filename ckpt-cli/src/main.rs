@@ -1,4 +1,17 @@
 //! `ckpt`: inspect, validate, dump, encode and build Linux-CR checkpoint images.
+//!
+//! A thin layer over the libraries: `ckpt-format` reads, models, summarises, dumps and
+//! builds images (its crate docs say where to start), `ckpt-convert` converts and checks
+//! them. What is the command line's alone lives here:
+//!
+//! * `cmd/<name>.rs`: one file per subcommand, its options (`Opts`, clap) and its `run`,
+//!   which parses, calls the libraries and prints;
+//! * `io.rs`: opening images (a file is scanned whole for detection, `-` read from its
+//!   first MiB), atomic outputs, the file named in every error, and the exit codes
+//!   ([`EXIT_NO`], [`EXIT_USAGE`], [`EXIT_IO`]); a closed pipe exits 0 quietly;
+//! * `interrupt.rs`: SIGINT, SIGTERM and SIGHUP remove temporary outputs;
+//! * `values.rs`: the names options take (revisions, arches), told to clap and so to the
+//!   shell completions.
 
 use std::io::Write;
 use std::process::ExitCode;
