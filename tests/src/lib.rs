@@ -142,3 +142,40 @@ pub mod pairs {
         Ok((out, s))
     }
 }
+
+/// Editing images in tests: a reader over bytes, and an edit run end to end (survey,
+/// then the pass).
+pub mod editing {
+    use std::io::Cursor;
+
+    use ckpt_convert::ConvertError;
+    use ckpt_convert::edit::{Edit, Operation};
+    use ckpt_convert::transform::{RunOptions, run};
+    use ckpt_format::{Arch, Format, Reader, Schema};
+
+    /// A reader of `img`, an image of `schema` on `arch`.
+    pub fn reader(schema: &'static Schema, arch: Arch, img: &[u8]) -> Reader<Cursor<Vec<u8>>> {
+        Reader::new(Cursor::new(img.to_vec()), Format::new(schema, arch))
+    }
+
+    /// Runs `ops` over `img`: the output, or why it was refused.
+    pub fn edit(
+        schema: &'static Schema,
+        arch: Arch,
+        img: &[u8],
+        ops: Vec<Operation>,
+    ) -> Result<Vec<u8>, ConvertError> {
+        let mut e = Edit::new(ops);
+        e.survey(reader(schema, arch, img))?;
+        let mut out = Vec::new();
+        run(
+            reader(schema, arch, img),
+            Format::shared(schema, arch),
+            &mut [&mut e],
+            &mut out,
+            &RunOptions::default(),
+            None,
+        )?;
+        Ok(out)
+    }
+}

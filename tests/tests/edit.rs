@@ -7,23 +7,17 @@
 //!   its revision, and its inverse gives the original bytes;
 //! * an edit that would make two things one is refused, naming the places.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::Cursor;
-
-use ckpt_convert::ConvertError;
 use ckpt_convert::edit::{Edit, Operation};
 use ckpt_convert::transform::{RunOptions, run};
 use ckpt_format::build::BuildOptions;
 use ckpt_format::model::places::{Found, PlaceKind, PlaceValue, find_places};
 use ckpt_format::read::decode_record_typed;
 use ckpt_format::value::{decode_field, encode_field};
-use ckpt_format::{Arch, Format, Reader, Schema};
+use ckpt_format::{Arch, Format, Schema};
+use ckpt_tests::editing::{edit, reader};
 use ckpt_tests::{all_pairs, image};
 use proptest::prelude::*;
-
-fn reader(schema: &'static Schema, arch: Arch, img: &[u8]) -> Reader<Cursor<Vec<u8>>> {
-    Reader::new(Cursor::new(img.to_vec()), Format::new(schema, arch))
-}
+use std::collections::{BTreeMap, BTreeSet};
 
 fn small() -> BuildOptions {
     BuildOptions {
@@ -36,28 +30,6 @@ fn small() -> BuildOptions {
 fn places(schema: &'static Schema, arch: Arch, img: &[u8]) -> Vec<Found> {
     find_places(reader(schema, arch, img), &PlaceKind::ALL)
         .unwrap_or_else(|e| panic!("{} {arch}: places: {e}", schema.id))
-}
-
-/// Runs `ops` over `img`: the output, or why it was refused.
-fn edit(
-    schema: &'static Schema,
-    arch: Arch,
-    img: &[u8],
-    ops: Vec<Operation>,
-) -> Result<Vec<u8>, ConvertError> {
-    let mut e = Edit::new(ops);
-    e.survey(reader(schema, arch, img))?;
-    let mut out = Vec::new();
-    let f = Format::shared(schema, arch);
-    run(
-        reader(schema, arch, img),
-        f,
-        &mut [&mut e],
-        &mut out,
-        &RunOptions::default(),
-        None,
-    )?;
-    Ok(out)
 }
 
 #[test]

@@ -3,41 +3,14 @@
 //! written before the descriptor, the other descriptors untouched; files not opened by
 //! path, and pids or descriptors the image lacks, are refused with the reason.
 
-use std::io::Cursor;
-
-use ckpt_convert::ConvertError;
-use ckpt_convert::edit::{Edit, Operation};
-use ckpt_convert::transform::{RunOptions, run};
+use ckpt_convert::edit::Operation;
 use ckpt_format::model::{ImageModel, read_model};
-use ckpt_format::{Arch, Format, Reader, Schema};
+use ckpt_format::{Arch, Schema};
+use ckpt_tests::editing::{edit, reader};
 use ckpt_tests::{all_pairs, image};
-
-fn reader(schema: &'static Schema, arch: Arch, img: &[u8]) -> Reader<Cursor<Vec<u8>>> {
-    Reader::new(Cursor::new(img.to_vec()), Format::new(schema, arch))
-}
 
 fn model(schema: &'static Schema, arch: Arch, img: &[u8]) -> ImageModel {
     read_model(reader(schema, arch, img), false).unwrap()
-}
-
-fn edit(
-    schema: &'static Schema,
-    arch: Arch,
-    img: &[u8],
-    ops: Vec<Operation>,
-) -> Result<Vec<u8>, ConvertError> {
-    let mut e = Edit::new(ops);
-    e.survey(reader(schema, arch, img))?;
-    let mut out = Vec::new();
-    run(
-        reader(schema, arch, img),
-        Format::shared(schema, arch),
-        &mut [&mut e],
-        &mut out,
-        &RunOptions::default(),
-        None,
-    )?;
-    Ok(out)
 }
 
 fn fd_op(pid: i64, fd: i64, path: &str, pos: Option<u64>) -> Operation {
