@@ -216,3 +216,45 @@ fn an_old_value_found_nowhere_warns_or_with_strict_fails() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("error: --uid 3999999=3999998"));
     assert_eq!(names(dir.path()), vec!["in.ckpt"]);
 }
+
+#[test]
+fn a_descriptor_is_redirected_and_what_cannot_be_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, _) = image(dir.path(), newest(), Arch::X86_64);
+    let out = dir.path().join("o.ckpt");
+    // Task 2's standard output shares /dev/null with its fds 0 and 2: split.
+    let o = run(
+        &[
+            "edit",
+            &input,
+            "-o",
+            s(&out),
+            "--fd",
+            "2:1=/srv/out.log",
+            "--pos",
+            "7",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--fd 2:1=/srv/out.log --pos 7: 1 places"));
+    ok(&["check", s(&out), "--to-rev", &newest().id], None);
+    let tasks = String::from_utf8(ok(&["info", "-t", s(&out)], None)).unwrap();
+    assert!(tasks.contains("/srv/out.log"), "{tasks}");
+    assert!(tasks.contains("/dev/null"), "{tasks}");
+    std::fs::remove_file(&out).unwrap();
+    for (arg, says) in [
+        ("99:1=/x", "the image has no task 99"),
+        ("1:99=/x", "task 1 has no descriptor 99"),
+        ("1:1=relative", "an absolute PATH"),
+    ] {
+        let o = run(&["edit", &input, "-o", s(&out), "--fd", arg], None);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "--fd {arg}: {err}");
+        assert_eq!(
+            o.status.code(),
+            Some(if arg.ends_with("relative") { 2 } else { 1 })
+        );
+        assert_eq!(names(dir.path()), vec!["in.ckpt"]);
+    }
+}

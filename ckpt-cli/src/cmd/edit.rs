@@ -174,16 +174,22 @@ impl Opts {
         }
         refuse_colliding_outputs(&outputs)?;
         // Two passes: standard input is kept in a temporary file for the second.
+        // Registered, so that an interrupt removes it with the outputs.
         let spooled = if self.image == "-" {
-            let mut f = tempfile::NamedTempFile::new().context("cannot create a temporary file")?;
+            let (mut f, registered) = crate::interrupt::register(|| {
+                let f = tempfile::NamedTempFile::new()?;
+                let p = f.path().to_path_buf();
+                Ok((f, p))
+            })
+            .context("cannot create a temporary file for standard input")?;
             std::io::copy(&mut std::io::stdin().lock(), f.as_file_mut())
                 .context("cannot copy standard input to a temporary file")?;
-            Some(f)
+            Some((f, registered))
         } else {
             None
         };
         let path = match &spooled {
-            Some(f) => f.path().to_string_lossy().into_owned(),
+            Some((f, _)) => f.path().to_string_lossy().into_owned(),
             None => self.image.clone(),
         };
         let name = if spooled.is_some() {
