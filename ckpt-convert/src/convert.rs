@@ -176,7 +176,14 @@ fn convert_inner<R: Input, W: Sink>(
         spill_dir: opts.spill_dir.clone(),
         allow_incomplete: opts.allow_incomplete || opts.best_effort,
     };
-    let s = run(reader, target, &mut [&mut converter], out, &run_opts, report)?;
+    let s = run(
+        reader,
+        target,
+        &mut [&mut converter],
+        out,
+        &run_opts,
+        report,
+    )?;
     let k = converter.kernel();
     Ok(Summary {
         from: from.schema.id.clone(),
