@@ -7,6 +7,7 @@
 //! the target kernel's AT_VECTOR_SIZE entries: the record is padded with zero entries
 //! (defaulted) or its trailing entries cut (a loss unless they are 0).
 
+use ckpt_format::RecordInfo;
 use ckpt_format::value::{Value, get_uint, put_uint};
 
 use crate::error::ConvertError;
@@ -116,4 +117,21 @@ pub(super) fn auxv_length(
     let len = rec.len() as u64;
     put_uint(&mut rec[4..8], len, conv.to.endian());
     Ok(rec)
+}
+
+/// MM's saved_auxv in the target's units and length.
+pub(super) fn rewrite(
+    conv: &mut Conv<'_>,
+    info: &RecordInfo,
+    mut out: Vec<u8>,
+) -> Result<Vec<u8>, ConvertError> {
+    let (name, idx) = (info.name, info.index);
+    let plan = std::rc::Rc::clone(&conv.plan);
+    if name == "BUFFER" && info.payload_of == Some(("MM", "saved_auxv")) {
+        if plan.auxv_units != Change::Same {
+            out = auxv(conv, idx, &out, plan.auxv_units)?;
+        }
+        out = auxv_length(conv, idx, out, &plan)?;
+    }
+    Ok(out)
 }

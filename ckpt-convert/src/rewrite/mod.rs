@@ -7,20 +7,26 @@
 use std::collections::BTreeMap;
 
 use ckpt_format::RecordInfo;
-use ckpt_format::value::{Value, decode_field, encode_field, put_uint};
+use ckpt_format::value::{Value, encode_field, put_uint};
 
 use crate::error::ConvertError;
 use crate::ledger::Action;
 use crate::mechanical::{Conv, fields_of};
-use crate::plan::{Change, Plan};
-use crate::steps::{self, Direction, Rewrite};
+use crate::steps::Rewrite;
 use crate::transform::Out;
 
 mod auxv_units;
 mod fs_object;
+mod lsm_container;
+mod netns;
 mod pids_objects;
+mod pids_offset;
+mod s390_thread;
+mod socket_buffers;
+mod socket_has_buffers;
 mod task_order;
 mod unix_peer_credentials;
+mod vpids_record;
 
 pub use pids_objects::TreeTask;
 use pids_objects::{TagMap, TreeSection};
@@ -149,16 +155,61 @@ pub(super) fn refuse(
     Ok(())
 }
 
+/// Converts one inline record: each rewrite in turn, around the mechanical mapping.
 fn convert_record(
     conv: &mut Conv<'_>,
     st: &mut State,
     info: &RecordInfo,
     bytes: &[u8],
 ) -> Result<Vec<Out>, ConvertError> {
-    let name = info.name;
-    let plan = std::rc::Rc::clone(&conv.plan);
-    let idx = info.index;
-    // Payloads of a removed record go with it.
+    if drop_payload(conv, st, info, bytes) == Flow::Done {
+        return Ok(vec![]);
+    }
+    if let Some(outs) = pids_objects::tree_section(conv, st, info, bytes)? {
+        return Ok(outs);
+    }
+    if info.name == "TASK" && info.payload_of.is_none() {
+        st.task_count += 1;
+    }
+    socket_buffers::refusal(conv, info)?;
+    unix_peer_credentials::collect(conv, st, info, bytes);
+    check_xstate(conv, info, bytes)?;
+    let decoded = ckpt_format::read::decode_record(conv.from, info, bytes)
+        .map_err(|k| ConvertError::Format(ckpt_format::Error::new(k, Default::default())))?;
+    let mut outs = Vec::new();
+    // Rewrites that take the record (or insert before it) ahead of the mechanical mapping.
+    if netns::header(conv, st, info, bytes, &decoded, &mut outs)? == Flow::Done
+        || lsm_container::remove(conv, st, info, bytes)? == Flow::Done
+        || s390_thread::record(conv, info, &decoded, &mut outs)? == Flow::Done
+        || fs_object::remove(conv, st, info, bytes)? == Flow::Done
+        || vpids_record::remove(conv, st, info, &decoded)? == Flow::Done
+    {
+        return Ok(outs);
+    }
+    // Members the rewrites below set and note themselves.
+    socket_has_buffers::claim(conv, info);
+    unix_peer_credentials::claim(conv, info);
+    fs_object::claim(conv, info);
+    let mut out = conv.mechanical(info, bytes, &decoded)?;
+    if st.tags.delta != 0 && !info.headerless {
+        pids_objects::shift_tags(conv, info, &mut out, st.tags);
+    }
+    socket_has_buffers::rewrite(conv, info, &decoded, &mut out)?;
+    unix_peer_credentials::rewrite(conv, st, info, &decoded, &mut out)?;
+    // Values whose meaning changed.
+    let mut out = auxv_units::rewrite(conv, info, out)?;
+    pids_offset::rewrite(conv, info, &mut out)?;
+    fs_object::insert(conv, st, info, &mut out, &mut outs)?;
+    outs.push(Out::Record(out));
+    // Records after this one.
+    vpids_record::insert_after(conv, info, &decoded, &mut outs)?;
+    lsm_container::insert_after(conv, info, &mut outs)?;
+    Ok(outs)
+}
+
+/// Payloads of a removed record go with it.
+fn drop_payload(conv: &mut Conv<'_>, st: &mut State, info: &RecordInfo, bytes: &[u8]) -> Flow {
+    let (name, idx) = (info.name, info.index);
     if st.drop_payloads > 0 && info.payload_of.is_some() {
         st.drop_payloads -= 1;
         let text = String::from_utf8_lossy(&bytes[8..])
@@ -172,85 +223,14 @@ fn convert_record(
             Some(Value::Text(text)),
             None,
         );
-        return Ok(vec![]);
+        return Flow::Done;
     }
-    // The tree section: always read (the FS objects need the pids); rewritten whole
-    // when pids become objects or stop being objects.
-    let complete = pids_objects::read_tree(conv, st, info, bytes);
-    let in_tree = matches!(
-        (name, info.payload_of),
-        ("PIDS" | "TREE", None) | (_, Some(("PIDS" | "TREE" | "VPIDS", _)))
-    ) || (name == "VPIDS" && info.payload_of.is_none());
-    if plan.pids_objects != Change::Same && in_tree {
-        // The records of the source's section that have no counterpart: the pid objects
-        // going down, the nested numbers (VPIDS) going up. Their payloads go with them.
-        let gone = match (name, info.payload_of.is_none(), plan.pids_objects) {
-            ("PIDS", true, Change::Remove) => Some("the pid numbers go into the tree entries"),
-            ("VPIDS", _, Change::Add) => Some("the nested pid numbers go into the pid objects"),
-            _ => None,
-        };
-        if let Some(why) = gone {
-            let n = fields_of(conv.from, name, bytes)
-                .into_iter()
-                .find(|(p, _)| p.starts_with("nr_"))
-                .map(|(_, v)| v);
-            conv.note_step(
-                Rewrite::PidsObjects,
-                idx,
-                name,
-                "",
-                Action::Removed,
-                n,
-                None,
-            );
-            conv.because(why);
-        }
-        if complete {
-            return pids_objects::write_tree(conv, st);
-        }
-        return Ok(vec![]);
-    }
-    if name == "TASK" && info.payload_of.is_none() {
-        st.task_count += 1;
-    }
-    // Refusals that depend on what the image holds.
-    if plan.crossed(Rewrite::SocketBuffers).is_some()
-        && matches!(name, "SOCKET_BUFFER" | "SOCKET_INET")
-    {
-        refuse(
-            conv,
-            Rewrite::SocketBuffers,
-            info,
-            format!(
-                "record #{idx} {name}: socket buffers and INET sockets were rewritten in v19-rc2 (db94f5e) \
-             and TCP state cannot be made up; images with them do not convert across that revision"
-            ),
-        )?;
-    }
-    // Credentials objects of the source, for unix peer credentials (f0fdd38).
-    if name == "OBJREF" && objtype_name(conv, bytes) == Some("CRED") {
-        let f = fields_of(conv.from, name, bytes);
-        if let Some(t) = f
-            .iter()
-            .find(|(p, _)| p == "objref")
-            .and_then(|(_, v)| v.as_int())
-        {
-            st.cred_stack.push(t as i64);
-        }
-    }
-    if name == "CRED"
-        && info.payload_of.is_none()
-        && let Some(tag) = st.cred_stack.pop()
-    {
-        let f = fields_of(conv.from, name, bytes);
-        let get = |p: &str| {
-            f.iter()
-                .find(|(x, _)| x == p)
-                .and_then(|(_, v)| v.as_int())
-                .unwrap_or(0) as i64
-        };
-        st.creds.insert(tag, (get("uid"), get("gid")));
-    }
+    Flow::Pass
+}
+
+/// Refuses an image whose FPU state size is not the target CPU's (`--target-cpu`).
+fn check_xstate(conv: &Conv<'_>, info: &RecordInfo, bytes: &[u8]) -> Result<(), ConvertError> {
+    let (name, idx) = (info.name, info.index);
     if name == "HEADER_ARCH"
         && let Some(want) = conv.opts.cpu_xstate_size
     {
@@ -268,447 +248,17 @@ fn convert_record(
             )));
         }
     }
-    let decoded = ckpt_format::read::decode_record(conv.from, info, bytes)
-        .map_err(|k| ConvertError::Format(ckpt_format::Error::new(k, Default::default())))?;
-    let mut outs = Vec::new();
-    match name {
-        "HEADER" => {
-            let mut h = conv.header(info, bytes)?;
-            // uflags bit 0x2: "do not dump" (78d18cf, b0d8304) or "dump" (82822cf on).
-            let uf = decoded.int("uflags").unwrap_or(0) as u64;
-            let bit = uf & 2 != 0;
-            st.netns_dumped = match plan.netns_bit.0 {
-                Some(true) => bit,
-                Some(false) => !bit,
-                None => false,
-            };
-            let new_bit = match plan.netns_bit.1 {
-                Some(true) => st.netns_dumped,
-                Some(false) => !st.netns_dumped,
-                None => false,
-            };
-            if new_bit != bit {
-                let nv = if new_bit { uf | 2 } else { uf & !2 };
-                put_member(conv, "ckpt_hdr_header", "uflags", &Value::Uint(nv), &mut h)?;
-                conv.note_step(
-                    netns_rewrite(&plan),
-                    idx,
-                    "HEADER",
-                    "uflags",
-                    Action::Rewritten,
-                    Some(Value::Uint(uf)),
-                    Some(Value::Uint(nv)),
-                );
-            }
-            outs.push(Out::Record(h));
-            return Ok(outs);
-        }
-        "BUFFER" | "LSM_INFO"
-            if info.payload_of.is_some_and(|p| p.0 == "CONTAINER")
-                && plan.lsm_container == Change::Remove =>
-        {
-            let text = String::from_utf8_lossy(&bytes[8..])
-                .trim_end_matches('\0')
-                .to_string();
-            let default = matches!(text.as_str(), "default" | "dummy" | "lsm_none");
-            conv.note_step(
-                Rewrite::LsmContainer,
-                idx,
-                name,
-                info.payload_of.unwrap().1,
-                if default {
-                    Action::Removed
-                } else {
-                    Action::Dropped
-                },
-                Some(Value::Text(text)),
-                None,
-            );
-            return Ok(outs);
-        }
-        // Labels (LSM c/r, d55d4c8) have no place in an older image: dropped.
-        "OBJREF"
-            if plan.lsm_container == Change::Remove
-                && objtype_name(conv, bytes) == Some("SECURITY") =>
-        {
-            conv.note_step(
-                Rewrite::LsmContainer,
-                idx,
-                "OBJREF",
-                "SECURITY",
-                Action::Removed,
-                None,
-                None,
-            );
-            return Ok(outs);
-        }
-        "SECURITY" if plan.lsm_container == Change::Remove => {
-            let text = String::from_utf8_lossy(&bytes[8..]).to_string();
-            conv.note_step(
-                Rewrite::LsmContainer,
-                idx,
-                "SECURITY",
-                "",
-                Action::Dropped,
-                Some(Value::Text(text)),
-                None,
-            );
-            st.drop_payloads = 1;
-            return Ok(outs);
-        }
-        // s390x has a THREAD record (thread_info_flags) from 67cfee9 only.
-        "THREAD" if plan.s390_thread == Change::Remove => {
-            let flags = decoded.int("thread_info_flags").unwrap_or(0);
-            conv.note_step(
-                Rewrite::S390Thread,
-                idx,
-                "THREAD",
-                "thread_info_flags",
-                if flags == 0 {
-                    Action::Removed
-                } else {
-                    Action::Dropped
-                },
-                Some(Value::Int(flags as i64)),
-                None,
-            );
-            return Ok(outs);
-        }
-        "RESTART_BLOCK" if plan.s390_thread == Change::Add => {
-            outs.push(Out::Record(struct_record(
-                conv,
-                "THREAD",
-                "ckpt_hdr_thread",
-                &[("thread_info_flags", Value::Uint(0))],
-            )?));
-            conv.note_step(
-                Rewrite::S390Thread,
-                idx,
-                "THREAD",
-                "thread_info_flags",
-                Action::Inserted,
-                None,
-                Some(Value::Uint(0)),
-            );
-        }
-        "OBJREF" if plan.fs_object == Change::Remove && objtype_name(conv, bytes) == Some("FS") => {
-            conv.note_step(
-                Rewrite::FsObject,
-                idx,
-                "OBJREF",
-                "FS",
-                Action::Removed,
-                None,
-                None,
-            );
-            return Ok(outs);
-        }
-        "FS" if plan.fs_object == Change::Remove => {
-            conv.note_step(
-                Rewrite::FsObject,
-                idx,
-                "FS",
-                "",
-                Action::Removed,
-                None,
-                None,
-            );
-            st.drop_payloads = 2;
-            return Ok(outs);
-        }
-        "VPIDS" if plan.vpids_record == Change::Remove => {
-            let n = decoded.int("nr_vpids").unwrap_or(0);
-            conv.note_step(
-                Rewrite::VpidsRecord,
-                idx,
-                "VPIDS",
-                "",
-                Action::Removed,
-                Some(Value::Int(n as i64)),
-                None,
-            );
-            let target_has_depth = conv
-                .to
-                .layout("ckpt_pids")
-                .is_ok_and(|l| l.offset_of("depth").is_some());
-            if n > 0 && !target_has_depth {
-                st.drop_payloads = 1;
-            }
-            return Ok(outs);
-        }
-        _ => {}
-    }
-    // Members the rewrites below set and note themselves.
-    match name {
-        "SOCKET" if plan.crossed(Rewrite::SocketHasBuffers).is_some() => {
-            conv.claimed.push("has_buffers")
-        }
-        "SOCKET_UNIX" if plan.crossed(Rewrite::UnixPeerCredentials).is_some() => conv
-            .claimed
-            .extend(["peercred", "peercred_uid", "peercred_gid"]),
-        "TASK_OBJS" if plan.fs_object == Change::Add => conv.claimed.push("fs_objref"),
-        _ => {}
-    }
-    let mut out = conv.mechanical(info, bytes, &decoded)?;
-    if st.tags.delta != 0 && !info.headerless {
-        pids_objects::shift_tags(conv, info, &mut out, st.tags);
-    }
-    if name == "SOCKET"
-        && info.payload_of.is_none()
-        && let Some(dir) = plan.crossed(Rewrite::SocketHasBuffers)
-    {
-        // Queues follow unless the socket listens (TCP_LISTEN = 10).
-        let implied = u64::from(decoded.int("sock.state") != Some(10));
-        match dir {
-            Direction::Up => {
-                put_member(
-                    conv,
-                    "ckpt_hdr_socket",
-                    "has_buffers",
-                    &Value::Uint(implied),
-                    &mut out,
-                )?;
-                conv.note_step(
-                    Rewrite::SocketHasBuffers,
-                    idx,
-                    "SOCKET",
-                    "has_buffers",
-                    Action::Defaulted,
-                    None,
-                    Some(Value::Uint(implied)),
-                );
-            }
-            Direction::Down => {
-                let had = decoded.int("has_buffers").unwrap_or(0) as u64;
-                // Equal to what the socket's state implies, it is no loss.
-                conv.note_step(
-                    Rewrite::SocketHasBuffers,
-                    idx,
-                    "SOCKET",
-                    "has_buffers",
-                    if had == implied {
-                        Action::Removed
-                    } else {
-                        Action::Dropped
-                    },
-                    Some(Value::Uint(had)),
-                    None,
-                );
-                if had == implied {
-                    conv.because("implied by the socket's state");
-                }
-            }
-        }
-    }
-    if name == "SOCKET_UNIX"
-        && let Some(dir) = plan.crossed(Rewrite::UnixPeerCredentials)
-    {
-        unix_peer_credentials::peer_credentials(conv, st, info, &decoded, &mut out, dir)?;
-    }
-    // Values whose meaning changed.
-    if name == "BUFFER" && info.payload_of == Some(("MM", "saved_auxv")) {
-        if plan.auxv_units != Change::Same {
-            out = auxv_units::auxv(conv, idx, &out, plan.auxv_units)?;
-        }
-        out = auxv_units::auxv_length(conv, idx, out, &plan)?;
-    }
-    if name == "PIDS" && plan.pids_offset != 0 {
-        let l = conv
-            .to
-            .layout("ckpt_hdr_pids")
-            .map_err(|e| ConvertError::Refused(e.to_string()))?;
-        let f = l.fields().iter().find(|f| f.path == "offset").unwrap();
-        let old = decode_field(f, &out, conv.to.endian())
-            .and_then(|v| v.as_int())
-            .unwrap_or(0);
-        let new = Value::Int((old + plan.pids_offset as i128) as i64);
-        encode_field(f, &new, &mut out, conv.to.endian()).map_err(ConvertError::Refused)?;
-        conv.note_step(
-            Rewrite::PidsOffset,
-            idx,
-            "PIDS",
-            "offset",
-            Action::Rewritten,
-            Some(Value::Int(old as i64)),
-            Some(new),
-        );
-    }
-    if name == "TASK_OBJS" && plan.fs_object == Change::Add {
-        // One FS object per thread group (threads share their fs_struct).
-        let task = st
-            .tasks
-            .get(st.task_count.saturating_sub(1))
-            .cloned()
-            .unwrap_or_default();
-        let tag = match st.fs_tags.get(&task.tgid) {
-            Some(&t) => t,
-            None => {
-                let (a, b) = (conv.from.schema, conv.to.schema);
-                let pid = task.pid;
-                let (Some(cwd), Some(root)) = (
-                    conv.opts.cwd.for_pid(pid).map(str::to_string),
-                    conv.opts.root.for_pid(pid).map(str::to_string),
-                ) else {
-                    return Err(ConvertError::Refused(format!(
-                        "record #{idx} TASK_OBJS (task with pid {pid}): revision {} needs a file-system object \
-                         (working and root directory) for every task, which {} images do not hold; give \
-                         --cwd PATH and --root PATH (for all tasks) or --cwd {pid}=PATH and --root {pid}=PATH",
-                        b.id, a.id
-                    )));
-                };
-                let (cwd, root) = (&cwd, &root);
-                // Tags no object of the image uses: tags only need to be consistent.
-                // (Moved like the image's tags, so that A -> C equals A -> B -> C.)
-                let t = st.tags.map((1i64 << 30) + 1 + st.fs_tags.len() as i64);
-                let fs_obj = conv
-                    .to
-                    .schema
-                    .enum_value("obj", "FS", conv.to.arch)
-                    .unwrap_or(0);
-                outs.push(Out::Record(struct_record(
-                    conv,
-                    "OBJREF",
-                    "ckpt_hdr_objref",
-                    &[
-                        ("objtype", Value::Uint(fs_obj as u64)),
-                        ("objref", Value::Int(t)),
-                    ],
-                )?));
-                outs.push(Out::Record(struct_record(
-                    conv,
-                    "FS",
-                    "ckpt_hdr_fs",
-                    &[("umask", Value::Uint(fs_object::fs_umask()))],
-                )?));
-                for p in [cwd, root] {
-                    let mut b = p.as_bytes().to_vec();
-                    b.push(0);
-                    outs.push(Out::Record(raw_record(conv, "FILE_NAME", &b)?));
-                }
-                conv.note_step(
-                    Rewrite::FsObject,
-                    idx,
-                    "FS",
-                    "",
-                    Action::Inserted,
-                    None,
-                    None,
-                );
-                if let Some(d) = steps::default_of("ckpt_hdr_fs", "umask")
-                    && conv
-                        .to
-                        .layout("ckpt_hdr_fs")
-                        .is_ok_and(|l| l.offset_of("umask").is_some())
-                {
-                    conv.note_step(
-                        Rewrite::FsObject,
-                        idx,
-                        "FS",
-                        "umask",
-                        Action::Defaulted,
-                        None,
-                        Some(Value::Uint(d.value)),
-                    );
-                    conv.because(d.why);
-                }
-                conv.note_step(
-                    Rewrite::FsObject,
-                    idx,
-                    "FS",
-                    "cwd",
-                    Action::Supplied,
-                    None,
-                    Some(Value::Text(cwd.clone())),
-                );
-                conv.note_step(
-                    Rewrite::FsObject,
-                    idx,
-                    "FS",
-                    "root",
-                    Action::Supplied,
-                    None,
-                    Some(Value::Text(root.clone())),
-                );
-                conv.note_step(
-                    Rewrite::FsObject,
-                    idx,
-                    "OBJREF",
-                    "FS",
-                    Action::Inserted,
-                    None,
-                    Some(Value::Int(t)),
-                );
-                st.fs_tags.insert(task.tgid, t);
-                t
-            }
-        };
-        put_member(
-            conv,
-            "ckpt_hdr_task_objs",
-            "fs_objref",
-            &Value::Int(tag),
-            &mut out,
-        )?;
-        conv.note_step(
-            Rewrite::FsObject,
-            idx,
-            "TASK_OBJS",
-            "fs_objref",
-            Action::Supplied,
-            None,
-            Some(Value::Int(tag)),
-        );
-    }
-    outs.push(Out::Record(out));
-    // Records after this one.
-    if info.payload_of == Some(("TREE", "pids")) && plan.vpids_record == Change::Add {
-        let sum: i128 = decoded
-            .fields
-            .iter()
-            .filter(|(p, _)| p.ends_with(".depth"))
-            .filter_map(|(_, v)| v.as_int())
-            .sum();
-        outs.push(Out::Record(struct_record(
-            conv,
-            "VPIDS",
-            "ckpt_hdr_vpids",
-            &[("nr_vpids", Value::Int(sum as i64))],
-        )?));
-        conv.note_step(
-            Rewrite::VpidsRecord,
-            idx,
-            "VPIDS",
-            "",
-            Action::Inserted,
-            None,
-            Some(Value::Int(sum as i64)),
-        );
-    }
-    if name == "CONTAINER" && plan.lsm_container == Change::Add {
-        let mut lsm = b"default".to_vec();
-        lsm.resize(11, 0);
-        outs.push(Out::Record(raw_record(conv, "BUFFER", &lsm)?));
-        outs.push(Out::Record(raw_record(conv, "LSM_INFO", b"dummy")?));
-        conv.note_step(
-            Rewrite::LsmContainer,
-            idx,
-            "CONTAINER",
-            "lsm_name",
-            Action::Inserted,
-            None,
-            Some(Value::Text("default".into())),
-        );
-        conv.note_step(
-            Rewrite::LsmContainer,
-            idx,
-            "CONTAINER",
-            "lsm_info",
-            Action::Inserted,
-            None,
-            Some(Value::Text("dummy".into())),
-        );
-    }
-    Ok(outs)
+    Ok(())
+}
+
+/// Whether a rewrite took a record (nothing more is written for it) or let it pass on to
+/// the next rewrite and the mechanical mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Flow {
+    /// Not taken: the next rewrite, finally the mechanical mapping, handles it.
+    Pass,
+    /// Taken: what the rewrite wrote (if anything) replaces the record.
+    Done,
 }
 
 /// Writes `v` into member `path` of a converted record laid out as `st_name` in the target.
@@ -729,13 +279,4 @@ pub(super) fn put_member(
         .find(|f| f.path == path)
         .ok_or_else(|| ConvertError::Refused(format!("{st_name} has no member {path}")))?;
     encode_field(f, v, out, conv.to.endian()).map_err(ConvertError::Refused)
-}
-
-/// The step that changed the meaning of uflags 0x2 on this path.
-fn netns_rewrite(plan: &Plan) -> Rewrite {
-    if plan.crossed(Rewrite::NetnsFlagFlip).is_some() {
-        Rewrite::NetnsFlagFlip
-    } else {
-        Rewrite::NetnsFlagMeaning
-    }
 }

@@ -20,6 +20,7 @@ use super::{State, raw_record, struct_record};
 use crate::error::ConvertError;
 use crate::ledger::Action;
 use crate::mechanical::{Conv, fields_of};
+use crate::plan::Change;
 use crate::steps::Rewrite;
 use crate::transform::Out;
 
@@ -559,4 +560,53 @@ fn push_tree(
         Some(Value::Text(new.into())),
     );
     Ok(())
+}
+
+/// The tree section of the source: always read; rewritten whole when the step is crossed.
+/// `Some` holds what replaces the record.
+pub(super) fn tree_section(
+    conv: &mut Conv<'_>,
+    st: &mut State,
+    info: &RecordInfo,
+    bytes: &[u8],
+) -> Result<Option<Vec<Out>>, ConvertError> {
+    let (name, idx) = (info.name, info.index);
+    let plan = std::rc::Rc::clone(&conv.plan);
+    // The tree section: always read (the FS objects need the pids); rewritten whole
+    // when pids become objects or stop being objects.
+    let complete = read_tree(conv, st, info, bytes);
+    let in_tree = matches!(
+        (name, info.payload_of),
+        ("PIDS" | "TREE", None) | (_, Some(("PIDS" | "TREE" | "VPIDS", _)))
+    ) || (name == "VPIDS" && info.payload_of.is_none());
+    if plan.pids_objects != Change::Same && in_tree {
+        // The records of the source's section that have no counterpart: the pid objects
+        // going down, the nested numbers (VPIDS) going up. Their payloads go with them.
+        let gone = match (name, info.payload_of.is_none(), plan.pids_objects) {
+            ("PIDS", true, Change::Remove) => Some("the pid numbers go into the tree entries"),
+            ("VPIDS", _, Change::Add) => Some("the nested pid numbers go into the pid objects"),
+            _ => None,
+        };
+        if let Some(why) = gone {
+            let n = fields_of(conv.from, name, bytes)
+                .into_iter()
+                .find(|(p, _)| p.starts_with("nr_"))
+                .map(|(_, v)| v);
+            conv.note_step(
+                Rewrite::PidsObjects,
+                idx,
+                name,
+                "",
+                Action::Removed,
+                n,
+                None,
+            );
+            conv.because(why);
+        }
+        if complete {
+            return write_tree(conv, st).map(Some);
+        }
+        return Ok(Some(vec![]));
+    }
+    Ok(None)
 }

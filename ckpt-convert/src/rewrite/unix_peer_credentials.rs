@@ -9,12 +9,13 @@
 //! source into [`State::creds`] as they pass.
 
 use ckpt_format::RecordInfo;
+use ckpt_format::read::Decoded;
 use ckpt_format::value::Value;
 
-use super::{State, put_member, refuse};
+use super::{State, objtype_name, put_member, refuse};
 use crate::error::ConvertError;
 use crate::ledger::Action;
-use crate::mechanical::Conv;
+use crate::mechanical::{Conv, fields_of};
 use crate::steps::{Direction, Rewrite};
 
 /// UnixPeerCredentials (f0fdd38): `peercred_uid`/`peercred_gid` <-> `peercred`, a
@@ -129,6 +130,61 @@ pub(super) fn peer_credentials(
             new,
         );
         conv.because(why);
+    }
+    Ok(())
+}
+
+/// Collects the source's CRED objects (tag, uid and gid) as they pass.
+pub(super) fn collect(conv: &mut Conv<'_>, st: &mut State, info: &RecordInfo, bytes: &[u8]) {
+    let name = info.name;
+    // Credentials objects of the source, for unix peer credentials (f0fdd38).
+    if name == "OBJREF" && objtype_name(conv, bytes) == Some("CRED") {
+        let f = fields_of(conv.from, name, bytes);
+        if let Some(t) = f
+            .iter()
+            .find(|(p, _)| p == "objref")
+            .and_then(|(_, v)| v.as_int())
+        {
+            st.cred_stack.push(t as i64);
+        }
+    }
+    if name == "CRED"
+        && info.payload_of.is_none()
+        && let Some(tag) = st.cred_stack.pop()
+    {
+        let f = fields_of(conv.from, name, bytes);
+        let get = |p: &str| {
+            f.iter()
+                .find(|(x, _)| x == p)
+                .and_then(|(_, v)| v.as_int())
+                .unwrap_or(0) as i64
+        };
+        st.creds.insert(tag, (get("uid"), get("gid")));
+    }
+}
+
+/// Claims the peer credential members, which [`rewrite`] sets and notes.
+pub(super) fn claim(conv: &mut Conv<'_>, info: &RecordInfo) {
+    if info.name == "SOCKET_UNIX" && conv.plan.crossed(Rewrite::UnixPeerCredentials).is_some() {
+        conv.claimed
+            .extend(["peercred", "peercred_uid", "peercred_gid"]);
+    }
+}
+
+/// Rewrites SOCKET_UNIX's peer credentials when the step is crossed.
+pub(super) fn rewrite(
+    conv: &mut Conv<'_>,
+    st: &mut State,
+    info: &RecordInfo,
+    decoded: &Decoded,
+    out: &mut [u8],
+) -> Result<(), ConvertError> {
+    let name = info.name;
+    let plan = std::rc::Rc::clone(&conv.plan);
+    if name == "SOCKET_UNIX"
+        && let Some(dir) = plan.crossed(Rewrite::UnixPeerCredentials)
+    {
+        peer_credentials(conv, st, info, decoded, out, dir)?;
     }
     Ok(())
 }
