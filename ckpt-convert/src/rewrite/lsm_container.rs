@@ -2,7 +2,7 @@
 //! and the security labels of LSM c/r.
 //!
 //! Upgrading, CONTAINER is followed by a BUFFER with the LSM name "default" and an
-//! LSM_INFO "dummy" (what a kernel without an LSM writes). Downgrading, both are removed
+//! LSM_INFO "dummy". Downgrading, both are removed
 //! (dropped, a loss, unless they hold those defaults), and every SECURITY object (its
 //! OBJREF, the SECURITY record and its payload) is dropped.
 

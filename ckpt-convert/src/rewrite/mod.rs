@@ -3,6 +3,12 @@
 //! refusals). Which rewrites a conversion applies, and in which direction, comes from the
 //! steps it crosses ([`crate::steps::between`]); each rewrite's doc and data live in the
 //! step that introduces it ([`crate::steps::Rewrite`]).
+//!
+//! One module per [`crate::steps::Rewrite`], each saying what its rewrite does in both
+//! directions; this module is the dispatcher (`record`, `around_stream`): it calls
+//! the rewrites in turn around the mechanical mapping, each either taking the record or
+//! letting it pass, and holds the helpers they share. The rewrite modules import this
+//! module and never each other.
 
 use std::collections::BTreeMap;
 

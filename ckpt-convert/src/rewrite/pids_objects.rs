@@ -1,5 +1,4 @@
-//! PidsObjects, step a272e68 -> b6cdf01 (v23-rc1 -> v23-rc1.pids), with PidsOffset
-//! (b6cdf01 -> 1fd8e6e) handled by the dispatcher: pids become objects.
+//! PidsObjects, step a272e68 -> b6cdf01: pids become objects.
 //!
 //! The tree section of the source (PIDS and its BUFFER, TREE and its entries, VPIDS and
 //! its nested numbers) is always read into [`State::tasks`] (the FS objects need the
