@@ -7,6 +7,8 @@
 //! documented umask, and TASK_OBJS gets `fs_objref`. Downgrading, the FS objects (OBJREF,
 //! FS and its two FILE_NAME payloads) are removed.
 
+use std::collections::BTreeMap;
+
 use ckpt_format::RecordInfo;
 use ckpt_format::value::Value;
 
@@ -17,6 +19,13 @@ use crate::mechanical::Conv;
 use crate::plan::Change;
 use crate::steps::{self, Rewrite};
 use crate::transform::Out;
+
+/// The FS objects inserted, one per thread group.
+#[derive(Debug, Default)]
+pub(super) struct FsObjects {
+    /// Their tags, by thread group id.
+    tags: BTreeMap<i64, i64>,
+}
 
 /// The umask given to FS objects that the source lacks: the default of the member.
 pub(super) fn fs_umask() -> u64 {
@@ -88,7 +97,7 @@ pub(super) fn insert(
             .get(st.task_count.saturating_sub(1))
             .cloned()
             .unwrap_or_default();
-        let tag = match st.fs_tags.get(&task.tgid) {
+        let tag = match st.fs_objects.tags.get(&task.tgid) {
             Some(&t) => t,
             None => {
                 let (a, b) = (conv.from.schema, conv.to.schema);
@@ -107,7 +116,9 @@ pub(super) fn insert(
                 let (cwd, root) = (&cwd, &root);
                 // Tags no object of the image uses: tags only need to be consistent.
                 // (Moved like the image's tags, so that A -> C equals A -> B -> C.)
-                let t = st.tags.map((1i64 << 30) + 1 + st.fs_tags.len() as i64);
+                let t = st
+                    .tags
+                    .map((1i64 << 30) + 1 + st.fs_objects.tags.len() as i64);
                 let fs_obj = conv
                     .to
                     .schema
@@ -186,7 +197,7 @@ pub(super) fn insert(
                     None,
                     Some(Value::Int(t)),
                 );
-                st.fs_tags.insert(task.tgid, t);
+                st.fs_objects.tags.insert(task.tgid, t);
                 t
             }
         };

@@ -10,8 +10,6 @@
 //! letting it pass, and holds the helpers they share. The rewrite modules import this
 //! module and never each other.
 
-use std::collections::BTreeMap;
-
 use ckpt_format::RecordInfo;
 use ckpt_format::value::{Value, encode_field, put_uint};
 
@@ -34,17 +32,19 @@ mod task_order;
 mod unix_peer_credentials;
 mod vpids_record;
 
+use fs_object::FsObjects;
 pub use pids_objects::TreeTask;
 use pids_objects::{TagMap, TreeSection};
-use task_order::Order;
+use task_order::Reorder;
+use unix_peer_credentials::Creds;
 
 /// Per-image state of the rewrites.
 #[derive(Debug, Default)]
 pub(crate) struct State {
     /// Records still to drop (payloads of a removed record).
     drop_payloads: u32,
-    /// Tags of the FS objects inserted, per thread group leader's pid.
-    fs_tags: BTreeMap<i64, i64>,
+    /// The FS objects inserted (FsObject).
+    fs_objects: FsObjects,
     /// Whether the source dumps the net namespace.
     netns_dumped: bool,
     /// The source's tree, once read.
@@ -55,14 +55,12 @@ pub(crate) struct State {
     tree: Option<TreeSection>,
     /// Object tags of the output: pid objects take (or leave) the first tags.
     tags: TagMap,
-    order: Order,
-    held: Vec<Vec<u8>>,
+    /// The reordering of the current task's records (TaskOrder).
+    reorder: Reorder,
     /// Name of the last record that is not a payload.
     last_owner: &'static str,
-    /// Tags of CRED objects whose OBJREF came and whose CRED record has not.
-    cred_stack: Vec<i64>,
-    /// uid and gid of every CRED object of the source, by tag.
-    creds: BTreeMap<i64, (i64, i64)>,
+    /// The source's CRED objects (UnixPeerCredentials).
+    creds: Creds,
 }
 
 pub(super) fn objtype_name(conv: &Conv<'_>, bytes: &[u8]) -> Option<&'static str> {

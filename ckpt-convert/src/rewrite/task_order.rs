@@ -19,9 +19,16 @@ use crate::plan::Change;
 use crate::steps::Rewrite;
 use crate::transform::Out;
 
+/// The state of the reordering: where the current task stands, and the records held.
+#[derive(Debug, Default)]
+pub(super) struct Reorder {
+    order: Order,
+    held: Vec<Vec<u8>>,
+}
+
 /// Where a task's records stand in a reordering (TaskOrder).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Order {
+enum Order {
     #[default]
     Idle,
     /// Upgrade: the task's objects go to the spill until THREAD.
@@ -49,53 +56,53 @@ pub(super) fn reorder(
     let comm = info.payload_of == Some(("TASK", "comm"));
     let mut pre = Vec::new();
     let mut outs = outs;
-    match (conv.plan.task_order, st.order) {
+    match (conv.plan.task_order, st.reorder.order) {
         (Change::Same, _) => return Ok(outs),
         // Upgrade: objects to the spill, THREAD..CPU_FPU straight out, then the objects.
         (Change::Add, Order::Idle) if comm => {
             outs.push(Out::SpillOn);
-            st.order = Order::Spilling;
+            st.reorder.order = Order::Spilling;
         }
         // THREAD comes first; s390x before 67cfee9 has none and starts with RESTART_BLOCK.
         (Change::Add, Order::Spilling) if cpu_part => {
             pre.push(Out::SpillPause);
             note_moved(conv, info, "before the task's objects");
-            st.order = Order::CpuOut;
+            st.reorder.order = Order::CpuOut;
         }
         (Change::Add, Order::CpuOut) if cpu_part => {
             note_moved(conv, info, "before the task's objects");
         }
         (Change::Add, Order::Spilling) if ends_task => {
             pre.push(Out::SpillFlush);
-            st.order = Order::Idle;
+            st.reorder.order = Order::Idle;
         }
         (Change::Add, Order::CpuOut) if !cpu_part => {
             pre.push(Out::SpillFlush);
-            st.order = Order::Idle;
+            st.reorder.order = Order::Idle;
         }
         // Downgrade: hold THREAD..CPU_FPU until the objects are out.
-        (Change::Remove, Order::Idle) if comm => st.order = Order::Holding,
+        (Change::Remove, Order::Idle) if comm => st.reorder.order = Order::Holding,
         (Change::Remove, Order::Holding) if cpu_part => {
             if outs.iter().any(|o| matches!(o, Out::Record(_))) {
                 note_moved(conv, info, "after the task's objects");
             }
             for o in outs.drain(..) {
                 if let Out::Record(b) = o {
-                    st.held.push(b);
+                    st.reorder.held.push(b);
                 }
             }
         }
         (Change::Remove, Order::Holding | Order::Objects) if ends_task => {
-            pre.extend(st.held.drain(..).map(Out::Record));
-            st.order = Order::Idle;
+            pre.extend(st.reorder.held.drain(..).map(Out::Record));
+            st.reorder.order = Order::Idle;
         }
-        (Change::Remove, Order::Holding) => st.order = Order::Objects,
+        (Change::Remove, Order::Holding) => st.reorder.order = Order::Objects,
         (Change::Remove, Order::Objects)
             if name == "SIGPENDING" && info.payload_of.is_none() && st.last_owner != "SIGNAL" =>
         {
             // The private SIGPENDING: the shared one follows SIGNAL directly.
-            pre.extend(st.held.drain(..).map(Out::Record));
-            st.order = Order::Idle;
+            pre.extend(st.reorder.held.drain(..).map(Out::Record));
+            st.reorder.order = Order::Idle;
         }
         _ => {}
     }

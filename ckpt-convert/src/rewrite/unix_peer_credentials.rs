@@ -8,6 +8,8 @@
 //! `peercred` refers to are written. The dispatcher collects the CRED objects of the
 //! source into [`State::creds`] as they pass.
 
+use std::collections::BTreeMap;
+
 use ckpt_format::RecordInfo;
 use ckpt_format::read::Decoded;
 use ckpt_format::value::Value;
@@ -17,6 +19,15 @@ use crate::error::ConvertError;
 use crate::ledger::Action;
 use crate::mechanical::{Conv, fields_of};
 use crate::steps::{Direction, Rewrite};
+
+/// The CRED objects of the source, collected as they pass.
+#[derive(Debug, Default)]
+pub(super) struct Creds {
+    /// Tags of CRED objects whose OBJREF came and whose CRED record has not.
+    stack: Vec<i64>,
+    /// uid and gid of every CRED object of the source, by tag.
+    by_tag: BTreeMap<i64, (i64, i64)>,
+}
 
 /// UnixPeerCredentials (f0fdd38): `peercred_uid`/`peercred_gid` <-> `peercred`, a
 /// reference to a CRED object of the image with that uid and gid.
@@ -36,7 +47,7 @@ pub(super) fn peer_credentials(
         Direction::Up => {
             let uid = decoded.int("peercred_uid").unwrap_or(0) as i64;
             let gid = decoded.int("peercred_gid").unwrap_or(0) as i64;
-            let Some((&tag, _)) = st.creds.iter().find(|(_, c)| **c == (uid, gid)) else {
+            let Some((&tag, _)) = st.creds.by_tag.iter().find(|(_, c)| **c == (uid, gid)) else {
                 return refuse(
                     conv,
                     Rewrite::UnixPeerCredentials,
@@ -62,7 +73,7 @@ pub(super) fn peer_credentials(
         }
         Direction::Down => {
             let tag = decoded.int("peercred").unwrap_or(0) as i64;
-            let Some(&(uid, gid)) = st.creds.get(&tag) else {
+            let Some(&(uid, gid)) = st.creds.by_tag.get(&tag) else {
                 return refuse(
                     conv,
                     Rewrite::UnixPeerCredentials,
@@ -145,12 +156,12 @@ pub(super) fn collect(conv: &mut Conv<'_>, st: &mut State, info: &RecordInfo, by
             .find(|(p, _)| p == "objref")
             .and_then(|(_, v)| v.as_int())
         {
-            st.cred_stack.push(t as i64);
+            st.creds.stack.push(t as i64);
         }
     }
     if name == "CRED"
         && info.payload_of.is_none()
-        && let Some(tag) = st.cred_stack.pop()
+        && let Some(tag) = st.creds.stack.pop()
     {
         let f = fields_of(conv.from, name, bytes);
         let get = |p: &str| {
@@ -159,7 +170,7 @@ pub(super) fn collect(conv: &mut Conv<'_>, st: &mut State, info: &RecordInfo, by
                 .and_then(|(_, v)| v.as_int())
                 .unwrap_or(0) as i64
         };
-        st.creds.insert(tag, (get("uid"), get("gid")));
+        st.creds.by_tag.insert(tag, (get("uid"), get("gid")));
     }
 }
 
