@@ -41,8 +41,9 @@ use crate::format::HDR_SIZE;
 use crate::input::Input;
 use crate::model::{first_pid_tag, pid_entries};
 use crate::read::decode_record;
+use crate::schema::RecordBody;
 use crate::value::{Value, get_uint};
-use crate::{Error, Format, Reader, RecordInfo, Result};
+use crate::{Error, ErrorKind, Format, Reader, RecordInfo, Result};
 
 /// What a place holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -311,17 +312,28 @@ impl PlaceTracker {
         }
         let f = self.format;
         let endian = f.endian();
+        let at = || Position {
+            offset: rec.offset,
+            record: Some(rec.index),
+            rtype: Some((rec.rtype, Some(rec.name))),
+        };
+        if bytes.len() != rec.len as usize || bytes.len() < HDR_SIZE as usize {
+            let expected = rec.len.max(HDR_SIZE).to_string();
+            let found = bytes.len() as u32;
+            return Err(Error::new(ErrorKind::BadLength { expected, found }, at()));
+        }
         let decode = || {
-            decode_record(f, rec, bytes).map_err(|k| {
-                Error::new(
-                    k,
-                    Position {
-                        offset: rec.offset,
-                        record: Some(rec.index),
-                        rtype: Some((rec.rtype, Some(rec.name))),
-                    },
-                )
-            })
+            if let Some(RecordBody::Struct { name, .. }) =
+                f.schema.record_def(rec.name, f.arch).map(|d| &d.body)
+                && let Ok(l) = f.layout(name)
+                && (l.size as usize) > bytes.len()
+            {
+                // The struct begins with the pre-header.
+                let expected = format!(">= {}", l.size);
+                let found = bytes.len() as u32;
+                return Err(Error::new(ErrorKind::BadLength { expected, found }, at()));
+            }
+            decode_record(f, rec, bytes).map_err(|k| Error::new(k, at()))
         };
         let int = |v: &Value| v.as_int().map(|x| x as i64);
         match (rec.name, rec.payload_of) {
@@ -385,6 +397,7 @@ impl PlaceTracker {
                     None => {
                         let ty = d
                             .int("f_type")
+                            .or(d.int("common.f_type"))
                             .and_then(|t| f.schema.enum_name("file", t as i64, f.arch));
                         match ty {
                             Some("FIFO") => "fifo",
@@ -585,4 +598,195 @@ pub fn find_places<R: Input>(mut r: Reader<R>, kinds: &[PlaceKind]) -> Result<Ve
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::{BuildOptions, build};
+    use crate::schema::RecordBody;
+    use crate::summary::tree::TreeTracker;
+    use crate::value::apply_fields;
+    use crate::{Arch, Registry};
+
+    fn image(format: &Format, tasks: u32) -> Vec<u8> {
+        let mut img = Vec::new();
+        let o = BuildOptions {
+            tasks,
+            memory: 4096,
+            seed: 5,
+            ..BuildOptions::default()
+        };
+        build(format, &o, &mut img).unwrap();
+        img
+    }
+
+    #[test]
+    fn each_place_has_the_task_the_tree_tracker_gives_its_record() {
+        for s in Registry::get().all() {
+            let format = Format::shared(s, s.arches[0].0);
+            let img = image(format, 5);
+            let mut r = Reader::new(&img[..], Format::new(format.schema, format.arch));
+            let (mut places, mut tree) = (PlaceTracker::new(format), TreeTracker::new());
+            while let Some(rec) = r.next_record().unwrap() {
+                places.places(&r, &rec).unwrap();
+                tree.add(&mut r, &rec).unwrap();
+                let want = tree.current(&rec).map(|t| t.ids.pid);
+                assert_eq!(places.current_task(), want, "{} record {}", s.id, rec.index);
+            }
+        }
+    }
+
+    #[test]
+    fn file_names_say_what_the_file_is_used_for() {
+        for s in Registry::get().all() {
+            let format = Format::shared(s, s.arches[0].0);
+            let img = image(format, 2);
+            let found = find_places(
+                Reader::new(&img[..], Format::new(format.schema, format.arch)),
+                &[PlaceKind::Path],
+            )
+            .unwrap();
+            let uses = |path: &str| -> Vec<&str> {
+                found
+                    .iter()
+                    .filter(|f| f.place.value == PlaceValue::Text(path.into()))
+                    .map(|f| f.place.use_)
+                    .collect()
+            };
+            assert_eq!(uses("/usr/bin/task0"), ["executable"], "{}", s.id);
+            assert_eq!(uses("/var/log/task1.log"), ["open file"], "{}", s.id);
+            assert_eq!(uses("/run/fifo0"), ["fifo"], "{}", s.id);
+            if s.record_def("FS", format.arch).is_some() {
+                assert_eq!(uses("/srv/app"), ["cwd", "cwd"], "{}", s.id);
+                assert_eq!(uses("/"), ["root", "root"], "{}", s.id);
+            }
+            assert!(found.iter().all(|f| f.place.kind == PlaceKind::Path));
+            assert!(found.iter().all(|f| f.task.is_some()), "{}", s.id);
+        }
+    }
+
+    /// A bound unix socket: the builder's are not bound, so bind one in the bytes.
+    #[test]
+    fn a_bound_unix_socket_address_is_a_path_with_its_length_member() {
+        for s in Registry::get().all() {
+            let format = Format::shared(s, Arch::X86_32);
+            let img = image(format, 1);
+            let mut r = Reader::new(&img[..], Format::new(format.schema, format.arch));
+            let mut t = PlaceTracker::new(format);
+            let mut seen = 0;
+            while let Some(rec) = r.next_record().unwrap() {
+                if rec.name != "SOCKET_UNIX" {
+                    t.places(&r, &rec).unwrap();
+                    continue;
+                }
+                let Some(RecordBody::Struct { name: st, .. }) =
+                    s.record_def("SOCKET_UNIX", format.arch).map(|d| &d.body)
+                else {
+                    panic!("{}: SOCKET_UNIX is a struct", s.id);
+                };
+                let layout = format.layout(st).unwrap();
+                let mut bytes = r.record_bytes().to_vec();
+                let path = "/run/app.sock";
+                let set = vec![
+                    (
+                        "laddr_len".to_string(),
+                        Value::Uint(2 + path.len() as u64 + 1),
+                    ),
+                    ("laddr.sun_path".to_string(), Value::Text(path.into())),
+                    (
+                        "raddr.sun_path".to_string(),
+                        Value::Text("\0abstract".into()),
+                    ),
+                    ("raddr_len".to_string(), Value::Uint(12)),
+                ];
+                apply_fields(&layout, &mut bytes, format.endian(), &set).unwrap();
+                let paths: Vec<Place> = t
+                    .places_in(&rec, &bytes)
+                    .unwrap()
+                    .into_iter()
+                    .filter(|p| p.kind == PlaceKind::Path)
+                    .collect();
+                assert_eq!(paths.len(), 1, "{}: {paths:?}", s.id);
+                assert_eq!(paths[0].member, "laddr.sun_path");
+                assert_eq!(paths[0].value, PlaceValue::Text(path.into()));
+                assert_eq!(paths[0].length_member.as_deref(), Some("laddr_len"));
+                assert_eq!(paths[0].use_, "bound unix socket");
+                seen += 1;
+            }
+            assert_eq!(seen, 2, "{}", s.id);
+        }
+    }
+
+    #[test]
+    fn only_the_kinds_asked_for_are_found_and_records_not_read_hold_none() {
+        let s = Registry::get().find("v23-rc2").unwrap();
+        let format = Format::shared(s, Arch::X86_64);
+        let img = image(format, 3);
+        let all = find_places(
+            Reader::new(&img[..], Format::new(format.schema, format.arch)),
+            &[],
+        )
+        .unwrap();
+        let uids = find_places(
+            Reader::new(&img[..], Format::new(format.schema, format.arch)),
+            &[PlaceKind::Uid],
+        )
+        .unwrap();
+        let want: Vec<&Found> = all
+            .iter()
+            .filter(|f| f.place.kind == PlaceKind::Uid)
+            .collect();
+        assert_eq!(uids.iter().collect::<Vec<_>>(), want);
+        assert!(all.iter().any(|f| f.place.kind == PlaceKind::Hostname
+            && f.place.value == PlaceValue::Text("ckpt-sample".into())));
+        let streamed = RecordInfo {
+            index: 9,
+            offset: 0,
+            rtype: 0,
+            len: 1 << 20,
+            name: "PGARR",
+            payload_of: None,
+            inline: false,
+            headerless: false,
+        };
+        assert!(
+            PlaceTracker::new(format)
+                .places_in(&streamed, &[])
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn values_and_kinds_print_as_the_user_writes_them() {
+        assert_eq!(PlaceValue::Int(-1).to_string(), "-1");
+        assert_eq!(PlaceValue::Text("/tmp/x".into()).to_string(), "/tmp/x");
+        let names: Vec<String> = PlaceKind::ALL.iter().map(|k| k.to_string()).collect();
+        assert_eq!(
+            names,
+            ["path", "pid", "uid", "gid", "hostname", "domainname"]
+        );
+    }
+
+    #[test]
+    fn a_truncated_record_is_an_error_naming_it() {
+        let s = Registry::get().find("v23-rc2").unwrap();
+        let format = Format::shared(s, Arch::X86_64);
+        let rec = RecordInfo {
+            index: 7,
+            offset: 0x100,
+            rtype: format.record_type("CRED").unwrap(),
+            len: 12,
+            name: "CRED",
+            payload_of: None,
+            inline: true,
+            headerless: false,
+        };
+        let e = PlaceTracker::new(format)
+            .places_in(&rec, &[0u8; 12])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("record #7") && e.contains("CRED"), "{e}");
+    }
 }
