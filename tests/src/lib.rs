@@ -158,6 +158,22 @@ pub mod editing {
         Reader::new(Cursor::new(img.to_vec()), Format::new(schema, arch))
     }
 
+    /// How many problems `ckpt check` finds in `img` for its own revision.
+    pub fn problems(schema: &'static Schema, arch: Arch, img: &[u8]) -> usize {
+        ckpt_convert::check::check(
+            reader(schema, arch, img),
+            None,
+            schema,
+            None,
+            None,
+            None,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{} {arch}: check: {e}", schema.id))
+        .problems
+        .len()
+    }
+
     /// Runs `ops` over `img`: the output, or why it was refused.
     pub fn edit(
         schema: &'static Schema,

@@ -14,7 +14,7 @@ use ckpt_format::model::places::{Found, PlaceKind, PlaceValue, find_places};
 use ckpt_format::read::decode_record_typed;
 use ckpt_format::value::{decode_field, encode_field};
 use ckpt_format::{Arch, Format, Schema};
-use ckpt_tests::editing::{edit, reader};
+use ckpt_tests::editing::{edit, problems, reader};
 use ckpt_tests::{all_pairs, image};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -186,21 +186,11 @@ fn remap_and_back(
     }
     assert!(rb.next_record().unwrap().is_none());
     // Still valid for its revision.
-    let check = |b: &[u8]| {
-        ckpt_convert::check::check(
-            reader(schema, arch, b),
-            None,
-            schema,
-            None,
-            None,
-            None,
-            None,
-        )
-        .unwrap_or_else(|e| panic!("{what}: check: {e}"))
-        .problems
-        .len()
-    };
-    assert_eq!(check(&out), check(img), "{what}: check finds new problems");
+    assert_eq!(
+        problems(schema, arch, &out),
+        problems(schema, arch, img),
+        "{what}: check finds new problems"
+    );
     // And back.
     let back =
         edit(schema, arch, &out, vec![inverse]).unwrap_or_else(|e| panic!("{what}: back: {e}"));

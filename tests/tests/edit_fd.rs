@@ -6,7 +6,7 @@
 use ckpt_convert::edit::Operation;
 use ckpt_format::model::{ImageModel, read_model};
 use ckpt_format::{Arch, Schema};
-use ckpt_tests::editing::{edit, reader};
+use ckpt_tests::editing::{edit, problems, reader};
 use ckpt_tests::{all_pairs, image};
 
 fn model(schema: &'static Schema, arch: Arch, img: &[u8]) -> ImageModel {
@@ -59,21 +59,6 @@ fn file_of(m: &ImageModel, pid: i64, fd: i64) -> i64 {
         .find(|d| d.fd == fd)
         .unwrap()
         .file
-}
-
-fn problems(schema: &'static Schema, arch: Arch, img: &[u8]) -> usize {
-    ckpt_convert::check::check(
-        reader(schema, arch, img),
-        None,
-        schema,
-        None,
-        None,
-        None,
-        None,
-    )
-    .unwrap()
-    .problems
-    .len()
 }
 
 #[test]

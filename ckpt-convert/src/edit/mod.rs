@@ -103,9 +103,11 @@ impl Edit {
     pub fn survey<R: Input>(&mut self, mut reader: Reader<R>) -> Result<Vec<Unused>, ConvertError> {
         let f = Format::shared(reader.format().schema, reader.format().arch);
         let mut tracker = PlaceTracker::new(f);
-        let mut model = ModelBuilder::new(f, false);
         let mut found = Vec::new();
-        // How many members refer to each tag, and the highest tag in use.
+        // Only `--fd` needs the model and the tags: which file a descriptor uses, who
+        // else refers to it, and the highest tag in use.
+        let redirecting = self.ops.iter().any(|o| matches!(o, Operation::Fd { .. }));
+        let mut model = redirecting.then(|| ModelBuilder::new(f, false));
         let mut refs: BTreeMap<i64, u32> = BTreeMap::new();
         let mut max_tag = 0i64;
         while let Some(rec) = reader.next_record()? {
@@ -118,6 +120,9 @@ impl Edit {
                     place,
                 });
             }
+            let Some(model) = model.as_mut() else {
+                continue;
+            };
             if rec.inline && !rec.headerless {
                 let d = reader.decode()?;
                 for (path, v) in &d.fields {
@@ -140,7 +145,7 @@ impl Edit {
             }
             model.add(&mut reader, &rec)?;
         }
-        let model = model.finish();
+        let model = model.map(ModelBuilder::finish).unwrap_or_default();
         let mut next_tag = max_tag;
         let mut seen = BTreeSet::new();
         for (k, op) in self.ops.iter().enumerate() {
@@ -177,11 +182,8 @@ impl Edit {
                 continue;
             };
             let of_kind: Vec<&Found> = found.iter().filter(|f| f.place.kind == kind).collect();
-            let hits: Vec<&&Found> = of_kind
-                .iter()
-                .filter(|f| op.map(&f.place).is_some())
-                .collect();
-            if hits.is_empty() && !matches!(op, Operation::Hostname(_) | Operation::Domainname(_)) {
+            let hit = of_kind.iter().any(|f| op.map(&f.place).is_some());
+            if !hit && !matches!(op, Operation::Hostname(_) | Operation::Domainname(_)) {
                 unused.push(Unused {
                     operation: op.to_string(),
                 });

@@ -176,17 +176,6 @@ fn old_value(f: &Format, info: &RecordInfo, rec: &[u8], path: &str) -> Option<Va
         .map(|(_, v)| v.clone())
 }
 
-/// A string record with `text` (and its NUL) in place of the one it held.
-fn retext(f: &Format, rec: &[u8], text: &str) -> Vec<u8> {
-    let hdr = ckpt_format::format::HDR_SIZE as usize;
-    let mut out = rec[..hdr].to_vec();
-    out.extend_from_slice(text.as_bytes());
-    out.push(0);
-    let len = out.len() as u64;
-    ckpt_format::value::put_uint(&mut out[4..8], len, f.endian());
-    out
-}
-
 impl Stream {
     /// The OBJREF, FILE and FILE_NAME of the new file object of split `r`, made from
     /// the original's, with their ledger entries.
@@ -215,7 +204,7 @@ impl Stream {
         if let Some(pos) = r.pos {
             set(f, &at("FILE"), &mut file, "f_pos", pos as i64)?;
         }
-        let name = retext(f, &name, &r.path);
+        let name = super::write::with_text(f, &name, &r.path).map_err(ConvertError::Refused)?;
         let why = format!(
             "a file object of its own for the descriptor ({})",
             ops[r.op]
@@ -256,8 +245,10 @@ impl Stream {
         }
         match info.name {
             "OBJREF" => {
-                let tag = int(f, info, rec, "objref").unwrap_or(0);
-                let kind = int(f, info, rec, "objtype")
+                let d = decode_record(f, info, rec).ok();
+                let member = |p: &str| d.as_ref().and_then(|d| d.int(p)).map(|v| v as i64);
+                let tag = member("objref").unwrap_or(0);
+                let kind = member("objtype")
                     .and_then(|t| f.schema.enum_name("obj", t, f.arch))
                     .unwrap_or("?");
                 if kind == "FILE" {
@@ -324,7 +315,8 @@ impl Stream {
                             rec[8..].split(|&c| c == 0).next().unwrap_or(&[]),
                         )
                         .into_owned();
-                        *rec = retext(f, rec, &r.path);
+                        *rec = super::write::with_text(f, rec, &r.path)
+                            .map_err(ConvertError::Refused)?;
                         changed[r.op] += 1;
                         cx.note(
                             "",

@@ -107,24 +107,29 @@ pub(super) fn put(
     if !is_text || info.headerless {
         return Err(refuse("the member is not in the record".to_string()));
     }
+    *rec = with_text(f, rec, t).map_err(refuse)?;
+    Ok(())
+}
+
+/// String record `rec` (pre-header included) holding `text` instead of its own, with
+/// its length anew; what the writer put after the text (its NUL, any padding the length
+/// covered) is kept.
+pub(super) fn with_text(f: &Format, rec: &[u8], text: &str) -> Result<Vec<u8>, String> {
     let hdr = HDR_SIZE as usize;
     let body = &rec[hdr..];
-    let nul = body.iter().position(|&c| c == 0);
-    // Keep what the writer did after the text (the NUL, any padding the length covered).
-    let after: Vec<u8> = match nul {
-        Some(k) => body[k..].to_vec(),
-        None => Vec::new(),
+    let after = match body.iter().position(|&c| c == 0) {
+        Some(k) => &body[k..],
+        None => &[],
     };
     let mut out = rec[..hdr].to_vec();
-    out.extend_from_slice(t.as_bytes());
-    out.extend_from_slice(&after);
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(after);
     let len = out.len() as u64;
     if len > u32::MAX as u64 / 2 {
-        return Err(refuse("the new text is too long for a record".to_string()));
+        return Err("the new text is too long for a record".to_string());
     }
     put_uint(&mut out[4..8], len, f.endian());
-    *rec = out;
-    Ok(())
+    Ok(out)
 }
 
 /// `groups` and 2 of `groups[2]`.
