@@ -83,6 +83,30 @@ pub struct Ledger {
     losses: Vec<LedgerEntry>,
 }
 
+impl LedgerEntry {
+    /// An entry of member `field` of record `record` (index `record_index`), without a
+    /// step or a reason.
+    pub fn new(
+        record_index: u64,
+        record: &str,
+        field: &str,
+        action: Action,
+        old: Option<Value>,
+        new: Option<Value>,
+    ) -> LedgerEntry {
+        LedgerEntry {
+            record_index,
+            record: record.to_string(),
+            field: field.to_string(),
+            action,
+            old,
+            new,
+            step: None,
+            reason: None,
+        }
+    }
+}
+
 impl Ledger {
     /// Adds an entry; `keep` false counts it without keeping it (it was streamed).
     pub fn add(&mut self, e: LedgerEntry, keep: bool) {

@@ -88,16 +88,8 @@ impl Conv<'_> {
         old: Option<Value>,
         new: Option<Value>,
     ) {
-        self.pending.push(LedgerEntry {
-            record_index: index,
-            record: record.to_string(),
-            field: field.to_string(),
-            action,
-            old,
-            new,
-            step: None,
-            reason: None,
-        });
+        self.pending
+            .push(LedgerEntry::new(index, record, field, action, old, new));
     }
 
     /// Notes a change of the mechanical mapping, unless a rewrite claimed the member.

@@ -118,16 +118,7 @@ impl Cx<'_> {
         new: Option<Value>,
     ) -> &mut LedgerEntry {
         let (index, record) = (self.rec.index, self.rec.name);
-        self.note_entry(LedgerEntry {
-            record_index: index,
-            record: record.to_string(),
-            field: field.to_string(),
-            action,
-            old,
-            new,
-            step: None,
-            reason: None,
-        })
+        self.note_entry(LedgerEntry::new(index, record, field, action, old, new))
     }
 
     /// Notes an entry made by the transform (of another record, e.g. one it inserts).

@@ -210,16 +210,16 @@ impl Stream {
             ops[r.op]
         );
         for rname in ["OBJREF", "FILE", "FILE_NAME"] {
-            cx.note_entry(LedgerEntry {
-                record_index: info.index,
-                record: rname.to_string(),
-                field: String::new(),
-                action: Action::Inserted,
-                old: None,
-                new: (rname == "FILE_NAME").then(|| Value::Text(r.path.clone())),
-                step: None,
-                reason: Some(why.clone()),
-            });
+            let new = (rname == "FILE_NAME").then(|| Value::Text(r.path.clone()));
+            cx.note_entry(LedgerEntry::new(
+                info.index,
+                rname,
+                "",
+                Action::Inserted,
+                None,
+                new,
+            ))
+            .reason = Some(why.clone());
         }
         changed[r.op] += 1;
         Ok(vec![
