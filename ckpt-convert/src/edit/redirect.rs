@@ -51,42 +51,8 @@ pub(super) fn resolve(
     (path, pos): (&str, Option<u64>),
 ) -> Result<Redirect, ConvertError> {
     let refuse = |why: String| ConvertError::Refused(format!("{what}: {why}"));
-    let task = model.tasks.iter().find(|t| t.pid == pid).ok_or_else(|| {
-        let pids: Vec<String> = model.tasks.iter().map(|t| t.pid.to_string()).collect();
-        refuse(format!(
-            "the image has no task {pid} (its tasks: {})",
-            pids.join(", ")
-        ))
-    })?;
-    if task.zombie {
-        return Err(refuse(format!("task {pid} is a zombie: it has no files")));
-    }
-    let table = *task
-        .refs
-        .get("files_objref")
-        .ok_or_else(|| refuse(format!("task {pid} has no file table in the image")))?;
-    let fds = model.object(table).map(|o| &o.fds[..]).unwrap_or(&[]);
-    let desc = fds.iter().find(|d| d.fd == fd).ok_or_else(|| {
-        let have: Vec<String> = fds.iter().map(|d| d.fd.to_string()).collect();
-        refuse(format!(
-            "task {pid} has no descriptor {fd} (it has {})",
-            if have.is_empty() {
-                "none".to_string()
-            } else {
-                have.join(", ")
-            }
-        ))
-    })?;
-    let file = model.object(desc.file).ok_or_else(|| {
-        refuse(format!(
-            "descriptor {fd} of task {pid} refers to no file object"
-        ))
-    })?;
-    let ftype = file
-        .int("f_type")
-        .or_else(|| file.int("common.f_type"))
-        .and_then(|t| f.schema.enum_name("file", t as i64, f.arch))
-        .unwrap_or("unknown");
+    let found = super::target::descriptor(f, model, what, pid, fd)?;
+    let ftype = found.file_type;
     if !BY_PATH.contains(&ftype) {
         let kind = match ftype {
             "PIPE" => "a pipe",
@@ -101,7 +67,7 @@ pub(super) fn resolve(
              opened by path (regular files, directories, devices, fifos) can be redirected"
         )));
     }
-    let shared = refs.get(&desc.file).copied().unwrap_or(0) > 1;
+    let shared = refs.get(&found.file).copied().unwrap_or(0) > 1;
     let new_tag = if shared {
         *next_tag += 1;
         *next_tag
@@ -113,8 +79,8 @@ pub(super) fn resolve(
         fd,
         path: path.to_string(),
         pos,
-        table,
-        file: desc.file,
+        table: found.table,
+        file: found.file,
         shared,
         new_tag,
     })
@@ -150,7 +116,8 @@ fn int(f: &Format, info: &RecordInfo, rec: &[u8], path: &str) -> Option<i64> {
         .map(|v| v as i64)
 }
 
-fn set(
+/// Sets member `path` of record `rec` (`info`) to `v`.
+pub(super) fn set(
     f: &Format,
     info: &RecordInfo,
     rec: &mut [u8],
@@ -168,7 +135,8 @@ fn set(
     encode_field(&field, &Value::Int(v), rec, f.endian()).map_err(ConvertError::Refused)
 }
 
-fn old_value(f: &Format, info: &RecordInfo, rec: &[u8], path: &str) -> Option<Value> {
+/// The value of member `path` of record `rec` (`info`).
+pub(super) fn old_value(f: &Format, info: &RecordInfo, rec: &[u8], path: &str) -> Option<Value> {
     let d = decode_record(f, info, rec).ok()?;
     d.fields
         .iter()
