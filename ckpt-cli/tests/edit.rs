@@ -258,3 +258,48 @@ fn a_descriptor_is_redirected_and_what_cannot_be_is_refused() {
         assert_eq!(names(dir.path()), vec!["in.ckpt"]);
     }
 }
+
+#[test]
+fn closing_a_socket_pair_lists_what_goes_and_the_json_follows_its_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, _) = image(dir.path(), newest(), Arch::X86_64);
+    let out = dir.path().join("o.ckpt");
+    // Task 1's fds 7 and 8 are the two ends of a connected unix socket pair.
+    let args = ["edit", &input, "--close", "1:7", "--close", "1:8"];
+    let dry = String::from_utf8(ok(&[&args[..], &["--dry-run"]].concat(), None)).unwrap();
+    for says in [
+        "FILE_DESC removed; descriptor 7 of task 1 closed (--close 1:7)",
+        "FILE_DESC removed; descriptor 8 of task 1 closed (--close 1:8)",
+        "FILE_TABLE fdt_nfds: 12 -> 10",
+        "SOCKET_QUEUE removed; a queue of socket",
+        "SOCKET_BUFFER removed",
+    ] {
+        assert!(dry.contains(says), "{says}: {dry}");
+    }
+    let j: serde_json::Value =
+        serde_json::from_slice(&ok(&[&args[..], &["-o", s(&out), "--json"]].concat(), None))
+            .unwrap();
+    validate("edit.schema.json", &j);
+    let actions: std::collections::BTreeSet<&str> = j["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["removed", "supplied"].into());
+    ok(&["check", s(&out)], None);
+    let unix = |image: &str| {
+        let dump = ok(&["dump", image, "--type", "SOCKET_UNIX"], None);
+        String::from_utf8(dump).unwrap().lines().count() - 1 // the header line
+    };
+    assert_eq!(unix(s(&out)) + 2, unix(&input));
+    // A descriptor the task lacks: refused, exit 1, nothing written.
+    std::fs::remove_file(&out).unwrap();
+    let o = run(&["edit", &input, "-o", s(&out), "--close", "1:99"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("task 1 has no descriptor 99"));
+    let o = run(&["edit", &input, "-o", s(&out), "--close", "1"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--close 1: expected PID:FD"));
+    assert_eq!(names(dir.path()), vec!["in.ckpt"]);
+}

@@ -151,6 +151,7 @@ pub mod editing {
     use ckpt_convert::ConvertError;
     use ckpt_convert::edit::{Edit, Operation};
     use ckpt_convert::transform::{RunOptions, run};
+    use ckpt_format::model::{ImageModel, read_model};
     use ckpt_format::{Arch, Format, Reader, Schema};
 
     /// A reader of `img`, an image of `schema` on `arch`.
@@ -172,6 +173,52 @@ pub mod editing {
         .unwrap_or_else(|e| panic!("{} {arch}: check: {e}", schema.id))
         .problems
         .len()
+    }
+
+    /// The model of `img`.
+    pub fn model(schema: &'static Schema, arch: Arch, img: &[u8]) -> ImageModel {
+        read_model(reader(schema, arch, img), false).unwrap()
+    }
+
+    /// The f_type name of file object `tag`.
+    pub fn kind(schema: &'static Schema, arch: Arch, m: &ImageModel, tag: i64) -> &'static str {
+        let o = m.object(tag).unwrap();
+        let t = o.int("common.f_type").or_else(|| o.int("f_type")).unwrap();
+        schema.enum_name("file", t as i64, arch).unwrap()
+    }
+
+    /// (pid, fd, file tag) of every descriptor, with how many descriptors share the file.
+    pub fn descriptors(m: &ImageModel) -> Vec<(i64, i64, i64, usize)> {
+        let mut v = Vec::new();
+        for t in &m.tasks {
+            let Some(table) = t.refs.get("files_objref") else {
+                continue;
+            };
+            let fds = &m.object(*table).unwrap().fds;
+            for d in fds {
+                let users = m
+                    .objects
+                    .values()
+                    .flat_map(|o| o.fds.iter())
+                    .filter(|x| x.file == d.file)
+                    .count();
+                v.push((t.pid, d.fd, d.file, users));
+            }
+        }
+        v
+    }
+
+    /// The file object tag of descriptor `fd` of task `pid`.
+    pub fn file_of(m: &ImageModel, pid: i64, fd: i64) -> i64 {
+        let t = m.tasks.iter().find(|t| t.pid == pid).unwrap();
+        let table = t.refs["files_objref"];
+        m.object(table)
+            .unwrap()
+            .fds
+            .iter()
+            .find(|d| d.fd == fd)
+            .unwrap()
+            .file
     }
 
     /// Runs `ops` over `img`: the output, or why it was refused.

@@ -4,14 +4,8 @@
 //! path, and pids or descriptors the image lacks, are refused with the reason.
 
 use ckpt_convert::edit::Operation;
-use ckpt_format::model::{ImageModel, read_model};
-use ckpt_format::{Arch, Schema};
-use ckpt_tests::editing::{edit, problems, reader};
+use ckpt_tests::editing::{descriptors, edit, file_of, kind, model, problems};
 use ckpt_tests::{all_pairs, image};
-
-fn model(schema: &'static Schema, arch: Arch, img: &[u8]) -> ImageModel {
-    read_model(reader(schema, arch, img), false).unwrap()
-}
 
 fn fd_op(pid: i64, fd: i64, path: &str, pos: Option<u64>) -> Operation {
     let mut op = Operation::parse("fd", &format!("{pid}:{fd}={path}")).unwrap();
@@ -19,46 +13,6 @@ fn fd_op(pid: i64, fd: i64, path: &str, pos: Option<u64>) -> Operation {
         *p = pos;
     }
     op
-}
-
-/// The f_type name of file object `tag`.
-fn kind(schema: &'static Schema, arch: Arch, m: &ImageModel, tag: i64) -> &'static str {
-    let o = m.object(tag).unwrap();
-    let t = o.int("common.f_type").or_else(|| o.int("f_type")).unwrap();
-    schema.enum_name("file", t as i64, arch).unwrap()
-}
-
-/// (pid, fd, file tag) of every descriptor, with how many descriptors share the file.
-fn descriptors(m: &ImageModel) -> Vec<(i64, i64, i64, usize)> {
-    let mut v = Vec::new();
-    for t in &m.tasks {
-        let Some(table) = t.refs.get("files_objref") else {
-            continue;
-        };
-        let fds = &m.object(*table).unwrap().fds;
-        for d in fds {
-            let users = m
-                .objects
-                .values()
-                .flat_map(|o| o.fds.iter())
-                .filter(|x| x.file == d.file)
-                .count();
-            v.push((t.pid, d.fd, d.file, users));
-        }
-    }
-    v
-}
-
-fn file_of(m: &ImageModel, pid: i64, fd: i64) -> i64 {
-    let t = m.tasks.iter().find(|t| t.pid == pid).unwrap();
-    let table = t.refs["files_objref"];
-    m.object(table)
-        .unwrap()
-        .fds
-        .iter()
-        .find(|d| d.fd == fd)
-        .unwrap()
-        .file
 }
 
 #[test]

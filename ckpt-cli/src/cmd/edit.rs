@@ -17,6 +17,7 @@ const AFTER: &str = "Examples:
   ckpt edit app.ckpt -o moved.ckpt --path /srv/app/=/data/app/
   ckpt edit app.ckpt -o other.ckpt --uid 1000=2000 --gid 1000=2000 --hostname box2
   ckpt edit app.ckpt --pid 4242=5000 --dry-run
+  ckpt edit app.ckpt -o out.ckpt --fd 4242:3=/var/log/app.log --close 4242:7
   ckpt edit app.ckpt -o out.ckpt --uid 1000=2000 --json | jq '.changes | length'
 
 Every place that holds the value changes together (see `ckpt edit --help` for the list
@@ -67,6 +68,11 @@ pub struct Opts {
     /// devices and fifos only: files opened by path).
     #[arg(long, value_name = "PID:FD=PATH")]
     fd: Vec<String>,
+    /// Close descriptor FD of task PID: its FILE_DESC goes and its file table counts one
+    /// fewer; its file, and what only that file kept (a socket and its queued buffers,
+    /// an epoll's items, a pipe end), go when nothing else refers to them.
+    #[arg(long, value_name = "PID:FD")]
+    close: Vec<String>,
     /// The file position of the descriptors --fd redirects.
     #[arg(long, value_name = "N", requires = "fd")]
     pos: Option<u64>,
@@ -97,7 +103,7 @@ pub struct Opts {
 }
 
 /// The version of the JSON document of `--json` and `--report`.
-const EDIT_FORMAT_VERSION: &str = "1.0.0";
+const EDIT_FORMAT_VERSION: &str = "1.1.0";
 
 /// The changes of an edit, as `--json` and `--report` print them.
 #[derive(Serialize)]
@@ -122,9 +128,10 @@ struct OperationDoc {
 impl Opts {
     fn operations(&self) -> Result<Vec<Operation>> {
         let mut ops = Vec::new();
-        let lists: [(&str, &[String]); 5] = [
+        let lists: [(&str, &[String]); 6] = [
             ("path", &self.path),
             ("fd", &self.fd),
+            ("close", &self.close),
             ("pid", &self.pid),
             ("uid", &self.uid),
             ("gid", &self.gid),
@@ -148,7 +155,7 @@ impl Opts {
         }
         if ops.is_empty() {
             return Err(super::usage(
-                "give at least one operation: --path, --fd, --pid, --uid, --gid, --hostname or --domainname"
+                "give at least one operation: --path, --fd, --close, --pid, --uid, --gid, --hostname or --domainname"
                     .into(),
             ));
         }
@@ -307,26 +314,36 @@ impl Opts {
     }
 }
 
-/// One change as a line: `record #12 CRED uid: 1000 -> 2000 (real uid, --uid 1000=2000)`.
+/// One change as a line: `record #12 CRED uid: 1000 -> 2000; real uid (--uid 1000=2000)`,
+/// or for a whole record `record #99 FILE_DESC removed; descriptor 7 of task 1 closed
+/// (--close 1:7)`.
 fn change_line(e: &LedgerEntry) -> String {
     let show = |v: &Option<ckpt_format::value::Value>| {
         v.as_ref().map_or_else(String::new, |v| v.to_string())
     };
+    let reason = e
+        .reason
+        .as_ref()
+        .map(|r| format!("; {r}"))
+        .unwrap_or_default();
+    if e.field.is_empty() && e.old.is_none() {
+        // A whole record removed, inserted or moved.
+        let new = e.new.as_ref().map(|v| format!(" {v}")).unwrap_or_default();
+        return format!(
+            "record #{} {} {}{new}{reason}",
+            e.record_index, e.record, e.action
+        );
+    }
     let what = match e.action {
-        Action::Supplied => "",
-        _ => " (other change)",
+        Action::Supplied => String::new(),
+        a => format!(" [{a}]"),
     };
     format!(
-        "record #{} {} {}: {} -> {}{}{}",
+        "record #{} {} {}: {} -> {}{what}{reason}",
         e.record_index,
         e.record,
         e.field,
         show(&e.old),
         show(&e.new),
-        e.reason
-            .as_ref()
-            .map(|r| format!(" ({r})"))
-            .unwrap_or_default(),
-        what
     )
 }

@@ -9,6 +9,11 @@
 //! that the image already uses, or two bound unix sockets at one path. It also tells
 //! which OLD values occur nowhere.
 //!
+//! Two operations act on one descriptor rather than on a value: `--fd PID:FD=PATH`
+//! (`redirect.rs`) opens another path, splitting a shared file object, and
+//! `--close PID:FD` (`close.rs`) removes the descriptor with whatever only it kept
+//! alive. The survey resolves both and works out every record they add, remove or move.
+//!
 //! ```
 //! use ckpt_convert::edit::{Edit, Operation};
 //! use ckpt_convert::transform::{RunOptions, run};
@@ -29,8 +34,10 @@
 //! assert!(summary.ledger.entries.iter().any(|e| e.new.as_ref().map(|v| v.to_string()) == Some("\"box2\"".into())));
 //! ```
 
+mod close;
 mod operation;
 mod redirect;
+mod target;
 mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,6 +63,8 @@ pub struct Edit {
     /// The `--fd` operations, resolved by the survey.
     redirects: Vec<redirect::Redirect>,
     stream: redirect::Stream,
+    /// What the `--close` operations remove and move, worked out by the survey.
+    closing: close::Plan,
     surveyed: bool,
 }
 
@@ -86,6 +95,7 @@ impl Edit {
             changed: vec![0; n],
             redirects: Vec::new(),
             stream: redirect::Stream::default(),
+            closing: close::Plan::default(),
             surveyed: false,
         }
     }
@@ -97,17 +107,23 @@ impl Edit {
 
     /// Reads the image once (no page contents) before any record is written: checks
     /// the edit against every place of the image, resolves every `--fd` to its file
-    /// object, and refuses what cannot be done, naming the places. Returns the operations
-    /// whose OLD value occurs nowhere. [`crate::transform::run`] with this edit must be
-    /// given the same image afterwards.
+    /// object, works out what every `--close` removes, and refuses what cannot be done,
+    /// naming the places. Returns the operations whose OLD value occurs nowhere.
+    /// [`crate::transform::run`] with this edit must be given the same image afterwards.
     pub fn survey<R: Input>(&mut self, mut reader: Reader<R>) -> Result<Vec<Unused>, ConvertError> {
         let f = Format::shared(reader.format().schema, reader.format().arch);
         let mut tracker = PlaceTracker::new(f);
         let mut found = Vec::new();
-        // Only `--fd` needs the model and the tags: which file a descriptor uses, who
-        // else refers to it, and the highest tag in use.
-        let redirecting = self.ops.iter().any(|o| matches!(o, Operation::Fd { .. }));
-        let mut model = redirecting.then(|| ModelBuilder::new(f, false));
+        // Only `--fd` and `--close` need the model and the tags: which file a descriptor
+        // uses, who else refers to it, and the highest tag in use; `--close` also who
+        // owns each record.
+        let descriptors = self.ops.iter().any(|o| o.value_kind().is_none());
+        let closing = self
+            .ops
+            .iter()
+            .any(|o| matches!(o, Operation::Close { .. }));
+        let mut model = descriptors.then(|| ModelBuilder::new(f, false));
+        let mut graph = close::Graph::default();
         let mut refs: BTreeMap<i64, u32> = BTreeMap::new();
         let mut max_tag = 0i64;
         while let Some(rec) = reader.next_record()? {
@@ -123,8 +139,15 @@ impl Edit {
             let Some(model) = model.as_mut() else {
                 continue;
             };
-            if rec.inline && !rec.headerless {
-                let d = reader.decode()?;
+            let decoded = if rec.inline && !rec.headerless {
+                Some(reader.decode()?)
+            } else {
+                None
+            };
+            if closing {
+                graph.add(f, &rec, decoded.as_ref());
+            }
+            if let Some(d) = &decoded {
                 for (path, v) in &d.fields {
                     let leaf = path.rsplit('.').next().unwrap_or(path);
                     let Some(tag) = v.as_int().filter(|_| leaf.ends_with("ref")) else {
@@ -148,13 +171,26 @@ impl Edit {
         let model = model.map(ModelBuilder::finish).unwrap_or_default();
         let mut next_tag = max_tag;
         let mut seen = BTreeSet::new();
+        let mut closes = Vec::new();
         for (k, op) in self.ops.iter().enumerate() {
+            if let Operation::Fd { pid, fd, .. } | Operation::Close { pid, fd } = op
+                && !seen.insert((*pid, *fd))
+            {
+                return Err(ConvertError::Refused(format!(
+                    "{op}: descriptor {fd} of task {pid} is named twice (by --fd or --close)"
+                )));
+            }
+            if let Operation::Close { pid, fd } = op {
+                let d = target::descriptor(f, &model, &op.to_string(), *pid, *fd)?;
+                closes.push(close::Closed {
+                    op: k,
+                    pid: *pid,
+                    fd: *fd,
+                    table: d.table,
+                    file: d.file,
+                });
+            }
             if let Operation::Fd { pid, fd, path, pos } = op {
-                if !seen.insert((*pid, *fd)) {
-                    return Err(ConvertError::Refused(format!(
-                        "{op}: descriptor {fd} of task {pid} is named twice"
-                    )));
-                }
                 self.redirects.push(redirect::resolve(
                     f,
                     &model,
@@ -165,6 +201,13 @@ impl Edit {
                     (*pid, *fd),
                     (path, *pos),
                 )?);
+            }
+        }
+        if !closes.is_empty() {
+            let what: Vec<String> = self.ops.iter().map(|o| o.to_string()).collect();
+            self.closing = close::plan(&graph, &closes, &what)?;
+            for (n, removed) in self.changed.iter_mut().zip(&self.closing.removed) {
+                *n += removed;
             }
         }
         self.surveyed = true;
@@ -293,10 +336,14 @@ impl Transform for Edit {
             .get_or_insert_with(|| PlaceTracker::new(cx.from));
         if !self.surveyed && !self.ops.iter().all(|o| o.value_kind().is_some()) {
             return Err(ConvertError::Refused(
-                "an edit with --fd needs its survey (Edit::survey) before the pass".into(),
+                "an edit with --fd or --close needs its survey (Edit::survey) before the pass"
+                    .into(),
             ));
         }
         let places = tracker.places_in(cx.rec, rec)?;
+        if self.closing.record(cx, rec, out)? {
+            return Ok(Flow::Done); // removed
+        }
         for place in places {
             let Some((k, new)) = self.mapping(&place) else {
                 continue;
@@ -314,24 +361,38 @@ impl Transform for Edit {
             )
             .reason = Some(format!("{} ({})", place.use_, self.ops[k]));
         }
+        let flush = self.closing.flush_after(cx.rec.index);
         if !self.redirects.is_empty()
             && let Some(outs) =
                 self.stream
                     .record(cx, &self.redirects, &self.ops, &mut self.changed, rec)?
         {
             out.extend(outs);
+            if flush {
+                out.push(Out::SpillFlush);
+            }
+            return Ok(Flow::Done);
+        }
+        if flush {
+            // A pipe's contents, held back since its first end went, follow this end.
+            out.push(Out::Record(rec.clone()));
+            out.push(Out::SpillFlush);
             return Ok(Flow::Done);
         }
         Ok(Flow::Pass)
     }
 
-    fn streamed(&mut self, cx: &mut Cx<'_>, _out: &mut Vec<Out>) -> Result<Payload, ConvertError> {
+    fn streamed(&mut self, cx: &mut Cx<'_>, out: &mut Vec<Out>) -> Result<Payload, ConvertError> {
         // Page contents hold no places, but the tracker follows every record.
         let tracker = self
             .tracker
             .get_or_insert_with(|| PlaceTracker::new(cx.from));
         tracker.places_in(cx.rec, &[])?;
-        Ok(Payload::Copy)
+        Ok(if self.closing.streamed(cx, out) {
+            Payload::Copy
+        } else {
+            Payload::Drop
+        })
     }
 }
 

@@ -47,6 +47,14 @@ pub enum Operation {
         /// The file position (`--pos`).
         pos: Option<u64>,
     },
+    /// `--close PID:FD`: descriptor FD of task PID goes, and with it whatever only it
+    /// kept alive (its file, a socket and its queued buffers, an epoll's items).
+    Close {
+        /// The task, by pid in the root pid namespace.
+        pid: i64,
+        /// The descriptor.
+        fd: i64,
+    },
     /// `--hostname NAME`: the UTS namespaces' node name.
     Hostname(String),
     /// `--domainname NAME`: the UTS namespaces' domain name.
@@ -71,8 +79,8 @@ const UTS_NAME_MAX: usize = 64;
 const PATH_MAX: usize = 4096;
 
 impl Operation {
-    /// Parses the argument `arg` of operation `name` (`path`, `pid`, `uid`, `gid`,
-    /// `hostname`, `domainname`).
+    /// Parses the argument `arg` of operation `name` (`path`, `pid`, `uid`, `gid`, `fd`,
+    /// `close`, `hostname`, `domainname`).
     pub fn parse(name: &str, arg: &str) -> Result<Operation, BadOperation> {
         let bad = |expected: &str| BadOperation {
             operation: name.to_string(),
@@ -153,6 +161,15 @@ impl Operation {
                     pos: None,
                 })
             }
+            "close" => {
+                let (pid, fd) = arg.split_once(':').ok_or_else(|| bad("expected PID:FD"))?;
+                let pid = number(pid.trim(), "PID")?;
+                let fd = number(fd.trim(), "FD")?;
+                if pid == 0 {
+                    return Err(bad("a pid is a number from 1 to 2147483647"));
+                }
+                Ok(Operation::Close { pid, fd })
+            }
             "hostname" | "domainname" => {
                 if arg.len() > UTS_NAME_MAX || arg.contains('\0') {
                     return Err(bad(&format!(
@@ -172,7 +189,7 @@ impl Operation {
     /// The kind of place the operation changes.
     pub fn value_kind(&self) -> Option<PlaceKind> {
         Some(match self {
-            Operation::Fd { .. } => return None,
+            Operation::Fd { .. } | Operation::Close { .. } => return None,
             Operation::Path { .. } => PlaceKind::Path,
             Operation::Pid { .. } => PlaceKind::Pid,
             Operation::Uid { .. } => PlaceKind::Uid,
@@ -246,6 +263,7 @@ impl std::fmt::Display for Operation {
                     None => Ok(()),
                 }
             }
+            Operation::Close { pid, fd } => write!(f, "--close {pid}:{fd}"),
             Operation::Hostname(n) => write!(f, "--hostname {n}"),
             Operation::Domainname(n) => write!(f, "--domainname {n}"),
         }
@@ -283,6 +301,16 @@ mod tests {
         assert!(Operation::parse("hostname", &"x".repeat(65)).is_err());
         assert!(Operation::parse("fd", "12=/x").is_err());
         assert!(Operation::parse("fd", "12:3=x").is_err());
+        assert_eq!(
+            Operation::parse("close", "12:3").unwrap(),
+            Operation::Close { pid: 12, fd: 3 }
+        );
+        assert_eq!(
+            Operation::parse("close", "12").unwrap_err().to_string(),
+            "--close 12: expected PID:FD"
+        );
+        assert!(Operation::parse("close", "0:3").is_err());
+        assert!(Operation::parse("close", "1:x").is_err());
         assert_eq!(
             Operation::parse("fd", "12:3=/var/log/new")
                 .unwrap()
