@@ -5,7 +5,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 
 mod common;
-use common::{CKPT, ok, root, run, validate};
+use common::{CKPT, golden, ok, root, run, validate};
 
 fn pairs() -> Vec<(String, String, String)> {
     let list: serde_json::Value =
@@ -52,21 +52,6 @@ fn info_v_matches_golden_files_for_every_pair() {
         golden(&path, &out, bless, &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// Compares `out` with the golden file at `path` (or writes it when blessing).
-fn golden(path: &std::path::Path, out: &[u8], bless: bool, failures: &mut Vec<String>) {
-    common::assert_no_debug_text(&[&path.display().to_string()], out);
-    if bless {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, out).unwrap();
-        return;
-    }
-    match std::fs::read(path) {
-        Ok(want) if want == out => {}
-        Ok(_) => failures.push(format!("{} differs (BLESS=1 to accept)", path.display())),
-        Err(_) => failures.push(format!("{} is missing (BLESS=1 to create)", path.display())),
-    }
 }
 
 /// Golden `ckpt schema diff` of every migration step, on the first arch both revisions

@@ -303,3 +303,61 @@ fn closing_a_socket_pair_lists_what_goes_and_the_json_follows_its_schema() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--close 1: expected PID:FD"));
     assert_eq!(names(dir.path()), vec!["in.ckpt"]);
 }
+
+/// The cases of `tests/golden/edit/`: each file's first line is a command
+/// (`ckpt edit IMAGE ...`, IMAGE the 3-task builder image of the newest revision on
+/// x86_64, OUT a file beside it), the rest what it gives: its exit status, standard
+/// output and standard error, and for an output image `ckpt check OUT`. `BLESS=1`
+/// rewrites them from what the commands now give.
+#[test]
+fn edit_cases_match_their_golden_files() {
+    let bless = std::env::var_os("BLESS").is_some();
+    let cases = common::root().join("tests/golden/edit");
+    let mut files: Vec<_> = std::fs::read_dir(&cases)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "{} edit cases", files.len());
+    let mut failures = Vec::new();
+    for file in files {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, _) = image(dir.path(), newest(), Arch::X86_64);
+        let out = dir.path().join("out.ckpt");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let command = text.lines().next().unwrap().to_string();
+        let args: Vec<String> = command
+            .strip_prefix("ckpt ")
+            .unwrap_or_else(|| panic!("{}: the first line is not a ckpt command", file.display()))
+            .split_whitespace()
+            .map(|a| match a {
+                "IMAGE" => input.clone(),
+                "OUT" => s(&out).to_string(),
+                a => a.to_string(),
+            })
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&args, None);
+        let show = |b: &[u8]| {
+            String::from_utf8_lossy(b)
+                .replace(&input, "IMAGE")
+                .replace(s(&out), "OUT")
+        };
+        let mut got = format!(
+            "{command}\nexit {}\n--- stdout\n{}--- stderr\n{}",
+            o.status.code().unwrap_or(-1),
+            show(&o.stdout),
+            show(&o.stderr)
+        );
+        if out.exists() {
+            let c = run(&["check", s(&out)], None);
+            got += &format!(
+                "--- ckpt check OUT: exit {}\n",
+                c.status.code().unwrap_or(-1)
+            );
+        }
+        common::golden(&file, got.as_bytes(), bless, &mut failures);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

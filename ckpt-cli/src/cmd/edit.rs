@@ -212,7 +212,7 @@ impl Opts {
             Err(ConvertError::Format(e)) => {
                 return Err(with_detection(anyhow::Error::new(e), &det, name));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(refused(e)),
         };
         let mut err = std::io::stderr().lock();
         for u in &unused {
@@ -253,7 +253,7 @@ impl Opts {
             Err(ConvertError::Format(e)) => {
                 return Err(with_detection(anyhow::Error::new(e), &det, name));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(refused(e)),
         };
         if let Some(out) = out {
             out.commit()?;
@@ -297,7 +297,14 @@ impl Opts {
         let counts: Vec<String> = doc
             .operations
             .iter()
-            .map(|o| format!("{}: {} places", o.operation, o.places_changed))
+            .map(|o| {
+                let what = if o.operation.starts_with("--close") {
+                    "records"
+                } else {
+                    "places"
+                };
+                format!("{}: {} {what}", o.operation, o.places_changed)
+            })
             .collect();
         writeln!(
             err,
@@ -311,6 +318,14 @@ impl Opts {
             counts.join(", ")
         )?;
         Ok(0)
+    }
+}
+
+/// An edit's refusal says so (the library's words are a conversion's).
+fn refused(e: ConvertError) -> anyhow::Error {
+    match e {
+        ConvertError::Refused(why) => anyhow::anyhow!("edit refused: {why}"),
+        e => e.into(),
     }
 }
 

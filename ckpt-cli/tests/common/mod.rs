@@ -118,3 +118,18 @@ pub fn names(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Compares `out` with the golden file at `path` (or writes it when blessing).
+pub fn golden(path: &std::path::Path, out: &[u8], bless: bool, failures: &mut Vec<String>) {
+    assert_no_debug_text(&[&path.display().to_string()], out);
+    if bless {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, out).unwrap();
+        return;
+    }
+    match std::fs::read(path) {
+        Ok(want) if want == out => {}
+        Ok(_) => failures.push(format!("{} differs (BLESS=1 to accept)", path.display())),
+        Err(_) => failures.push(format!("{} is missing (BLESS=1 to create)", path.display())),
+    }
+}

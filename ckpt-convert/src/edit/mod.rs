@@ -68,20 +68,19 @@ pub struct Edit {
     surveyed: bool,
 }
 
-/// An operation whose OLD value occurs nowhere in the image.
+/// An operation that changes nothing: its OLD value occurs nowhere in the image, or
+/// the image has no place of its kind (`--hostname` without a UTS namespace record).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unused {
     /// The operation, as the user wrote it (`--uid 1000=2000`).
     pub operation: String,
+    /// Why it changes nothing.
+    pub reason: String,
 }
 
 impl std::fmt::Display for Unused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}: the image holds the old value nowhere; nothing changes",
-            self.operation
-        )
+        write!(f, "{}: {}; nothing changes", self.operation, self.reason)
     }
 }
 
@@ -226,9 +225,18 @@ impl Edit {
             };
             let of_kind: Vec<&Found> = found.iter().filter(|f| f.place.kind == kind).collect();
             let hit = of_kind.iter().any(|f| op.map(&f.place).is_some());
-            if !hit && !matches!(op, Operation::Hostname(_) | Operation::Domainname(_)) {
+            let uts = matches!(op, Operation::Hostname(_) | Operation::Domainname(_));
+            if uts && of_kind.is_empty() {
                 unused.push(Unused {
                     operation: op.to_string(),
+                    reason: "the image has no UTS namespace record to hold it".into(),
+                });
+                continue;
+            }
+            if !hit && !uts {
+                unused.push(Unused {
+                    operation: op.to_string(),
+                    reason: "the image holds the old value nowhere".into(),
                 });
                 continue;
             }
@@ -400,5 +408,31 @@ fn value_of(v: &PlaceValue) -> Value {
     match v {
         PlaceValue::Int(i) => Value::Int(*i),
         PlaceValue::Text(t) => Value::Text(t.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_uts_name_without_a_uts_namespace_and_an_old_value_found_nowhere_change_nothing() {
+        let edit = Edit::new(vec![
+            Operation::parse("hostname", "box2").unwrap(),
+            Operation::parse("uid", "1=2").unwrap(),
+        ]);
+        let unused: Vec<String> = edit
+            .survey_places(&[])
+            .unwrap()
+            .iter()
+            .map(|u| u.to_string())
+            .collect();
+        assert_eq!(
+            unused,
+            [
+                "--hostname box2: the image has no UTS namespace record to hold it; nothing changes",
+                "--uid 1=2: the image holds the old value nowhere; nothing changes",
+            ]
+        );
     }
 }

@@ -287,7 +287,7 @@ impl Stream {
                             .map_err(ConvertError::Refused)?;
                         changed[r.op] += 1;
                         cx.note(
-                            "",
+                            "text",
                             Action::Supplied,
                             Some(Value::Text(old)),
                             Some(Value::Text(r.path.clone())),
