@@ -169,15 +169,24 @@ impl Edit {
         }
         let model = model.map(ModelBuilder::finish).unwrap_or_default();
         let mut next_tag = max_tag;
-        let mut seen = BTreeSet::new();
+        // By file table and descriptor: tasks that share a table (threads) share its
+        // descriptors.
+        let mut seen: BTreeMap<(i64, i64), i64> = BTreeMap::new();
         let mut closes = Vec::new();
         for (k, op) in self.ops.iter().enumerate() {
-            if let Operation::Fd { pid, fd, .. } | Operation::Close { pid, fd } = op
-                && !seen.insert((*pid, *fd))
-            {
-                return Err(ConvertError::Refused(format!(
-                    "{op}: descriptor {fd} of task {pid} is named twice (by --fd or --close)"
-                )));
+            if let Operation::Fd { pid, fd, .. } | Operation::Close { pid, fd } = op {
+                let d = target::descriptor(f, &model, &op.to_string(), *pid, *fd)?;
+                if let Some(first) = seen.insert((d.table, *fd), *pid) {
+                    let same = if first == *pid {
+                        String::new()
+                    } else {
+                        format!(" (tasks {first} and {pid} share their file table)")
+                    };
+                    return Err(ConvertError::Refused(format!(
+                        "{op}: descriptor {fd} of task {pid} is named twice by --fd or \
+                         --close{same}"
+                    )));
+                }
             }
             if let Operation::Close { pid, fd } = op {
                 let d = target::descriptor(f, &model, &op.to_string(), *pid, *fd)?;
