@@ -537,3 +537,34 @@ proptest! {
         prop_assert_eq!(tables(&after), expected, "{}", what);
     }
 }
+
+/// A conversion across v19-rc2 refuses socket buffers and INET sockets; closing the
+/// sockets' descriptors first is how an image gets past it.
+#[test]
+fn closing_the_sockets_gets_an_image_past_a_conversion_refusal() {
+    use ckpt_tests::pairs::{convert_image, convert_options};
+    let reg = ckpt_format::Registry::get();
+    let (from, to) = (reg.find("v19-rc2").unwrap(), reg.find("pre-v19.c").unwrap());
+    let arch = Arch::X86_32;
+    let img = image(from, arch, &Default::default());
+    let e = convert_image(&img, from, to, arch, &convert_options()).unwrap_err();
+    assert!(e.to_string().contains("ckpt edit --close"), "{e}");
+    let m = model(from, arch, &img);
+    let mut seen = BTreeSet::new();
+    let sockets: Vec<Operation> = descriptors(&m)
+        .into_iter()
+        .filter(|(_, _, tag, _)| kind(from, arch, &m, *tag) == "SOCKET")
+        .filter(|(pid, fd, _, _)| {
+            let t = m.tasks.iter().find(|t| t.pid == *pid).unwrap();
+            seen.insert((t.refs["files_objref"], *fd))
+        })
+        .map(|(pid, fd, _, _)| close(pid, fd))
+        .collect();
+    assert!(sockets.len() >= 3, "{sockets:?}");
+    let out = edit(from, arch, &img, sockets).unwrap();
+    assert_restartable(from, arch, &img, &out, "v19-rc2 without sockets");
+    let w = walk(from, arch, &out);
+    assert_eq!(w.counts.get("SOCKET"), None);
+    convert_image(&out, from, to, arch, &convert_options())
+        .unwrap_or_else(|e| panic!("without its sockets the image still does not convert: {e}"));
+}

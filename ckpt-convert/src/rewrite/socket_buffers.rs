@@ -24,7 +24,8 @@ pub(super) fn refusal(conv: &mut Conv<'_>, info: &RecordInfo) -> Result<(), Conv
             info,
             format!(
                 "record #{idx} {name}: socket buffers and INET sockets were rewritten in v19-rc2 (db94f5e) \
-             and TCP state cannot be made up; images with them do not convert across that revision"
+             and TCP state cannot be made up; images with them do not convert across that revision \
+             (`ckpt edit --close PID:FD` removes a socket, with its buffers, from the image)"
             ),
         )?;
     }
