@@ -289,10 +289,17 @@ fn a_unix_socket_pair_goes_with_its_queued_buffers_when_both_ends_are_closed() {
             continue;
         };
         let sock = |file: i64| m.object(file).unwrap().int("sock_objref").unwrap() as i64;
+        // The connected unix sockets (the listener has no peer).
         let unix: Vec<(i64, i64)> = sockets
             .iter()
             .copied()
-            .filter(|(_, f)| m.object(sock(*f)).unwrap().part("SOCKET_UNIX").is_some())
+            .filter(|(_, f)| {
+                m.object(sock(*f))
+                    .unwrap()
+                    .part("SOCKET_UNIX")
+                    .and_then(|u| ckpt_format::model::field_int(u, "peer"))
+                    .is_some_and(|p| p > 0)
+            })
             .collect();
         let [(fa, a), (fb, bf)] = unix[..] else {
             panic!("{} {arch}: not one unix socket pair: {unix:?}", schema.id);
