@@ -1520,8 +1520,13 @@ fn write_files<W: Write>(
         }
         if !opts.omit.sockets {
             // A listening unix socket bound to a path, last so that the descriptors
-            // before it keep their numbers whatever the revision has.
-            let l = write_unix_listener(e, cred, uid, &format!("/run/app{k}.sock"))?;
+            // before it keep their numbers whatever the revision has: an absolute path
+            // in even tasks, one relative to the cwd (/srv/app) in odd ones.
+            let l = if k % 2 == 0 {
+                write_unix_listener(e, cred, uid, &format!("/run/app{k}.sock"), None)?
+            } else {
+                write_unix_listener(e, cred, uid, &format!("app{k}.sock"), Some("/srv/app/"))?
+            };
             fds.push((next_fd, l));
         }
     }
@@ -1765,17 +1770,20 @@ fn write_unix_pair<W: Write>(
     Ok((fa, fb, sa, sb))
 }
 
-/// A listening SOCK_STREAM unix socket bound to the absolute `path` (grammar-research.md
-/// §1a, `unix_checkpoint`): OBJREF SOCK, SOCKET {sk_state TCP_LISTEN}, SOCKET_UNIX
-/// {this, peer 0, laddr = path, laddr_len = sizeof(sa_family_t) + strlen + 1 as
-/// unix_mkname counts it, CKPT_UNIX_LINKED: the socket file exists}, no directory STRING
-/// (the path is absolute), then the FILE. A listener defers no queues and has no buffers;
-/// listen(2) set its peer credentials to the task's.
+/// A listening SOCK_STREAM unix socket bound to `path` (grammar-research.md §1a,
+/// `unix_checkpoint`): OBJREF SOCK, SOCKET {sk_state TCP_LISTEN}, SOCKET_UNIX {this,
+/// peer 0, laddr = path, laddr_len = sizeof(sa_family_t) + strlen + 1 as unix_mkname
+/// counts it, CKPT_UNIX_LINKED: the socket file exists}, then, for a relative path only
+/// (`unix_need_cwd`), a STRING with the directory it was bound in, `dir`: the bound
+/// file's path minus `path`, its slash kept, NUL-terminated (`unix_write_cwd`); then the
+/// FILE. A listener defers no queues and has no buffers; listen(2) set its peer
+/// credentials to the task's.
 fn write_unix_listener<W: Write>(
     e: &mut Emitter<'_, W>,
     cred: i64,
     uid: u64,
     path: &str,
+    dir: Option<&str>,
 ) -> Result<i64> {
     let file = e.objref("FILE")?;
     let s = e.objref("SOCK")?;
@@ -1825,6 +1833,12 @@ fn write_unix_listener<W: Write>(
         PlaceValue::Text(path.into()),
     );
     e.rec("SOCKET_UNIX", f, &[], vec![])?;
+    if let Some(dir) = dir {
+        debug_assert!(!path.starts_with('/'));
+        e.placed(0, PlaceKind::Path, "text", PlaceValue::Text(dir.into()));
+        let string = e.f.record_type("STRING").unwrap();
+        e.w.write_record(string, &file_name(dir))?;
+    }
     let mut f = file_common(cred, "SOCKET", e, 0x1f, 0o2);
     f.push(("sock_objref", i(s)));
     e.rec("FILE", f, &[], vec![])?;

@@ -450,3 +450,36 @@ fn closing_what_the_image_lacks_or_twice_is_refused() {
         );
     }
 }
+
+#[test]
+fn a_unix_socket_bound_to_a_relative_path_goes_with_its_directory_string() {
+    let mut seen = 0;
+    for (schema, arch) in all_pairs() {
+        let img = image(schema, arch, &Default::default());
+        let m = model(schema, arch, &img);
+        let b = walk(schema, arch, &img);
+        let sock = |file: i64| m.object(file)?.int("sock_objref").map(|t| t as i64);
+        // The listener of the builder's second task: bound to a path relative to its cwd.
+        let relative = descriptors(&m).into_iter().find_map(|(pid, fd, file, _)| {
+            let s = sock(file)?;
+            let u = m.object(s)?.part("SOCKET_UNIX")?;
+            let path = u.iter().find(|(p, _)| p == "laddr.sun_path")?.1.to_string();
+            let relative = path.trim_matches('"');
+            (!relative.is_empty() && !relative.starts_with('/')).then_some((pid, fd, file, s))
+        });
+        let Some((pid, fd, file, s)) = relative else {
+            continue;
+        };
+        let (_, a) = closed(schema, arch, &img, pid, &[fd], &[file, s]);
+        for (name, fewer) in [("STRING", 1), ("SOCKET_UNIX", 1), ("SOCKET", 1)] {
+            assert_eq!(
+                a.counts.get(name).copied().unwrap_or(0),
+                b.counts[name] - fewer,
+                "{} {arch}: {name}",
+                schema.id
+            );
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, all_pairs().len(), "every pair has the relative bind");
+}

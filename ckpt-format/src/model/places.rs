@@ -657,7 +657,14 @@ mod tests {
             assert_eq!(uses("/usr/bin/task0"), ["executable"], "{}", s.id);
             assert_eq!(uses("/var/log/task1.log"), ["open file"], "{}", s.id);
             assert_eq!(uses("/run/fifo0"), ["fifo"], "{}", s.id);
-            assert_eq!(uses("/run/app1.sock"), ["bound unix socket"], "{}", s.id);
+            assert_eq!(uses("/run/app0.sock"), ["bound unix socket"], "{}", s.id);
+            assert_eq!(uses("app1.sock"), ["bound unix socket"], "{}", s.id);
+            assert_eq!(
+                uses("/srv/app/"),
+                ["directory of a relative bind"],
+                "{}",
+                s.id
+            );
             if s.record_def("FS", format.arch).is_some() {
                 assert_eq!(uses("/srv/app"), ["cwd", "cwd"], "{}", s.id);
                 assert_eq!(uses("/"), ["root", "root"], "{}", s.id);
