@@ -1522,7 +1522,7 @@ fn write_files<W: Write>(
             // A listening unix socket bound to a path, last so that the descriptors
             // before it keep their numbers whatever the revision has: an absolute path
             // in even tasks, one relative to the cwd (/srv/app) in odd ones.
-            let l = if k % 2 == 0 {
+            let l = if k.is_multiple_of(2) {
                 write_unix_listener(e, cred, uid, &format!("/run/app{k}.sock"), None)?
             } else {
                 write_unix_listener(e, cred, uid, &format!("app{k}.sock"), Some("/srv/app/"))?
