@@ -270,7 +270,7 @@ fn closing_a_socket_pair_lists_what_goes_and_the_json_follows_its_schema() {
     for says in [
         "FILE_DESC removed; descriptor 7 of task 1 closed (--close 1:7)",
         "FILE_DESC removed; descriptor 8 of task 1 closed (--close 1:8)",
-        "FILE_TABLE fdt_nfds: 12 -> 10",
+        "FILE_TABLE fdt_nfds: 13 -> 11",
         "SOCKET_QUEUE removed; a queue of socket",
         "SOCKET_BUFFER removed",
     ] {

@@ -141,6 +141,9 @@ struct Emitter<'f, W: Write> {
     label: Option<i64>,
     /// True until a FILE record has referred to the label.
     label_file_pending: bool,
+    /// The tag of the slave tty of the terminal, once written: the controlling terminal
+    /// of the first task's session.
+    controlling_tty: Option<i64>,
 }
 
 impl<W: Write> Emitter<'_, W> {
@@ -571,6 +574,7 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
         summary: BuildSummary::default(),
         label: None,
         label_file_pending: false,
+        controlling_tty: None,
     };
     let arch = format.arch;
     let mut tasks = plan_tree(opts, &mut rng);
@@ -905,6 +909,16 @@ struct Shared {
     groups: BTreeMap<usize, [i64; 6]>,
 }
 
+/// The primary group of the builder's user `uid`: never equal to a uid the builder writes
+/// (0 and 1000), so that a gid found where a uid belongs, or the other way round, shows.
+fn gid_of(uid: u64) -> u64 {
+    uid + 500
+}
+
+/// The supplementary groups of every cred (one GROUPINFO): none of them a uid or a
+/// primary gid.
+const GROUPS: [u64; 4] = [4, 24, 27, 100];
+
 fn write_creds<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, uid: u64) -> Result<i64> {
     if let Some(&c) = sh.creds.get(&uid) {
         return Ok(c);
@@ -914,7 +928,7 @@ fn write_creds<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, uid: u64) -> R
         Some(g) => g,
         None => {
             let g = e.objref("GROUPINFO")?;
-            let groups: Vec<u8> = [0u64, 4, 27, 100]
+            let groups: Vec<u8> = GROUPS
                 .iter()
                 .flat_map(|v| {
                     let mut b = [0u8; 4];
@@ -922,12 +936,12 @@ fn write_creds<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, uid: u64) -> R
                     b
                 })
                 .collect();
-            for (k, g) in [0i64, 4, 27, 100].iter().enumerate() {
+            for (k, g) in GROUPS.iter().enumerate() {
                 e.placed(
                     0,
                     PlaceKind::Gid,
                     format!("groups[{k}]"),
-                    PlaceValue::Int(*g),
+                    PlaceValue::Int(*g as i64),
                 );
             }
             e.rec("GROUPINFO", vec![("ngroups", u(4))], &groups, vec![])?;
@@ -964,10 +978,10 @@ fn write_creds<W: Write>(e: &mut Emitter<'_, W>, sh: &mut Shared, uid: u64) -> R
         ("suid", u(uid)),
         ("euid", u(uid)),
         ("fsuid", u(uid)),
-        ("gid", u(uid)),
-        ("sgid", u(uid)),
-        ("egid", u(uid)),
-        ("fsgid", u(uid)),
+        ("gid", u(gid_of(uid))),
+        ("sgid", u(gid_of(uid))),
+        ("egid", u(gid_of(uid))),
+        ("fsgid", u(gid_of(uid))),
         ("user_ref", i(user)),
         ("groupinfo_ref", i(gi)),
         ("sec_ref", i(sec)),
@@ -1340,9 +1354,9 @@ fn ipc_perms(key: u64, id: i64, mode: u64) -> Fields {
         ("perms.id", i(id)),
         ("perms.key", u(key)),
         ("perms.uid", u(0)),
-        ("perms.gid", u(0)),
+        ("perms.gid", u(gid_of(0))),
         ("perms.cuid", u(0)),
-        ("perms.cgid", u(0)),
+        ("perms.cgid", u(gid_of(0))),
         ("perms.mode", u(mode)),
         ("perms.seq", u(id as u64)),
     ]
@@ -1410,6 +1424,7 @@ fn write_files<W: Write>(
     e: &mut Emitter<'_, W>,
     k: usize,
     cred: i64,
+    uid: u64,
     opts: &BuildOptions,
     rng: &mut SplitMix64,
 ) -> Result<i64> {
@@ -1419,7 +1434,8 @@ fn write_files<W: Write>(
     if !opts.omit.files {
         let tty = !opts.omit.tty && k == 0 && e.has("TTY");
         if tty {
-            let t = write_tty_file(e, cred)?;
+            let (t, slave) = write_tty_file(e, cred)?;
+            e.controlling_tty = Some(slave);
             for fd in 0..3 {
                 fds.push((fd, t));
             }
@@ -1463,7 +1479,7 @@ fn write_files<W: Write>(
         let mut next_fd = 7;
         if !opts.omit.sockets {
             // A connected unix socket pair, and an inet listener.
-            let (a, b, sa, sb) = write_unix_pair(e, cred)?;
+            let (a, b, sa, sb) = write_unix_pair(e, cred, uid)?;
             fds.push((next_fd, a));
             fds.push((next_fd + 1, b));
             next_fd += 2;
@@ -1500,6 +1516,18 @@ fn write_files<W: Write>(
                 fd: efd,
                 file: fds[fds.len() - 2].1,
             });
+            next_fd += 1;
+        }
+        if !opts.omit.sockets {
+            // A listening unix socket bound to a path, last so that the descriptors
+            // before it keep their numbers whatever the revision has: an absolute path
+            // in even tasks, one relative to the cwd (/srv/app) in odd ones.
+            let l = if k.is_multiple_of(2) {
+                write_unix_listener(e, cred, uid, &format!("/run/app{k}.sock"), None)?
+            } else {
+                write_unix_listener(e, cred, uid, &format!("app{k}.sock"), Some("/srv/app/"))?
+            };
+            fds.push((next_fd, l));
         }
     }
     e.rec(
@@ -1616,7 +1644,9 @@ enum Deferred {
     },
 }
 
-fn write_tty_file<W: Write>(e: &mut Emitter<'_, W>, cred: i64) -> Result<i64> {
+/// The terminal's file object; returns its tag and the slave tty's (the controlling
+/// terminal of the session).
+fn write_tty_file<W: Write>(e: &mut Emitter<'_, W>, cred: i64) -> Result<(i64, i64)> {
     let file = e.objref("FILE")?;
     // The pty master is written before the slave; a hung-up tty has no ldisc record.
     let master = e.objref("TTY")?;
@@ -1649,7 +1679,7 @@ fn write_tty_file<W: Write>(e: &mut Emitter<'_, W>, cred: i64) -> Result<i64> {
     let mut f = file_common(cred, "TTY", e, 0x1f, 0o2);
     f.push(("tty_objref", i(slave)));
     e.rec("FILE", f, &[], vec![])?;
-    Ok(file)
+    Ok((file, slave))
 }
 
 /// The n_tty line discipline of a tty that is not hung up: TTY_LDISC, and a BUFFER with
@@ -1679,7 +1709,13 @@ fn write_ldisc<W: Write>(e: &mut Emitter<'_, W>, data: &[u8]) -> Result<()> {
     )
 }
 
-fn write_unix_pair<W: Write>(e: &mut Emitter<'_, W>, cred: i64) -> Result<(i64, i64, i64, i64)> {
+/// A connected unix socket pair (socketpair(2)): both ends' peer credentials are the
+/// creator's, `uid` and its group.
+fn write_unix_pair<W: Write>(
+    e: &mut Emitter<'_, W>,
+    cred: i64,
+    uid: u64,
+) -> Result<(i64, i64, i64, i64)> {
     let sock = |state: u64| -> Fields {
         vec![
             ("has_buffers", u(1)),
@@ -1700,8 +1736,8 @@ fn write_unix_pair<W: Write>(e: &mut Emitter<'_, W>, cred: i64) -> Result<(i64, 
             ("this", i(this)),
             ("peer", i(peer)),
             ("peercred", i(cred)),
-            ("peercred_uid", u(0)),
-            ("peercred_gid", u(0)),
+            ("peercred_uid", u(uid)),
+            ("peercred_gid", u(gid_of(uid))),
             ("flags", u(0)),
             ("laddr_len", u(2)),
             ("raddr_len", u(2)),
@@ -1732,6 +1768,81 @@ fn write_unix_pair<W: Write>(e: &mut Emitter<'_, W>, cred: i64) -> Result<(i64, 
     f.push(("sock_objref", i(sb)));
     e.rec("FILE", f, &[], vec![])?;
     Ok((fa, fb, sa, sb))
+}
+
+/// A listening SOCK_STREAM unix socket bound to `path` (grammar-research.md §1a,
+/// `unix_checkpoint`): OBJREF SOCK, SOCKET {sk_state TCP_LISTEN}, SOCKET_UNIX {this,
+/// peer 0, laddr = path, laddr_len = sizeof(sa_family_t) + strlen + 1 as unix_mkname
+/// counts it, CKPT_UNIX_LINKED: the socket file exists}, then, for a relative path only
+/// (`unix_need_cwd`), a STRING with the directory it was bound in, `dir`: the bound
+/// file's path minus `path`, its slash kept, NUL-terminated (`unix_write_cwd`); then the
+/// FILE. A listener defers no queues and has no buffers; listen(2) set its peer
+/// credentials to the task's.
+fn write_unix_listener<W: Write>(
+    e: &mut Emitter<'_, W>,
+    cred: i64,
+    uid: u64,
+    path: &str,
+    dir: Option<&str>,
+) -> Result<i64> {
+    let file = e.objref("FILE")?;
+    let s = e.objref("SOCK")?;
+    e.rec(
+        "SOCKET",
+        vec![
+            ("has_buffers", u(0)),
+            ("socket.flags", u(0)),
+            ("socket.state", u(1)),
+            ("sock_common.family", u(1)),
+            ("sock_common.state", u(10)),
+            ("sock.type", u(1)),
+            ("sock.state", u(10)),
+            ("sock.backlog", i(128)),
+            ("sock.rcvbuf", i(212_992)),
+            ("sock.sndbuf", i(212_992)),
+            ("sock.rcvtimeo", i(i64::MAX)),
+            ("sock.sndtimeo", i(i64::MAX)),
+        ],
+        &[],
+        vec![],
+    )?;
+    let f = vec![
+        ("this", i(s)),
+        ("peer", i(0)),
+        ("peercred", i(cred)),
+        ("peercred_uid", u(uid)),
+        ("peercred_gid", u(gid_of(uid))),
+        ("flags", u(1)),
+        ("laddr_len", u(2 + path.len() as u64 + 1)),
+        ("raddr_len", u(0)),
+        ("laddr.sun_family", u(1)),
+        ("laddr.sun_path", Value::Text(path.into())),
+    ];
+    e.placed_fields(
+        "SOCKET_UNIX",
+        &f,
+        &[
+            ("peercred_uid", PlaceKind::Uid),
+            ("peercred_gid", PlaceKind::Gid),
+        ],
+    );
+    e.placed(
+        0,
+        PlaceKind::Path,
+        "laddr.sun_path",
+        PlaceValue::Text(path.into()),
+    );
+    e.rec("SOCKET_UNIX", f, &[], vec![])?;
+    if let Some(dir) = dir {
+        debug_assert!(!path.starts_with('/'));
+        e.placed(0, PlaceKind::Path, "text", PlaceValue::Text(dir.into()));
+        let string = e.f.record_type("STRING").unwrap();
+        e.w.write_record(string, &file_name(dir))?;
+    }
+    let mut f = file_common(cred, "SOCKET", e, 0x1f, 0o2);
+    f.push(("sock_objref", i(s)));
+    e.rec("FILE", f, &[], vec![])?;
+    Ok(file)
 }
 
 fn write_inet_listener<W: Write>(e: &mut Emitter<'_, W>, cred: i64, port: u64) -> Result<i64> {
@@ -2290,7 +2401,7 @@ fn write_task<W: Write>(
     e.rec("TASK_NS", vec![("ns_objref", i(ns))], &[], vec![])?;
     let first_of_group = !sh.groups.contains_key(&t.leader);
     let objs = if first_of_group {
-        let files = write_files(e, k, cred, opts, rng)?;
+        let files = write_files(e, k, cred, t.uid, opts, rng)?;
         let hugetlb = opts.with_hugetlb && k == 0 && e.has("HPAGE");
         let mm = write_mm(e, k, cred, pages, hugetlb, rng)?;
         let fs = if e.has("FS") {
@@ -2371,9 +2482,13 @@ fn write_task<W: Write>(
             f.push((c, cur));
             f.push((m, if n == 7 { u(4096) } else { inf.clone() }));
         }
+        // The first task leads its session and has the terminal as its controlling tty:
+        // checkpoint_signal writes the tty (already written with the file table) and its
+        // foreground process group, the leader's own, for a session leader only.
+        let tty = e.controlling_tty.filter(|_| k == 0 && t.sid == t.pid);
         f.extend([
-            ("tty_objref", i(0)),
-            ("tty_pgrp", i(0)),
+            ("tty_objref", i(tty.unwrap_or(0))),
+            ("tty_pgrp", i(if tty.is_some() { t.pgid } else { 0 })),
             ("tty_old_pgrp", i(0)),
         ]);
         e.placed_fields(

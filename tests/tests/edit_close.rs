@@ -291,10 +291,17 @@ fn a_unix_socket_pair_goes_with_its_queued_buffers_when_both_ends_are_closed() {
             continue;
         };
         let sock = |file: i64| m.object(file).unwrap().int("sock_objref").unwrap() as i64;
+        // The connected unix sockets (the listener has no peer).
         let unix: Vec<(i64, i64)> = sockets
             .iter()
             .copied()
-            .filter(|(_, f)| m.object(sock(*f)).unwrap().part("SOCKET_UNIX").is_some())
+            .filter(|(_, f)| {
+                m.object(sock(*f))
+                    .unwrap()
+                    .part("SOCKET_UNIX")
+                    .and_then(|u| ckpt_format::model::field_int(u, "peer"))
+                    .is_some_and(|p| p > 0)
+            })
             .collect();
         let [(fa, a), (fb, bf)] = unix[..] else {
             panic!("{} {arch}: not one unix socket pair: {unix:?}", schema.id);
@@ -567,4 +574,37 @@ fn closing_the_sockets_gets_an_image_past_a_conversion_refusal() {
     assert_eq!(w.counts.get("SOCKET"), None);
     convert_image(&out, from, to, arch, &convert_options())
         .unwrap_or_else(|e| panic!("without its sockets the image still does not convert: {e}"));
+}
+
+#[test]
+fn a_unix_socket_bound_to_a_relative_path_goes_with_its_directory_string() {
+    let mut seen = 0;
+    for (schema, arch) in all_pairs() {
+        let img = image(schema, arch, &Default::default());
+        let m = model(schema, arch, &img);
+        let b = walk(schema, arch, &img);
+        let sock = |file: i64| m.object(file)?.int("sock_objref").map(|t| t as i64);
+        // The listener of the builder's second task: bound to a path relative to its cwd.
+        let relative = descriptors(&m).into_iter().find_map(|(pid, fd, file, _)| {
+            let s = sock(file)?;
+            let u = m.object(s)?.part("SOCKET_UNIX")?;
+            let path = u.iter().find(|(p, _)| p == "laddr.sun_path")?.1.to_string();
+            let relative = path.trim_matches('"');
+            (!relative.is_empty() && !relative.starts_with('/')).then_some((pid, fd, file, s))
+        });
+        let Some((pid, fd, file, s)) = relative else {
+            continue;
+        };
+        let (_, a) = closed(schema, arch, &img, pid, &[fd], &[file, s]);
+        for (name, fewer) in [("STRING", 1), ("SOCKET_UNIX", 1), ("SOCKET", 1)] {
+            assert_eq!(
+                a.counts.get(name).copied().unwrap_or(0),
+                b.counts[name] - fewer,
+                "{} {arch}: {name}",
+                schema.id
+            );
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, all_pairs().len(), "every pair has the relative bind");
 }

@@ -146,6 +146,9 @@ impl Graph {
                     && d.and_then(|d| member(d, "this")) == Some(o.tag as i128)
             }
             ("SOCK", "SOCKET_INET") => once("SOCKET_UNIX") && once("SOCKET_INET"),
+            // The directory of a unix socket bound to a relative path, right after its
+            // SOCKET_UNIX.
+            ("SOCK", "STRING") => o.after.last() == Some(&"SOCKET_UNIX"),
             // A socket's peer, written inside it before its SOCKET_UNIX.
             ("SOCK", "OBJREF") => once("SOCKET_UNIX") && once("SOCKET_INET"),
             ("TTY", "TTY_LDISC") => once("TTY_LDISC"),

@@ -657,6 +657,14 @@ mod tests {
             assert_eq!(uses("/usr/bin/task0"), ["executable"], "{}", s.id);
             assert_eq!(uses("/var/log/task1.log"), ["open file"], "{}", s.id);
             assert_eq!(uses("/run/fifo0"), ["fifo"], "{}", s.id);
+            assert_eq!(uses("/run/app0.sock"), ["bound unix socket"], "{}", s.id);
+            assert_eq!(uses("app1.sock"), ["bound unix socket"], "{}", s.id);
+            assert_eq!(
+                uses("/srv/app/"),
+                ["directory of a relative bind"],
+                "{}",
+                s.id
+            );
             if s.record_def("FS", format.arch).is_some() {
                 assert_eq!(uses("/srv/app"), ["cwd", "cwd"], "{}", s.id);
                 assert_eq!(uses("/"), ["root", "root"], "{}", s.id);
@@ -666,7 +674,8 @@ mod tests {
         }
     }
 
-    /// A bound unix socket: the builder's are not bound, so bind one in the bytes.
+    /// A bound unix socket whose peer has an abstract name: bind each of the builder's
+    /// in the bytes (its socket pair is not bound, its listener is).
     #[test]
     fn a_bound_unix_socket_address_is_a_path_with_its_length_member() {
         for s in Registry::get().all() {
@@ -714,7 +723,7 @@ mod tests {
                 assert_eq!(paths[0].use_, "bound unix socket");
                 seen += 1;
             }
-            assert_eq!(seen, 2, "{}", s.id);
+            assert_eq!(seen, 3, "{}: the pair and the listener", s.id);
         }
     }
 

@@ -716,10 +716,20 @@ mod tests {
                 .filter_map(|f| f.socket.as_ref())
                 .filter(|s| s.family == "AF_UNIX")
                 .collect();
-            assert!(
-                unix.iter()
-                    .all(|s| s.state == "ESTABLISHED" && s.peer.is_some())
-            );
+            let (pair, listeners): (Vec<&SocketSummary>, Vec<&SocketSummary>) =
+                unix.iter().partition(|s| s.state == "ESTABLISHED");
+            assert!(!pair.is_empty() && pair.iter().all(|s| s.peer.is_some()));
+            assert!(!listeners.is_empty(), "{rev} {arch}");
+            for l in listeners {
+                assert_eq!(l.state, "LISTEN", "{rev} {arch}");
+                assert!(l.peer.is_none() && l.remote.is_none());
+                let local = l.local.as_deref().unwrap_or("");
+                assert!(
+                    local.starts_with("/run/app") || local.starts_with("app"),
+                    "{rev} {arch}: {local}"
+                );
+                assert!(local.ends_with(".sock"), "{rev} {arch}: {local}");
+            }
             // Both ends of the task's pipe see the bytes buffered in it.
             let pipe: Vec<&PipeSummary> = of("PIPE").filter_map(|f| f.pipe.as_ref()).collect();
             assert!(pipe.iter().any(|p| p.end == "read" && p.buffered > 0));
