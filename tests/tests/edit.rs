@@ -149,6 +149,7 @@ fn remap_and_back(
         "{what}: places moved"
     );
     let mut changed_records = BTreeSet::new();
+    let mut changed_members: BTreeSet<(u64, String)> = BTreeSet::new();
     let mut changed = 0;
     for (k, v) in &a {
         let place = before
@@ -160,6 +161,7 @@ fn remap_and_back(
         if want != *v {
             changed += 1;
             changed_records.insert(k.0);
+            changed_members.insert(k.clone());
         }
     }
     assert!(changed > 0, "{what}: nothing changed");
@@ -182,6 +184,30 @@ fn remap_and_back(
                 ia.index,
                 ia.name
             );
+        } else if ia.inline && !ia.headerless {
+            // In a changed record, only its changed places' members (and the lengths
+            // that follow a path: the record's, an address's) differ.
+            let (da, db) = (ra.decode().unwrap(), rb.decode().unwrap());
+            for ((pa, va), (pb, vb)) in da.fields.iter().zip(&db.fields) {
+                assert_eq!(pa, pb, "{what}: record #{} layout", ia.index);
+                let allowed = changed_members.contains(&(ia.index, pa.clone()))
+                    || pa == "h.len"
+                    || pa.ends_with("_len")
+                    || changed_members.iter().any(|(r, m)| {
+                        // An array decoded whole (`groups`) holds a place (`groups[2]`),
+                        // or an element decoded whole holds a member of it.
+                        *r == ia.index
+                            && (m.starts_with(&format!("{pa}["))
+                                || pa.starts_with(&format!("{m}[")))
+                    });
+                assert!(
+                    va == vb || allowed,
+                    "{what}: record #{} {} member {pa} changed ({va} -> {vb}) though no place \
+                     there was edited",
+                    ia.index,
+                    ia.name
+                );
+            }
         }
     }
     assert!(rb.next_record().unwrap().is_none());
