@@ -148,6 +148,7 @@
 
 pub mod arch;
 pub mod build;
+pub mod container;
 pub mod layout;
 pub mod schema;
 

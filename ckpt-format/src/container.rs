@@ -1,0 +1,658 @@
+//! The ckpt container: a plain image, byte for byte, inside an envelope that carries
+//! ckpt's additions (annotations now, seals later). `schemas/container.md` is the
+//! specification and says why it is an envelope: no kernel or user-cr restart gets past
+//! its first 8 bytes, and [`strip`] copies the plain image out without parsing it.
+//!
+//! ```
+//! use ckpt_format::container::{Annotations, read_info, strip, write};
+//! use ckpt_format::Endian;
+//!
+//! let image = b"...a plain image...".to_vec();
+//! let notes = Annotations { notes: vec![("site".into(), "lab 2".into())], ..Default::default() };
+//! let mut c = Vec::new();
+//! write(&mut c, Endian::Little, &mut &image[..], image.len() as u64, &notes).unwrap();
+//! let info = read_info(&mut std::io::Cursor::new(&c)).unwrap();
+//! assert_eq!(info.annotations.notes, notes.notes);
+//! let mut plain = Vec::new();
+//! strip(&mut std::io::Cursor::new(&c), &mut plain).unwrap();
+//! assert_eq!(plain, image);
+//! ```
+//!
+//! The fixed parts are declared once with binrw derives ([`Prefix`], [`SectionHeader`],
+//! [`EntryHeader`], [`Footer`]), in the image's byte order.
+
+use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
+
+use binrw::{BinRead, BinWrite, binrw};
+
+use crate::arch::Endian;
+
+/// The first 8 bytes of a container.
+pub const MAGIC: [u8; 8] = *b"CKPT+ANN";
+/// The first 8 bytes of its footer.
+pub const FOOTER_MAGIC: [u8; 8] = *b"CKPT-END";
+/// The size of the prefix, and where the image starts in format 1.x.
+pub const PREFIX_LEN: u64 = 64;
+/// The size of the footer.
+pub const FOOTER_LEN: u64 = 16;
+/// The container format this code writes: (major, minor, patch).
+pub const VERSION: (u16, u16, u16) = (1, 0, 0);
+/// Flag bit: the container holds annotations.
+pub const FLAG_ANNOTATED: u32 = 1;
+/// The flag bits format 1.0 knows (sealed and encrypted are reserved for issue 14).
+const KNOWN_FLAGS: u32 = FLAG_ANNOTATED;
+/// Section kind: annotations.
+pub const SECTION_ANNOTATIONS: u32 = 1;
+/// The largest section ckpt reads into memory (a kernel config is at most a few hundred
+/// KiB compressed).
+pub const MAX_SECTION: u64 = 64 << 20;
+
+/// The container's prefix (64 bytes).
+#[binrw]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prefix {
+    /// [`MAGIC`].
+    pub magic: [u8; 8],
+    /// 0x0102 in the image's byte order.
+    pub order: u16,
+    /// Format version, major.
+    pub major: u16,
+    /// Format version, minor.
+    pub minor: u16,
+    /// Format version, patch.
+    pub patch: u16,
+    /// [`FLAG_ANNOTATED`], and bits reserved for seals and encryption.
+    pub flags: u32,
+    /// Number of sections after the image.
+    pub sections: u32,
+    /// Where the image starts.
+    pub image_offset: u64,
+    /// Bytes of the plain image.
+    pub image_len: u64,
+    /// Bytes of all sections.
+    pub sections_len: u64,
+    /// Zero.
+    pub reserved: [u8; 16],
+}
+
+/// The header of a section after the image.
+#[binrw]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SectionHeader {
+    /// What the section is ([`SECTION_ANNOTATIONS`]).
+    pub kind: u32,
+    /// Zero in format 1.0.
+    pub flags: u32,
+    /// Bytes of its body.
+    pub len: u64,
+}
+
+/// The header of one annotation entry.
+#[binrw]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryHeader {
+    /// What the entry is (1 kernel config, 2 linux-cr tag, 3 ckpt version, 4 annotation
+    /// time, 5 note).
+    pub key: u16,
+    /// Zero.
+    pub reserved: u16,
+    /// Bytes of its value.
+    pub len: u32,
+}
+
+/// The footer: [`FOOTER_MAGIC`] and the container's total length.
+#[binrw]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Footer {
+    /// [`FOOTER_MAGIC`].
+    pub magic: [u8; 8],
+    /// Bytes of the whole container, footer included.
+    pub total: u64,
+}
+
+/// What annotations say about an image (what it lacks: see `schemas/container.md`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Annotations {
+    /// The source kernel's `.config`, gzip-compressed.
+    pub kernel_config_gz: Option<Vec<u8>>,
+    /// The linux-cr tag, when known (`ckpt-v23-rc2`).
+    pub linux_cr_tag: Option<String>,
+    /// The ckpt version that annotated.
+    pub ckpt_version: Option<String>,
+    /// When, in seconds since 1970-01-01 UTC.
+    pub annotated_at: Option<u64>,
+    /// Free notes, as KEY and VALUE.
+    pub notes: Vec<(String, String)>,
+    /// Keys of entries this version does not know (skipped when read).
+    pub unknown: Vec<u16>,
+}
+
+/// A container, as its prefix and sections describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    /// The image's byte order.
+    pub endian: Endian,
+    /// The format version it was written in.
+    pub version: (u16, u16, u16),
+    /// Its flags.
+    pub flags: u32,
+    /// Where the plain image starts, and its length.
+    pub image_offset: u64,
+    /// Bytes of the plain image.
+    pub image_len: u64,
+    /// The annotations (empty when there are none).
+    pub annotations: Annotations,
+    /// Kinds of sections this version does not know (skipped).
+    pub unknown_sections: Vec<u32>,
+    /// Bytes of the whole container.
+    pub total_len: u64,
+}
+
+/// Why a container could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    /// The bytes are not what the format says they must be.
+    #[error("{what} (at offset {offset:#x})")]
+    Bad {
+        /// Where.
+        offset: u64,
+        /// What was expected.
+        what: String,
+    },
+    /// Reading or writing failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+fn bad(offset: u64, what: impl Into<String>) -> ContainerError {
+    ContainerError::Bad {
+        offset,
+        what: what.into(),
+    }
+}
+
+fn binrw_endian(e: Endian) -> binrw::Endian {
+    match e {
+        Endian::Little => binrw::Endian::Little,
+        Endian::Big => binrw::Endian::Big,
+    }
+}
+
+fn from_binrw(e: binrw::Error, what: &str) -> ContainerError {
+    match e {
+        binrw::Error::Io(io) => ContainerError::Io(io),
+        e => bad(0, format!("{what}: {e}")),
+    }
+}
+
+/// Whether `head` (the first bytes of a file) starts a container.
+pub fn is_container(head: &[u8]) -> bool {
+    head.starts_with(&MAGIC)
+}
+
+/// Reads a fixed part at the reader's offset, mapping a short read to "cut short".
+fn read_part<T, R>(r: &mut R, endian: Endian, what: &str) -> Result<T, ContainerError>
+where
+    T: for<'a> BinRead<Args<'a> = ()>,
+    R: Read + Seek,
+{
+    let at = r.stream_position()?;
+    T::read_options(r, binrw_endian(endian), ()).map_err(|e| match e {
+        binrw::Error::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof => bad(
+            at,
+            format!("the container is cut short: its {what} is incomplete"),
+        ),
+        e => from_binrw(e, what),
+    })
+}
+
+fn to_bytes<T>(v: &T, endian: Endian) -> Vec<u8>
+where
+    T: for<'a> BinWrite<Args<'a> = ()>,
+{
+    let mut c = Cursor::new(Vec::new());
+    v.write_options(&mut c, binrw_endian(endian), ())
+        .expect("writing to memory does not fail");
+    c.into_inner()
+}
+
+/// Reads the prefix, the sections and the footer of the container `r` (from its start).
+/// Every length is checked against what holds it before anything is allocated.
+pub fn read_info<R: Read + Seek>(r: &mut R) -> Result<ContainerInfo, ContainerError> {
+    let size = r.seek(SeekFrom::End(0))?;
+    r.seek(SeekFrom::Start(0))?;
+    let mut head = [0u8; 10];
+    r.read_exact(&mut head)
+        .map_err(|_| bad(0, "not a ckpt container: shorter than its prefix"))?;
+    if !is_container(&head) {
+        return Err(bad(0, "not a ckpt container: no CKPT+ANN magic"));
+    }
+    let endian = match [head[8], head[9]] {
+        [0x02, 0x01] => Endian::Little,
+        [0x01, 0x02] => Endian::Big,
+        o => {
+            return Err(bad(
+                8,
+                format!(
+                    "byte order mark {:02x} {:02x}, expected 02 01 or 01 02",
+                    o[0], o[1]
+                ),
+            ));
+        }
+    };
+    if size < PREFIX_LEN + FOOTER_LEN {
+        return Err(bad(
+            size,
+            format!("the container is cut short: {size} bytes, less than its prefix and footer"),
+        ));
+    }
+    r.seek(SeekFrom::Start(0))?;
+    let p: Prefix = read_part(r, endian, "prefix")?;
+    if p.major != VERSION.0 {
+        return Err(bad(
+            10,
+            format!(
+                "container format {}.{}.{}, which this ckpt (format {}.x) does not read",
+                p.major, p.minor, p.patch, VERSION.0
+            ),
+        ));
+    }
+    if p.flags & !KNOWN_FLAGS != 0 {
+        return Err(bad(
+            16,
+            format!(
+                "flags {:#x}: bits this ckpt does not know (sealed or encrypted images need a later ckpt)",
+                p.flags
+            ),
+        ));
+    }
+    if p.image_offset < PREFIX_LEN {
+        return Err(bad(
+            24,
+            format!("image offset {} inside the prefix", p.image_offset),
+        ));
+    }
+    let total = p
+        .image_offset
+        .checked_add(p.image_len)
+        .and_then(|x| x.checked_add(p.sections_len))
+        .and_then(|x| x.checked_add(FOOTER_LEN))
+        .ok_or_else(|| bad(24, "lengths that overflow"))?;
+    if total > size {
+        return Err(bad(
+            size,
+            format!(
+                "the container is cut short: its prefix says {total} bytes, the file has {size}"
+            ),
+        ));
+    }
+    let sections_at = p.image_offset + p.image_len;
+    r.seek(SeekFrom::Start(sections_at))?;
+    let mut info = ContainerInfo {
+        endian,
+        version: (p.major, p.minor, p.patch),
+        flags: p.flags,
+        image_offset: p.image_offset,
+        image_len: p.image_len,
+        annotations: Annotations::default(),
+        unknown_sections: Vec::new(),
+        total_len: total,
+    };
+    let end = sections_at + p.sections_len;
+    for _ in 0..p.sections {
+        let at = r.stream_position()?;
+        let h: SectionHeader = read_part(r, endian, "section header")?;
+        let body_at = at + 16;
+        if h.len > end.saturating_sub(body_at) {
+            return Err(bad(
+                at,
+                format!("a section of {} bytes, past the end of the sections", h.len),
+            ));
+        }
+        if h.kind != SECTION_ANNOTATIONS {
+            info.unknown_sections.push(h.kind);
+            r.seek(SeekFrom::Current(h.len as i64))?;
+            continue;
+        }
+        if h.len > MAX_SECTION {
+            return Err(bad(
+                at,
+                format!(
+                    "an annotation section of {} bytes (at most {MAX_SECTION})",
+                    h.len
+                ),
+            ));
+        }
+        let mut body = vec![0u8; h.len as usize];
+        r.read_exact(&mut body)?;
+        read_annotations(&body, body_at, endian, &mut info.annotations)?;
+    }
+    if r.stream_position()? != end {
+        return Err(bad(
+            r.stream_position()?,
+            format!("sections end here, but the prefix says they end at {end:#x}"),
+        ));
+    }
+    let f: Footer = read_part(r, endian, "footer")?;
+    if f.magic != FOOTER_MAGIC || f.total != total {
+        return Err(bad(
+            end,
+            format!("a footer of CKPT-END and {total} bytes was expected"),
+        ));
+    }
+    Ok(info)
+}
+
+fn text(v: &[u8], at: u64, what: &str) -> Result<String, ContainerError> {
+    String::from_utf8(v.to_vec()).map_err(|_| bad(at, format!("the {what} is not UTF-8")))
+}
+
+fn read_annotations(
+    body: &[u8],
+    body_at: u64,
+    endian: Endian,
+    a: &mut Annotations,
+) -> Result<(), ContainerError> {
+    let mut c = Cursor::new(body);
+    while (c.position() as usize) < body.len() {
+        let at = body_at + c.position();
+        let h: EntryHeader = read_part(&mut c, endian, "annotation entry")?;
+        let start = c.position() as usize;
+        let value = body.get(start..start + h.len as usize).ok_or_else(|| {
+            bad(
+                at,
+                format!("an annotation of {} bytes, past its section", h.len),
+            )
+        })?;
+        c.set_position((start + h.len as usize) as u64);
+        let vat = at + 8;
+        match h.key {
+            1 => a.kernel_config_gz = Some(value.to_vec()),
+            2 => a.linux_cr_tag = Some(text(value, vat, "linux-cr tag")?),
+            3 => a.ckpt_version = Some(text(value, vat, "ckpt version")?),
+            4 => {
+                let b: [u8; 8] = value
+                    .try_into()
+                    .map_err(|_| bad(vat, "an annotation time of other than 8 bytes"))?;
+                a.annotated_at = Some(match endian {
+                    Endian::Little => u64::from_le_bytes(b),
+                    Endian::Big => u64::from_be_bytes(b),
+                });
+            }
+            5 => {
+                let t = text(value, vat, "note")?;
+                let (k, v) = t
+                    .split_once('=')
+                    .ok_or_else(|| bad(vat, "a note without KEY=VALUE"))?;
+                a.notes.push((k.to_string(), v.to_string()));
+            }
+            k => a.unknown.push(k),
+        }
+    }
+    Ok(())
+}
+
+fn annotation_body(a: &Annotations, endian: Endian) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut entry = |key: u16, v: &[u8]| {
+        let h = EntryHeader {
+            key,
+            reserved: 0,
+            len: v.len() as u32,
+        };
+        body.extend(to_bytes(&h, endian));
+        body.extend_from_slice(v);
+    };
+    if let Some(c) = &a.kernel_config_gz {
+        entry(1, c);
+    }
+    if let Some(t) = &a.linux_cr_tag {
+        entry(2, t.as_bytes());
+    }
+    if let Some(v) = &a.ckpt_version {
+        entry(3, v.as_bytes());
+    }
+    if let Some(t) = a.annotated_at {
+        let b = match endian {
+            Endian::Little => t.to_le_bytes(),
+            Endian::Big => t.to_be_bytes(),
+        };
+        entry(4, &b);
+    }
+    for (k, v) in &a.notes {
+        entry(5, format!("{k}={v}").as_bytes());
+    }
+    body
+}
+
+/// Writes a container of the plain image `image` (`image_len` bytes, read to its end)
+/// with annotations `a`, in byte order `endian` (the image's), to `out`. Returns the
+/// container's length. Fails, having written part of it, when `image` holds other than
+/// `image_len` bytes: the caller writes to a temporary file it renames only on success.
+pub fn write<W: Write, R: Read>(
+    mut out: W,
+    endian: Endian,
+    image: &mut R,
+    image_len: u64,
+    a: &Annotations,
+) -> Result<u64, ContainerError> {
+    if let Some((k, _)) = a
+        .notes
+        .iter()
+        .find(|(k, _)| k.is_empty() || k.contains('='))
+    {
+        return Err(bad(
+            0,
+            format!("a note key {k:?}: a key is not empty and holds no ="),
+        ));
+    }
+    let body = annotation_body(a, endian);
+    if body.len() as u64 > MAX_SECTION {
+        return Err(bad(
+            0,
+            format!(
+                "annotations of {} bytes (at most {MAX_SECTION})",
+                body.len()
+            ),
+        ));
+    }
+    let section = SectionHeader {
+        kind: SECTION_ANNOTATIONS,
+        flags: 0,
+        len: body.len() as u64,
+    };
+    let sections_len = 16 + body.len() as u64;
+    let prefix = Prefix {
+        magic: MAGIC,
+        order: 0x0102,
+        major: VERSION.0,
+        minor: VERSION.1,
+        patch: VERSION.2,
+        flags: FLAG_ANNOTATED,
+        sections: 1,
+        image_offset: PREFIX_LEN,
+        image_len,
+        sections_len,
+        reserved: [0; 16],
+    };
+    out.write_all(&to_bytes(&prefix, endian))?;
+    let copied = io::copy(&mut image.take(image_len), &mut out)?;
+    if copied != image_len {
+        return Err(bad(
+            PREFIX_LEN + copied,
+            format!("the image ended after {copied} of its {image_len} bytes"),
+        ));
+    }
+    out.write_all(&to_bytes(&section, endian))?;
+    out.write_all(&body)?;
+    let total = PREFIX_LEN + image_len + sections_len + FOOTER_LEN;
+    out.write_all(&to_bytes(
+        &Footer {
+            magic: FOOTER_MAGIC,
+            total,
+        },
+        endian,
+    ))?;
+    out.flush()?;
+    Ok(total)
+}
+
+/// Copies the plain image out of container `r` to `out`, byte for byte: the image before
+/// anything was added. Returns its length.
+pub fn strip<R: Read + Seek, W: Write>(r: &mut R, mut out: W) -> Result<u64, ContainerError> {
+    let info = read_info(r)?;
+    r.seek(SeekFrom::Start(info.image_offset))?;
+    let n = io::copy(&mut r.take(info.image_len), &mut out)?;
+    if n != info.image_len {
+        return Err(bad(
+            info.image_offset + n,
+            "the container is cut short inside its image",
+        ));
+    }
+    out.flush()?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Annotations {
+        Annotations {
+            kernel_config_gz: Some(vec![0x1f, 0x8b, 8, 0, 1, 2, 3]),
+            linux_cr_tag: Some("ckpt-v23-rc2".into()),
+            ckpt_version: Some("0.1.0".into()),
+            annotated_at: Some(1_800_000_000),
+            notes: vec![("site".into(), "lab=2".into())],
+            unknown: vec![],
+        }
+    }
+
+    fn container(endian: Endian, image: &[u8]) -> Vec<u8> {
+        let mut c = Vec::new();
+        let n = write(
+            &mut c,
+            endian,
+            &mut &image[..],
+            image.len() as u64,
+            &sample(),
+        )
+        .unwrap();
+        assert_eq!(n, c.len() as u64);
+        c
+    }
+
+    #[test]
+    fn both_byte_orders_read_back_and_strip_to_the_image() {
+        let image: Vec<u8> = (0..5000u32).map(|k| k as u8).collect();
+        for endian in [Endian::Little, Endian::Big] {
+            let c = container(endian, &image);
+            assert!(is_container(&c));
+            let info = read_info(&mut Cursor::new(&c)).unwrap();
+            assert_eq!(info.endian, endian);
+            assert_eq!(info.annotations, sample());
+            assert_eq!((info.image_offset, info.image_len), (64, 5000));
+            assert_eq!(&c[64..5064], &image[..]);
+            let mut plain = Vec::new();
+            strip(&mut Cursor::new(&c), &mut plain).unwrap();
+            assert_eq!(plain, image);
+        }
+    }
+
+    #[test]
+    fn a_restart_stops_at_the_first_record_header() {
+        // The kernel reads {type, len} first and wants CKPT_HDR_HEADER (1) there.
+        let c = container(Endian::Little, b"image");
+        let t = u32::from_le_bytes(c[0..4].try_into().unwrap());
+        assert_ne!(t, 1);
+        assert_ne!(u32::from_be_bytes(c[0..4].try_into().unwrap()), 1);
+    }
+
+    #[test]
+    fn damaged_containers_are_refused_with_where_and_what() {
+        let c = container(Endian::Little, &[7u8; 100]);
+        let err = |b: &[u8]| read_info(&mut Cursor::new(b)).unwrap_err().to_string();
+        assert!(
+            err(&c[..c.len() - 1]).contains("cut short"),
+            "{}",
+            err(&c[..c.len() - 1])
+        );
+        assert!(err(&c[..40]).contains("cut short"));
+        assert!(err(b"CKPT+AN").contains("shorter than its prefix"));
+        assert!(err(&c[64..]).contains("no CKPT+ANN magic"));
+        let mut v = c.clone();
+        v[10] = 2; // major 2
+        assert!(err(&v).contains("container format 2.0.0"), "{}", err(&v));
+        let mut v = c.clone();
+        v[16] = 0x4; // encrypted
+        assert!(err(&v).contains("bits this ckpt does not know"));
+        let mut v = c.clone();
+        v[8] = 0x03;
+        assert!(
+            err(&v).contains("byte order mark 03 01, expected 02 01 or 01 02 (at offset 0x8)"),
+            "{}",
+            err(&v)
+        );
+        // A section longer than the sections.
+        let mut v = c.clone();
+        let at = 64 + 100 + 8;
+        v[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(
+            err(&v).contains("past the end of the sections"),
+            "{}",
+            err(&v)
+        );
+        // An entry longer than its section.
+        let mut v = c.clone();
+        let at = 64 + 100 + 16 + 4;
+        v[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(err(&v).contains("past its section"), "{}", err(&v));
+        // The footer's total.
+        let mut v = c.clone();
+        let n = v.len();
+        v[n - 8] ^= 1;
+        assert!(err(&v).contains("a footer of CKPT-END"), "{}", err(&v));
+    }
+
+    #[test]
+    fn a_note_key_with_an_equals_sign_is_refused() {
+        let a = Annotations {
+            notes: vec![("a=b".into(), "c".into())],
+            ..Annotations::default()
+        };
+        let e = write(Vec::new(), Endian::Little, &mut &b""[..], 0, &a).unwrap_err();
+        assert!(e.to_string().contains("holds no ="), "{e}");
+    }
+
+    #[test]
+    fn an_image_shorter_than_it_was_said_to_be_is_an_error() {
+        let mut c = Vec::new();
+        let e = write(&mut c, Endian::Little, &mut &b"abc"[..], 10, &sample()).unwrap_err();
+        assert!(
+            e.to_string().contains("ended after 3 of its 10 bytes"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_entries_and_sections_are_skipped() {
+        let c = container(Endian::Big, b"img");
+        let mut v = c[..c.len() - 16].to_vec();
+        // An entry of key 99 appended to the annotation section, and a section of kind 7.
+        v.extend_from_slice(&[0, 99, 0, 0, 0, 0, 0, 1, b'x']);
+        let sec_at = 64 + 3;
+        let old = u64::from_be_bytes(v[sec_at + 8..sec_at + 16].try_into().unwrap());
+        v[sec_at + 8..sec_at + 16].copy_from_slice(&(old + 9).to_be_bytes());
+        v.extend_from_slice(&[0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, b'a', b'b']);
+        let sections_len = (v.len() - sec_at) as u64;
+        v[40..48].copy_from_slice(&sections_len.to_be_bytes());
+        v[20..24].copy_from_slice(&2u32.to_be_bytes());
+        let total = v.len() as u64 + 16;
+        v.extend_from_slice(&FOOTER_MAGIC);
+        v.extend_from_slice(&total.to_be_bytes());
+        let info = read_info(&mut Cursor::new(&v)).unwrap();
+        assert_eq!(info.annotations.unknown, vec![99]);
+        assert_eq!(info.unknown_sections, vec![7]);
+        assert_eq!(info.annotations.notes, sample().notes);
+    }
+}
