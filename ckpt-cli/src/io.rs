@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use ckpt_format::Reader;
+use ckpt_format::container::{self, ContainerInfo, ImageInContainer};
 use ckpt_format::detect::{self, Detection, Evidence};
 use ckpt_format::input::Input;
 use ckpt_format::write::{Sink, copy_between_files};
@@ -40,6 +41,22 @@ pub fn open_image_as(
             .context(named())?;
         return Ok((r, d));
     }
+    if container_of(path)?.is_some() {
+        // The plain image inside ckpt's container (schemas/container.md).
+        let open = || -> Result<ImageInContainer> {
+            let f = File::open(path).context("cannot open").context(named())?;
+            Ok(ImageInContainer::open(f)
+                .context("cannot read the container")
+                .context(named())?
+                .0)
+        };
+        let ev = Evidence::scan(&mut open()?)
+            .context("cannot identify the image in the container")
+            .context(named())?;
+        let (r, d) = detect::open_preferring(Box::new(open()?) as Source, rev, Some(ev), prefer)
+            .context(named())?;
+        return Ok((r, d));
+    }
     let mut f = File::open(path).context("cannot open").context(named())?;
     let ev = Evidence::scan(&mut f)
         .context("cannot identify the image")
@@ -48,6 +65,27 @@ pub fn open_image_as(
     let (r, d) =
         detect::open_preferring(Box::new(f) as Source, rev, Some(ev), prefer).context(named())?;
     Ok((r, d))
+}
+
+/// The container `path` is, when it is one of ckpt's containers (a plain image plus
+/// ckpt's additions, schemas/container.md); None for a plain image and for `-`.
+pub fn container_of(path: &str) -> Result<Option<ContainerInfo>> {
+    if path == "-" {
+        return Ok(None);
+    }
+    let named = || InFile::new(path);
+    let mut f = File::open(path).context("cannot open").context(named())?;
+    let mut head = [0u8; 8];
+    let n = io::Read::read(&mut f, &mut head)
+        .context("cannot read")
+        .context(named())?;
+    if !container::is_container(&head[..n]) {
+        return Ok(None);
+    }
+    let info = container::read_info(&mut f)
+        .context("cannot read the container")
+        .context(named())?;
+    Ok(Some(info))
 }
 
 /// The image an error is about: a context in the error chain, printed as its path

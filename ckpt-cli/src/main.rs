@@ -46,6 +46,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Annotate(cmd::annotate::Opts),
     Check(cmd::check::Opts),
     Completions(cmd::completions::Opts),
     Convert(cmd::convert::Opts),
@@ -57,6 +58,7 @@ enum Command {
     Dump(cmd::dump::Opts),
     Encode(cmd::encode::Opts),
     Sample(cmd::sample::Opts),
+    Strip(cmd::strip::Opts),
     #[command(subcommand)]
     Schema(cmd::schema::Command),
 }
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Annotate(o) => o.run(),
         Command::Check(o) => o.run(),
         Command::Completions(o) => o.run(),
         Command::Convert(o) => o.run(),
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::Dump(o) => o.run(),
         Command::Encode(o) => o.run(),
         Command::Sample(o) => o.run(),
+        Command::Strip(o) => o.run(),
         Command::Schema(c) => c.run(),
     };
     match result {

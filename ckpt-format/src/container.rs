@@ -513,6 +513,59 @@ pub fn strip<R: Read + Seek, W: Write>(r: &mut R, mut out: W) -> Result<u64, Con
     Ok(n)
 }
 
+/// The plain image inside a container file, as a byte source for the reader: reads end
+/// where the image ends, skips seek, and page payloads may be copied from the file in the
+/// kernel (the file's offset is always the next byte of the image).
+#[derive(Debug)]
+pub struct ImageInContainer {
+    file: std::fs::File,
+    end: u64,
+}
+
+impl ImageInContainer {
+    /// Reads the container `file` ([`read_info`]) and positions it at its image.
+    pub fn open(
+        mut file: std::fs::File,
+    ) -> Result<(ImageInContainer, ContainerInfo), ContainerError> {
+        let info = read_info(&mut file)?;
+        file.seek(SeekFrom::Start(info.image_offset))?;
+        let end = info.image_offset + info.image_len;
+        Ok((ImageInContainer { file, end }, info))
+    }
+
+    fn left(&mut self) -> io::Result<u64> {
+        Ok(self.end.saturating_sub(self.file.stream_position()?))
+    }
+}
+
+impl Read for ImageInContainer {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.left()?;
+        let n = (buf.len() as u64).min(left) as usize;
+        self.file.read(&mut buf[..n])
+    }
+}
+
+impl crate::input::Input for ImageInContainer {
+    fn skip(&mut self, n: u64) -> io::Result<()> {
+        let left = self.left()?;
+        if n > left {
+            self.file.seek(SeekFrom::Start(self.end))?;
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the image in the container ended while skipping",
+            ));
+        }
+        self.file.seek(SeekFrom::Current(n as i64))?;
+        Ok(())
+    }
+
+    fn as_file_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        Some(self.file.as_fd())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -93,6 +93,25 @@ impl Opts {
             cpu,
         )
         .map_err(|e| with_detection(anyhow::Error::new(e), &det, &self.image))?;
+        let mut report = report;
+        if let Some(c) = crate::io::container_of(&self.image)? {
+            // No kernel reads past the container's prefix (schemas/container.md).
+            report.problems.insert(
+                0,
+                ckpt_convert::check::Finding {
+                    check: "container".into(),
+                    image: format!(
+                        "ckpt container {}.{}.{} around the image",
+                        c.version.0, c.version.1, c.version.2
+                    ),
+                    target: "a plain image".into(),
+                    consequence: "restart fails at the first record header; `ckpt strip` gives \
+                                  the plain image back"
+                        .into(),
+                    records: Vec::new(),
+                },
+            );
+        }
         let mut out = std::io::stdout().lock();
         if self.json {
             serde_json::to_writer_pretty(

@@ -113,10 +113,51 @@ impl Opts {
             writeln!(out)?;
         } else {
             print_text(&mut out, &info, &det, None)?;
+            if let Some(c) = crate::io::container_of(&self.image)? {
+                print_container(&mut out, &c)?;
+            }
         }
         out.flush()?;
         Ok(0)
     }
+}
+
+/// Prints what ckpt's container around the image carries (schemas/container.md).
+fn print_container(out: &mut impl Write, c: &ckpt_format::container::ContainerInfo) -> Result<()> {
+    let (ma, mi, pa) = c.version;
+    writeln!(
+        out,
+        "container:  ckpt container {ma}.{mi}.{pa}: the image is {} bytes at offset {}; no kernel restarts it (`ckpt strip` gives the plain image)",
+        c.image_len, c.image_offset
+    )?;
+    let a = &c.annotations;
+    if let Some(z) = &a.kernel_config_gz {
+        writeln!(out, "            kernel config: {} bytes (gzip)", z.len())?;
+    }
+    if let Some(t) = &a.linux_cr_tag {
+        writeln!(out, "            linux-cr tag: {t}")?;
+    }
+    if let Some(v) = &a.ckpt_version {
+        writeln!(out, "            annotated by: ckpt {v}")?;
+    }
+    if let Some(t) = a.annotated_at {
+        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t);
+        writeln!(
+            out,
+            "            annotated at: {}",
+            humantime::format_rfc3339_seconds(when)
+        )?;
+    }
+    for (k, v) in &a.notes {
+        writeln!(out, "            note: {k}={v}")?;
+    }
+    for k in &a.unknown {
+        writeln!(
+            out,
+            "            annotation of unknown key {k} (from a later ckpt)"
+        )?;
+    }
+    Ok(())
 }
 
 /// Prints the summary; `unread` says why the image was not read to its end.

@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its options (`Opts`) and a `run`.
 
+pub mod annotate;
 pub mod check;
 pub mod completions;
 pub mod convert;
@@ -13,6 +14,7 @@ pub mod mem;
 pub mod sample;
 pub mod schema;
 pub mod stats;
+pub mod strip;
 pub mod tasks;
 
 use anyhow::Result;

@@ -1,0 +1,118 @@
+//! `ckpt annotate` and `ckpt strip`, and every reader taking ckpt's container: the image
+//! comes back byte for byte, readers read the image inside, writers write a plain image,
+//! `check` fails naming `ckpt strip`.
+
+mod common;
+use common::{names, ok, root, run, s};
+
+#[test]
+fn annotate_then_strip_gives_the_image_back_and_readers_read_inside() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = root().join("samples/v23-rc2.x86_64.ckpt");
+    let plain = std::fs::read(&sample).unwrap();
+    let cfg = dir.path().join("config");
+    std::fs::write(&cfg, "CONFIG_EPOLL=y\n# CONFIG_INET is not set\n").unwrap();
+    let a = dir.path().join("a.ckpt");
+    ok(
+        &[
+            "annotate",
+            s(&sample),
+            "-o",
+            s(&a),
+            "--config",
+            s(&cfg),
+            "--note",
+            "site=lab2",
+        ],
+        None,
+    );
+    let c = std::fs::read(&a).unwrap();
+    assert!(c.starts_with(b"CKPT+ANN") && c.len() > plain.len());
+    let info = String::from_utf8(ok(&["info", s(&a)], None)).unwrap();
+    for says in [
+        "container:  ckpt container 1.0.0",
+        "kernel config:",
+        "note: site=lab2",
+        "linux-cr tag: ckpt-v23-rc2",
+    ] {
+        assert!(info.contains(says), "{says}: {info}");
+    }
+    // Strip: byte for byte.
+    let back = dir.path().join("back.ckpt");
+    ok(&["strip", s(&a), "-o", s(&back)], None);
+    assert!(std::fs::read(&back).unwrap() == plain);
+    // A writer writes the plain image: an edit of the container is the edit of the image.
+    let (e1, e2) = (dir.path().join("e1.ckpt"), dir.path().join("e2.ckpt"));
+    ok(&["edit", s(&a), "-o", s(&e1), "--hostname", "box2"], None);
+    ok(
+        &["edit", s(&sample), "-o", s(&e2), "--hostname", "box2"],
+        None,
+    );
+    assert!(std::fs::read(&e1).unwrap() == std::fs::read(&e2).unwrap());
+    // check: the container fails, naming strip; the image inside passes.
+    let o = run(&["check", s(&a)], None);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("FAIL container") && out.contains("ckpt strip"),
+        "{out}"
+    );
+    ok(&["check", s(&back)], None);
+    // Annotating again keeps what it does not replace.
+    let a2 = dir.path().join("a2.ckpt");
+    ok(&["annotate", s(&a), "-o", s(&a2), "--note", "x=1"], None);
+    let info = String::from_utf8(ok(&["info", s(&a2)], None)).unwrap();
+    assert!(
+        info.contains("note: site=lab2")
+            && info.contains("note: x=1")
+            && info.contains("kernel config:"),
+        "{info}"
+    );
+    ok(&["strip", s(&a2), "-o", s(&back)], None);
+    assert!(std::fs::read(&back).unwrap() == plain);
+}
+
+#[test]
+fn what_is_not_a_container_or_not_a_config_is_refused_and_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = root().join("samples/v23-rc2.x86_64.ckpt");
+    let input = dir.path().join("in.ckpt");
+    std::fs::copy(&sample, &input).unwrap();
+    let out = dir.path().join("o.ckpt");
+    let o = run(&["strip", s(&input), "-o", s(&out)], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("not a ckpt container: no CKPT+ANN magic (at offset 0x0)")
+    );
+    let bad = dir.path().join("bad");
+    std::fs::write(&bad, "hello\n").unwrap();
+    let o = run(
+        &["annotate", s(&input), "-o", s(&out), "--config", s(&bad)],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a kernel config"));
+    let o = run(
+        &["annotate", s(&input), "-o", s(&out), "--note", "novalue"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--note novalue: expected KEY=VALUE"));
+    // A container cut short.
+    let a = dir.path().join("a.ckpt");
+    ok(&["annotate", s(&input), "-o", s(&a), "--note", "k=v"], None);
+    let c = std::fs::read(&a).unwrap();
+    std::fs::write(&a, &c[..c.len() - 5]).unwrap();
+    let o = run(&["info", s(&a)], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cut short"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::remove_file(&a).unwrap();
+    let mut left = names(dir.path());
+    left.sort();
+    assert_eq!(left, vec!["bad", "in.ckpt"]);
+}
