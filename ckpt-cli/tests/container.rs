@@ -37,6 +37,15 @@ fn annotate_then_strip_gives_the_image_back_and_readers_read_inside() {
     ] {
         assert!(info.contains(says), "{says}: {info}");
     }
+    let j: serde_json::Value =
+        serde_json::from_slice(&ok(&["info", "--json", s(&a)], None)).unwrap();
+    common::validate("info.schema.json", &j);
+    common::validate("container.schema.json", &j["container"]);
+    assert_eq!(j["container"]["annotations"]["notes"][0]["key"], "site");
+    assert_eq!(j["container"]["image_len"], plain.len() as u64);
+    let j: serde_json::Value =
+        serde_json::from_slice(&ok(&["info", "--json", s(&sample)], None)).unwrap();
+    assert!(j.get("container").is_none());
     // Strip: byte for byte.
     let back = dir.path().join("back.ckpt");
     ok(&["strip", s(&a), "-o", s(&back)], None);

@@ -109,7 +109,11 @@ impl Opts {
                 None => writeln!(out, "no error record: the checkpoint completed")?,
             }
         } else if self.json {
-            serde_json::to_writer_pretty(&mut out, &info)?;
+            let mut v = serde_json::to_value(&info)?;
+            if let (Some(c), Some(o)) = (crate::io::container_of(&self.image)?, v.as_object_mut()) {
+                o.insert("container".into(), container_json(&c));
+            }
+            serde_json::to_writer_pretty(&mut out, &v)?;
             writeln!(out)?;
         } else {
             print_text(&mut out, &info, &det, None)?;
@@ -120,6 +124,35 @@ impl Opts {
         out.flush()?;
         Ok(0)
     }
+}
+
+/// The version of the `container` part of `info --json` (schemas/json/container.schema.json).
+const CONTAINER_JSON_VERSION: &str = "1.0.0";
+
+/// What ckpt's container around the image carries, as `info --json` gives it.
+fn container_json(c: &ckpt_format::container::ContainerInfo) -> serde_json::Value {
+    let a = &c.annotations;
+    let (ma, mi, pa) = c.version;
+    serde_json::json!({
+        "format_version": CONTAINER_JSON_VERSION,
+        "container_version": format!("{ma}.{mi}.{pa}"),
+        "flags": c.flags,
+        "image_offset": c.image_offset,
+        "image_len": c.image_len,
+        "total_len": c.total_len,
+        "annotations": {
+            "kernel_config_gz_bytes": a.kernel_config_gz.as_ref().map(Vec::len),
+            "linux_cr_tag": a.linux_cr_tag,
+            "ckpt_version": a.ckpt_version,
+            "annotated_at": a.annotated_at,
+            "annotated_at_utc": a.annotated_at.map(|t| {
+                humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t)).to_string()
+            }),
+            "notes": a.notes.iter().map(|(k, v)| serde_json::json!({"key": k, "value": v})).collect::<Vec<_>>(),
+            "unknown_keys": a.unknown,
+        },
+        "unknown_sections": c.unknown_sections,
+    })
 }
 
 /// Prints what ckpt's container around the image carries (schemas/container.md).
