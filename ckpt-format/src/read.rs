@@ -1182,6 +1182,13 @@ impl HeaderPeek {
             Endian::Little
         } else if get_uint(&bytes[8..16], Endian::Big) == MAGIC_HEAD {
             Endian::Big
+        } else if crate::container::is_container(bytes) {
+            return Err(ErrorKind::Detect(
+                "this is ckpt's container around an image (schemas/container.md), which is \
+                 read from a file only (its annotations follow the image): give it as a file, \
+                 or `ckpt strip` it first"
+                    .into(),
+            ));
         } else {
             return Err(ErrorKind::BadMagic {
                 found: magic_le,
