@@ -28,6 +28,8 @@ use crate::error::ConvertError;
 use crate::ledger::Action;
 use crate::transform::{Cx, Out};
 
+use super::tag_fields;
+
 /// `sock.state` of a listening socket (`TCP_LISTEN`): it defers no queues.
 const TCP_LISTEN: i128 = 10;
 /// The `SOCK_DEAD` bit of `sock.flags`: a dead socket defers no queues.
@@ -105,25 +107,6 @@ pub(super) struct Graph {
     table_record: BTreeMap<i64, (u64, i64)>,
     /// Pipe and fifo ends, in stream order.
     pipe_ends: Vec<PipeEnd>,
-}
-
-fn tag_fields(rec: &RecordInfo, d: &Decoded) -> Vec<i64> {
-    let mut refs = Vec::new();
-    for (path, v) in &d.fields {
-        let leaf = path.rsplit('.').next().unwrap_or(path);
-        let leaf = leaf.split('[').next().unwrap_or(leaf);
-        let is_tag = match (rec.name, leaf) {
-            ("OBJREF", "objref") => false,
-            ("SOCKET_UNIX", "peer" | "peercred") => true,
-            (_, l) => l.ends_with("ref"),
-        };
-        if let Some(t) = v.as_int().filter(|_| is_tag)
-            && t > 0
-        {
-            refs.push(t as i64);
-        }
-    }
-    refs
 }
 
 fn member(d: &Decoded, leaf: &str) -> Option<i128> {

@@ -147,18 +147,12 @@ impl Edit {
                 graph.add(f, &rec, decoded.as_ref());
             }
             if let Some(d) = &decoded {
-                for (path, v) in &d.fields {
-                    let leaf = path.rsplit('.').next().unwrap_or(path);
-                    let Some(tag) = v.as_int().filter(|_| leaf.ends_with("ref")) else {
-                        continue;
-                    };
-                    let tag = tag as i64;
-                    if tag > 0 {
-                        max_tag = max_tag.max(tag);
-                        if !(rec.name == "OBJREF" && leaf == "objref") {
-                            *refs.entry(tag).or_default() += 1;
-                        }
-                    }
+                for tag in tag_fields(&rec, d) {
+                    max_tag = max_tag.max(tag);
+                    *refs.entry(tag).or_default() += 1;
+                }
+                if rec.name == "OBJREF" {
+                    max_tag = max_tag.max(d.int("objref").unwrap_or(0) as i64);
                 }
                 if rec.name == "PIDS" {
                     let n = d.int("nr_pids").unwrap_or(0) + d.int("offset").unwrap_or(0) + 1;
@@ -174,6 +168,7 @@ impl Edit {
         let mut seen: BTreeMap<(i64, i64), i64> = BTreeMap::new();
         let mut closes = Vec::new();
         for (k, op) in self.ops.iter().enumerate() {
+            let mut found = None;
             if let Operation::Fd { pid, fd, .. } | Operation::Close { pid, fd } = op {
                 let d = target::descriptor(f, &model, &op.to_string(), *pid, *fd)?;
                 if let Some(first) = seen.insert((d.table, *fd), *pid) {
@@ -187,9 +182,9 @@ impl Edit {
                          --close{same}"
                     )));
                 }
+                found = Some(d);
             }
-            if let Operation::Close { pid, fd } = op {
-                let d = target::descriptor(f, &model, &op.to_string(), *pid, *fd)?;
+            if let (Operation::Close { pid, fd }, Some(d)) = (op, found) {
                 closes.push(close::Closed {
                     op: k,
                     pid: *pid,
@@ -339,6 +334,27 @@ fn places_list(found: &[&&Found]) -> String {
         v.push(format!("and {} more", found.len() - 8));
     }
     v.join(", ")
+}
+
+/// The object tags record `rec` (decoded: `d`) refers to: every member named `...ref`,
+/// and a unix socket's `peer` and `peercred`; not the tag an OBJREF introduces.
+fn tag_fields(rec: &ckpt_format::RecordInfo, d: &ckpt_format::read::Decoded) -> Vec<i64> {
+    let mut refs = Vec::new();
+    for (path, v) in &d.fields {
+        let leaf = path.rsplit('.').next().unwrap_or(path);
+        let leaf = leaf.split('[').next().unwrap_or(leaf);
+        let is_tag = match (rec.name, leaf) {
+            ("OBJREF", "objref") => false,
+            ("SOCKET_UNIX", "peer" | "peercred") => true,
+            (_, l) => l.ends_with("ref"),
+        };
+        if let Some(t) = v.as_int().filter(|_| is_tag)
+            && t > 0
+        {
+            refs.push(t as i64);
+        }
+    }
+    refs
 }
 
 impl Transform for Edit {
