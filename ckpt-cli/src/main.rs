@@ -21,6 +21,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod interrupt;
 mod io;
+mod kconfig;
 mod values;
 
 /// Exit status: the answer is no (invalid image, failed check, differences).

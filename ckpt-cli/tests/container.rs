@@ -100,7 +100,11 @@ fn what_is_not_a_container_or_not_a_config_is_refused_and_nothing_written() {
         &["annotate", s(&input), "-o", s(&out), "--config", s(&bad)],
         None,
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a usage error: the file given is no config"
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a kernel config"));
     let o = run(
         &["annotate", s(&input), "-o", s(&out), "--note", "novalue"],

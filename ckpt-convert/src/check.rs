@@ -7,49 +7,13 @@
 //! compares the header fields for exact equality and fails with -EINVAL; a record whose
 //! subsystem is not configured fails the restart with the error given per option.
 
-use std::collections::BTreeMap;
-
 use ckpt_format::detect::{Evidence, record_differences};
 use ckpt_format::input::Input;
 use ckpt_format::read::{Decoded, HeaderPeek};
 use ckpt_format::{Format, Reader, Schema};
 use serde::Serialize;
 
-/// A kernel `.config`: `CONFIG_X=y|m|...`, `# CONFIG_X is not set`.
-#[derive(Debug, Clone, Default)]
-pub struct KernelConfig {
-    options: BTreeMap<String, String>,
-}
-
-impl KernelConfig {
-    /// Parses the text of a `.config` file.
-    pub fn parse(text: &str) -> KernelConfig {
-        let mut options = BTreeMap::new();
-        for line in text.lines() {
-            let l = line.trim();
-            if let Some(rest) = l.strip_prefix("# ")
-                && let Some(name) = rest.strip_suffix(" is not set")
-            {
-                options.insert(name.trim().to_string(), "n".to_string());
-            } else if let Some((k, v)) = l.split_once('=')
-                && k.starts_with("CONFIG_")
-            {
-                options.insert(k.to_string(), v.trim_matches('"').to_string());
-            }
-        }
-        KernelConfig { options }
-    }
-
-    /// Whether an option is built in or a module.
-    pub fn enabled(&self, name: &str) -> bool {
-        matches!(self.options.get(name).map(String::as_str), Some("y" | "m"))
-    }
-
-    /// The value of an option as written (`y`, `m`, `n`, ...), if the file mentions it.
-    pub fn value(&self, name: &str) -> Option<&str> {
-        self.options.get(name).map(String::as_str)
-    }
-}
+pub use crate::config::KernelConfig;
 
 /// The x86 FPU facts restart compares with HEADER_ARCH.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -167,82 +131,6 @@ impl Report {
     }
 }
 
-/// What a kernel without an option does with the records that need it
-/// (kernel-side.md §2), and whether that fails the restart.
-const CONFIG_EFFECTS: &[(&str, &str, bool)] = &[
-    (
-        "CONFIG_CHECKPOINT",
-        "checkpoint/restart syscalls are sys_ni: -ENOSYS",
-        true,
-    ),
-    (
-        "CONFIG_SYSVIPC",
-        "the IPC_NS object type has no restore op: -EINVAL",
-        true,
-    ),
-    ("CONFIG_EPOLL", "ep_file_restore is a stub: -ENOSYS", true),
-    (
-        "CONFIG_EVENTFD",
-        "no restore op for eventfd files: -EINVAL",
-        true,
-    ),
-    (
-        "CONFIG_INET",
-        "sock_create fails for AF_INET (-EAFNOSUPPORT)",
-        true,
-    ),
-    (
-        "CONFIG_UNIX",
-        "sock_create fails for AF_UNIX (-EAFNOSUPPORT)",
-        true,
-    ),
-    (
-        "CONFIG_FUTEX",
-        "robust futex lists are silently ignored (no error)",
-        false,
-    ),
-    (
-        "CONFIG_IA32_EMULATION",
-        "USER32 segment selectors are rejected on x86_64: -EINVAL",
-        true,
-    ),
-    (
-        "CONFIG_PID_NS",
-        "nested pid namespaces cannot be rebuilt",
-        true,
-    ),
-    (
-        "CONFIG_NET_NS",
-        "the net namespace records cannot be restored (inferred, not read in code)",
-        true,
-    ),
-    (
-        "CONFIG_IPC_NS",
-        "only one IPC namespace is accepted: -EEXIST",
-        true,
-    ),
-    (
-        "CONFIG_UTS_NS",
-        "only one UTS namespace is accepted: -EEXIST",
-        true,
-    ),
-    (
-        "CONFIG_USER_NS",
-        "only one user namespace is accepted: -EEXIST",
-        true,
-    ),
-    (
-        "CONFIG_SECURITY",
-        "LSM labels are ignored without RESTART_KEEP_LSM (with it the LSM must match: -EPERM)",
-        false,
-    ),
-    (
-        "CONFIG_HUGETLBFS",
-        "hugetlb mappings cannot be restored (inferred)",
-        true,
-    ),
-];
-
 /// Checks the image read by `reader` against a target revision, kernel, config and CPU.
 ///
 /// With `evidence` (what detection saw of the image), a target revision that reads the
@@ -264,17 +152,9 @@ pub fn check<R: Input>(
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     let mut not_verified = Vec::new();
-    let mut needs: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-    let mut need = |opt: &'static str, rec: String| {
-        let v = needs.entry(opt).or_default();
-        if v.len() < 5 {
-            v.push(rec);
-        }
-    };
-    need("CONFIG_CHECKPOINT", "#0 HEADER".into());
+    let mut needs = crate::config::Needs::new();
     let mut header: Option<(HeaderPeek, Decoded)> = None;
     let mut header_arch: Option<Decoded> = None;
-    let mut namespaces: BTreeMap<&'static str, u32> = BTreeMap::new();
     let mut failed: Option<(String, String)> = None;
     while let Some(info) = reader.next_record()? {
         if !info.inline {
@@ -282,7 +162,6 @@ pub fn check<R: Input>(
         }
         let at = format!("#{} {}", info.index, info.name);
         let d = reader.decode()?;
-        let int = |p: &str| d.int(p).unwrap_or(0);
         match info.name {
             "HEADER" => {
                 let peek = HeaderPeek::parse(reader.record_bytes())
@@ -296,53 +175,9 @@ pub fn check<R: Input>(
                     f.1 = d.text.clone().unwrap_or_default();
                 }
             }
-            "IPC" if int("ipc_count") > 0 => need("CONFIG_SYSVIPC", at),
-            "IPC_NS" => {
-                need("CONFIG_SYSVIPC", at);
-                *namespaces.entry("CONFIG_IPC_NS").or_default() += 1;
-            }
-            "UTS_NS" => *namespaces.entry("CONFIG_UTS_NS").or_default() += 1,
-            "USER_NS" => *namespaces.entry("CONFIG_USER_NS").or_default() += 1,
-            "NET_NS" => {
-                need("CONFIG_NET_NS", at);
-            }
-            "SOCKET_INET" => need("CONFIG_INET", at),
-            "SOCKET_UNIX" => need("CONFIG_UNIX", at),
-            "SECURITY" => need("CONFIG_SECURITY", at),
-            "HPAGE" => need("CONFIG_HUGETLBFS", at),
-            "FILE" => {
-                let t = d.int("common.f_type").or(d.int("f_type")).unwrap_or(0);
-                match from.schema.enum_name("file", t as i64, arch) {
-                    Some("EPOLL") => need("CONFIG_EPOLL", at),
-                    Some("EVENTFD") => need("CONFIG_EVENTFD", at),
-                    _ => {}
-                }
-            }
-            "TASK" if int("robust_futex_list") != 0 || int("compat_robust_futex_list") != 0 => {
-                need("CONFIG_FUTEX", at)
-            }
-            "CPU" if arch == ckpt_format::Arch::X86_64 && (int("cs") == 1 || int("ss") == 2) => {
-                need("CONFIG_IA32_EMULATION", at)
-            }
-            "BUFFER"
-                if info.payload_of == Some(("TREE", "pids"))
-                    && d.fields
-                        .iter()
-                        .any(|(p, v)| p.ends_with(".depth") && v.as_int().unwrap_or(0) > 0) =>
-            {
-                need("CONFIG_PID_NS", at);
-            }
             _ => {}
         }
-    }
-    // Several namespaces of a kind need the option (one is accepted without it).
-    for (opt, n) in namespaces {
-        if n > 1 {
-            needs
-                .entry(opt)
-                .or_default()
-                .push(format!("{n} namespaces"));
-        }
+        needs.observe(from, &info, &d);
     }
     // A failed checkpoint: restart meets the ERROR record and aborts.
     if let Some((at, message)) = &failed {
@@ -450,24 +285,23 @@ pub fn check<R: Input>(
     // Kernel config.
     match config {
         Some(cfg) => {
-            for (opt, recs) in &needs {
-                if !cfg.enabled(opt) {
-                    let (effect, fatal) = CONFIG_EFFECTS
-                        .iter()
-                        .find(|(o, _, _)| o == opt)
-                        .map_or(("the records cannot be restored", true), |e| (e.1, e.2));
-                    let f = Finding {
-                        check: format!("config {opt}"),
-                        image: "needed".into(),
-                        target: cfg.value(opt).unwrap_or("not set").to_string(),
-                        consequence: effect.to_string(),
-                        records: recs.clone(),
-                    };
-                    if fatal {
-                        problems.push(f)
-                    } else {
-                        warnings.push(f)
-                    }
+            for (opt, recs) in needs.list() {
+                if cfg.enabled(&opt) {
+                    continue;
+                }
+                let rule = crate::config::rules::rule(&opt);
+                let f = Finding {
+                    check: format!("config {opt}"),
+                    image: "needed".into(),
+                    target: cfg.shown(&opt),
+                    consequence: rule
+                        .map_or("the records cannot be restored", |r| r.without)
+                        .to_string(),
+                    records: recs,
+                };
+                match rule.map(|r| r.outcome) {
+                    Some(crate::config::Outcome::Fails) | None => problems.push(f),
+                    Some(_) => warnings.push(f),
                 }
             }
         }
@@ -519,7 +353,7 @@ pub fn check<R: Input>(
         target_kernel: kname,
         problems,
         warnings,
-        needs: needs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        needs: needs.list(),
         not_verified,
         checkpoint_failed: failed.map(|(_, m)| m),
     })
@@ -528,17 +362,6 @@ pub fn check<R: Input>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn config_files() {
-        let c = KernelConfig::parse(
-            "CONFIG_EPOLL=y\n# CONFIG_INET is not set\nCONFIG_UNIX=m\nCONFIG_LOCALVERSION=\"-ckpt\"\n",
-        );
-        assert!(c.enabled("CONFIG_EPOLL") && c.enabled("CONFIG_UNIX"));
-        assert!(!c.enabled("CONFIG_INET") && !c.enabled("CONFIG_FUTEX"));
-        assert_eq!(c.value("CONFIG_INET"), Some("n"));
-        assert_eq!(c.value("CONFIG_LOCALVERSION"), Some("-ckpt"));
-    }
 
     #[test]
     fn cpu_facts() {

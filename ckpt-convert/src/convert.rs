@@ -14,6 +14,8 @@ use ckpt_format::write::Sink;
 use ckpt_format::{Format, Reader};
 use serde::Serialize;
 
+use crate::config::gate::ConfigGate;
+use crate::config::{ConfigDecision, Side, config_label};
 use crate::error::ConvertError;
 use crate::ledger::{Ledger, LedgerEntry, ReportFn};
 use crate::mechanical::Conv;
@@ -43,6 +45,9 @@ pub struct Summary {
     /// The message of a failed checkpoint converted with
     /// [`Options::allow_incomplete`].
     pub checkpoint_failed: Option<String>,
+    /// Every config-dependent decision, with the config it came from: the `ckpt_const`
+    /// variant, options the target lacks, and the source config against the image.
+    pub config_decisions: Vec<ConfigDecision>,
 }
 
 /// The conversion as a [`Transform`]: takes every record and writes it in the target
@@ -98,6 +103,17 @@ impl<'a> Converter<'a> {
     /// The kernel version written into the header.
     pub fn kernel(&self) -> (u16, u16, u16) {
         self.conv.kernel
+    }
+
+    /// The config variant of the target's constants (`CONFIG_IA32_EMULATION=y`), and
+    /// which config chose it.
+    pub fn constants_variant(&self) -> Option<&(String, String)> {
+        self.conv.plan.constants_variant.as_ref()
+    }
+
+    /// The target kernel's `ckpt_const` values.
+    pub fn constants(&self) -> &[(String, u64)] {
+        &self.conv.plan.constants
     }
 
     /// Moves the entries the conversion made for the current record to the run's ledger.
@@ -176,15 +192,44 @@ fn convert_inner<R: Input, W: Sink>(
         spill_dir: opts.spill_dir.clone(),
         allow_incomplete: opts.allow_incomplete || opts.best_effort,
     };
+    let mut gate = ConfigGate::new(opts.target_config.as_ref(), opts.source_config.as_ref());
     let s = run(
         reader,
         target,
-        &mut [&mut converter],
+        &mut [&mut gate, &mut converter],
         out,
         &run_opts,
         report,
     )?;
     let k = converter.kernel();
+    let mut config_decisions = Vec::new();
+    if let Some((variant, by)) = converter.constants_variant() {
+        let values: Vec<String> = converter
+            .constants()
+            .iter()
+            .filter(|(n, _)| n == "at_vector_size" || n == "mm_saved_auxv_len")
+            .map(|(n, v)| format!("{n} {v}"))
+            .collect();
+        config_decisions.push(ConfigDecision {
+            fact: "ckpt_const variant".into(),
+            decision: format!("{variant} ({})", values.join(", ")),
+            config: by.clone(),
+            source: "kernel-consts.md §3",
+            confidence: crate::steps::Confidence::High,
+        });
+    }
+    if opts.target_config.is_none() {
+        config_decisions.push(ConfigDecision {
+            fact: "kernel options".into(),
+            decision: "not checked: give --target-config to refuse records whose option the \
+                       target lacks"
+                .into(),
+            config: config_label(Side::Target, None, ""),
+            source: "kernel-side.md §2",
+            confidence: crate::steps::Confidence::High,
+        });
+    }
+    config_decisions.extend(gate.decisions().iter().cloned());
     Ok(Summary {
         from: from.schema.id.clone(),
         to: to.id.clone(),
@@ -195,5 +240,6 @@ fn convert_inner<R: Input, W: Sink>(
         records_changed: s.records_changed,
         ledger: s.ledger,
         checkpoint_failed: s.checkpoint_failed,
+        config_decisions,
     })
 }

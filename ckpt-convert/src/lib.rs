@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod config;
 pub mod convert;
 pub mod diff;
 pub mod edit;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::KernelVersion;
+use crate::config::GivenConfig;
 
 /// Directories for the FS objects a conversion inserts: one for every task, and
 /// per-task ones by pid (`--cwd PATH`, `--cwd PID=PATH`).
@@ -61,9 +62,16 @@ pub struct Options {
     pub allow_lossy: bool,
     /// The kernel the target header names (default: the target revision's most likely one).
     pub kernel: Option<KernelVersion>,
-    /// A kernel config option and value that selects a `ckpt_const` variant
-    /// (`CONFIG_IA32_EMULATION`, `n`).
-    pub config: Option<(String, String)>,
+    /// The target kernel's config: it selects the `ckpt_const` variant (x86_64's
+    /// AT_VECTOR_SIZE with or without CONFIG_IA32_EMULATION) and decides, by the rules of
+    /// [`crate::config::rules`], the records whose kernel option the target lacks.
+    /// Without it the common variant (IA32_EMULATION=y) is assumed and no option is
+    /// checked.
+    pub target_config: Option<GivenConfig>,
+    /// The source kernel's config (`--source-config`, or the image's annotation): what
+    /// the source's config-dependent facts are said to be; where it contradicts the
+    /// image, the image wins and the summary says so.
+    pub source_config: Option<GivenConfig>,
     /// The working directories for the FS objects a target needs and the source lacks.
     pub cwd: TaskPaths,
     /// The root directories for those FS objects.

@@ -35,6 +35,10 @@ pub struct Plan {
     pub kernel: (u16, u16, u16),
     /// The target kernel's `ckpt_const` values.
     pub constants: Vec<(String, u64)>,
+    /// The config variant the constants are those of (`CONFIG_IA32_EMULATION=n`), and
+    /// which config chose it (`target config F`); none where the constants do
+    /// not depend on the config.
+    pub constants_variant: Option<(String, String)>,
     /// The rewrites of the crossed steps, in chain order.
     pub rewrites: Vec<(Rewrite, Direction, &'static Step)>,
     pub(crate) lsm_container: Change,
@@ -124,7 +128,10 @@ pub(crate) fn plan(
         }
     };
     let kname = format!("{}.{}.{}", kernel.0, kernel.1, kernel.2);
-    let config = opts.config.as_ref().map(|(o, v)| (o.as_str(), v.as_str()));
+    let config = opts
+        .target_config
+        .as_ref()
+        .and_then(|g| g.config.constants_variant());
     let kc = crate::kernel::constants_for(b, kernel, to.arch, config).ok_or_else(|| {
             let known: Vec<&str> = b.kernels.iter().map(|k| k.value.as_str()).collect();
             ConvertError::Refused(format!(
@@ -134,6 +141,19 @@ pub(crate) fn plan(
                 known.join(", ")
             ))
         })?;
+    let constants_variant = kc.config.as_ref().map(|(o, v)| {
+        let by = match &opts.target_config {
+            Some(g) if config == Some((o.as_str(), v.as_str())) => {
+                format!("target config {}", g.origin)
+            }
+            Some(g) => format!(
+                "target config {}, which does not set {o}: the default",
+                g.origin
+            ),
+            None => "target config not given: the default".to_string(),
+        };
+        (format!("{o}={v}"), by)
+    });
     let netns = |s: &Schema| {
         if s.constant("CHECKPOINT_NETNS", from.arch).is_some() {
             Some(true)
@@ -147,6 +167,7 @@ pub(crate) fn plan(
     Ok(Plan {
         kernel,
         constants: kc.values.clone(),
+        constants_variant,
         lsm_container: Change::of(find(Rewrite::LsmContainer)),
         vpids_record: match vpids {
             1 => Change::Add,

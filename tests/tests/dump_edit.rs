@@ -55,6 +55,7 @@ fn every_revision_and_arch_survives_a_double_based_json_round_trip() {
             with_netns: true,
             with_hugetlb: true,
             with_sem_undo: true,
+            with_robust_futex: true,
             ..BuildOptions::default()
         },
     ];

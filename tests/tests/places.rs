@@ -72,6 +72,7 @@ fn every_pair_finds_exactly_the_places_the_builder_wrote() {
             with_netns: true,
             with_hugetlb: true,
             with_sem_undo: true,
+            with_robust_futex: true,
             ..BuildOptions::default()
         };
         compare(schema, arch, &opts);

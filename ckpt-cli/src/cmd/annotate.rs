@@ -2,7 +2,6 @@
 //! container beside the plain image.
 
 use std::fs::File;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -57,37 +56,8 @@ pub struct Opts {
 }
 
 /// Reads a kernel config (plain or gzip), checks that it is one, and returns it gzipped.
-fn kernel_config(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let gz = raw.starts_with(&[0x1f, 0x8b]);
-    let text = if gz {
-        let mut s = String::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_string(&mut s)
-            .with_context(|| format!("{}: not a gzip-compressed text file", path.display()))?;
-        s
-    } else {
-        String::from_utf8(raw.clone())
-            .map_err(|_| anyhow::anyhow!("{}: not a text file", path.display()))?
-    };
-    let options = text
-        .lines()
-        .filter(|l| {
-            l.starts_with("CONFIG_") || (l.starts_with("# CONFIG_") && l.ends_with(" is not set"))
-        })
-        .count();
-    if options == 0 {
-        anyhow::bail!(
-            "{}: not a kernel config (no CONFIG_ option lines in it)",
-            path.display()
-        );
-    }
-    if gz {
-        return Ok(raw);
-    }
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    e.write_all(text.as_bytes())?;
-    Ok(e.finish()?)
+fn kernel_config(path: &Path, what: &str) -> Result<Vec<u8>> {
+    crate::kconfig::read(path, what)?.gzipped()
 }
 
 fn host_config() -> Result<PathBuf> {
@@ -128,8 +98,8 @@ impl Opts {
             }
         }
         let config = match (&self.config, self.from_host) {
-            (Some(p), _) => Some(kernel_config(p)?),
-            (None, true) => Some(kernel_config(&host_config()?)?),
+            (Some(p), _) => Some(kernel_config(p, "--config")?),
+            (None, true) => Some(kernel_config(&host_config()?, "--from-host")?),
             (None, false) => None,
         };
         // The image must read: its revision gives the byte order and the linux-cr tag.

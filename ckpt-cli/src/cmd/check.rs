@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use ckpt_convert::KernelVersion;
 use ckpt_convert::check::{KernelConfig, check};
 use ckpt_format::Registry;
@@ -68,18 +68,11 @@ impl Opts {
         // A target that reads the image identically is the image's own revision.
         let (reader, det) = open_image_as(&self.image, self.rev.as_deref(), named)?;
         let target = named.unwrap_or(det.schema);
-        let config_text = match &self.target_config {
-            Some(p) => Some(
-                std::fs::read_to_string(p)
-                    .with_context(|| format!("cannot read {}", p.display()))?,
-            ),
+        let config = match &self.target_config {
+            Some(p) => Some(crate::kconfig::read(p, "--target-config")?.config),
             None => None,
         };
-        let config = config_text.as_deref().map(KernelConfig::parse);
-        let variant = config.as_ref().and_then(|c| {
-            c.value("CONFIG_IA32_EMULATION")
-                .map(|v| ("CONFIG_IA32_EMULATION", if v == "y" { "y" } else { "n" }))
-        });
+        let variant = config.as_ref().and_then(KernelConfig::constants_variant);
         let cpu = super::target_cpu(self.target_cpu.as_deref())?;
         // The kernel: given, or the one the image's header names.
         let kernel_triple = kernel.as_ref().and_then(KernelVersion::header_triple);

@@ -54,10 +54,16 @@ pub struct Opts {
     /// Target kernel version (x.y.z), written into the header with its constants.
     #[arg(long)]
     target_kernel: Option<String>,
-    /// The target kernel's .config (x86_64's AT_VECTOR_SIZE depends on
-    /// CONFIG_IA32_EMULATION; without it the common default, y, is used).
-    #[arg(long)]
+    /// The target kernel's .config (plain or gzip): it chooses the constants (x86_64's
+    /// AT_VECTOR_SIZE depends on CONFIG_IA32_EMULATION; without it the common default,
+    /// y, is used), and records whose option it lacks are refused, or dropped where the
+    /// kernel ignores them (as `ckpt check --target-config` says).
+    #[arg(long, value_name = "FILE")]
     target_config: Option<PathBuf>,
+    /// The source kernel's .config (plain or gzip), when the image carries none (`ckpt
+    /// annotate --config`): compared with what the image says; the image wins.
+    #[arg(long, value_name = "FILE")]
+    source_config: Option<PathBuf>,
     /// The target CPU: fxsr=0|1,xsave=0|1,xstate-size=N, or host. HEADER_ARCH and CPU_FPU
     /// are copied unchanged, so a different xstate size is refused.
     #[arg(long)]
@@ -105,19 +111,19 @@ impl Opts {
                 ));
             }
         };
-        let config = match &self.target_config {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("cannot read {}", p.display()))?;
-                let cfg = ckpt_convert::check::KernelConfig::parse(&text);
-                cfg.value("CONFIG_IA32_EMULATION").map(|v| {
-                    (
-                        "CONFIG_IA32_EMULATION".to_string(),
-                        if v == "y" { "y" } else { "n" }.to_string(),
-                    )
-                })
-            }
+        let target_config = match &self.target_config {
+            Some(p) => Some(crate::kconfig::given(p, "--target-config")?),
             None => None,
+        };
+        // The source's config: named, or carried by the image's container.
+        let source_config = match &self.source_config {
+            Some(p) => Some(crate::kconfig::given(p, "--source-config")?),
+            None => match crate::io::container_of(&self.image)?
+                .and_then(|c| c.annotations.kernel_config_gz)
+            {
+                Some(gz) => Some(crate::kconfig::from_annotation(&gz, &self.image)?),
+                None => None,
+            },
         };
         let cpu = super::target_cpu(self.target_cpu.as_deref())?;
         let paths = |args: &[String], what: &str| -> Result<TaskPaths> {
@@ -137,7 +143,8 @@ impl Opts {
         let opts = Options {
             allow_lossy: self.allow_lossy,
             kernel: kernel.clone(),
-            config,
+            target_config,
+            source_config,
             cwd: paths(&self.cwd, "cwd")?,
             root: paths(&self.root, "root")?,
             cpu_xstate_size: cpu.map(|c| c.xstate_size),
@@ -224,6 +231,9 @@ impl Opts {
             summary.kernel,
             summary.path.join(" -> ")
         )?;
+        for d in &summary.config_decisions {
+            writeln!(err, "config: {}: {} ({})", d.fact, d.decision, d.config)?;
+        }
         writeln!(
             err,
             "records: {} in, {} out, {} changed; renumbered {}, defaulted {}, supplied {}, rewritten {}, inserted {}, removed {}, moved {}, dropped {}",
@@ -330,7 +340,7 @@ impl Report {
         let mut out = Output::create(path)?;
         write!(
             out,
-            "{{\"format_version\": \"2.1.0\", \"from\": {}, \"to\": {}, \"entries\": [",
+            "{{\"format_version\": \"2.2.0\", \"from\": {}, \"to\": {}, \"entries\": [",
             serde_json::to_string(from)?,
             serde_json::to_string(to)?
         )
@@ -357,6 +367,7 @@ impl Report {
                 "from": s.from, "to": s.to, "path": s.path, "kernel": s.kernel,
                 "records_in": s.records_in, "records_out": s.records_out,
                 "records_changed": s.records_changed, "counts": s.ledger.counts,
+                "config_decisions": s.config_decisions,
             }}),
             Err(e) => serde_json::json!({"converted": false, "error": with_causes(e)}),
         };

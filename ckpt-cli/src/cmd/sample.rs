@@ -26,7 +26,7 @@ const OMIT_KINDS: [&str; 8] = [
 ];
 
 /// The kinds `--with` takes.
-const WITH_KINDS: [&str; 3] = ["netns", "hugetlb", "sem-undo"];
+const WITH_KINDS: [&str; 4] = ["netns", "hugetlb", "sem-undo", "robust-futex"];
 
 /// Build a realistic sample image (process tree, files, sockets, memory, signals, IPC).
 #[derive(clap::Args)]
@@ -50,8 +50,9 @@ pub struct Opts {
     /// Leave out kinds of objects (comma-separated: files, sockets, ipc, signals, zombies, threads, tty, pidns).
     #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(OMIT_KINDS), hide_possible_values = true)]
     omit: Vec<String>,
-    /// Add kinds of objects whose record order is inferred (comma-separated: netns,
-    /// hugetlb, sem-undo), where the revision has them.
+    /// Add objects whose record order is inferred (comma-separated: netns, hugetlb,
+    /// sem-undo) and state (robust-futex: every task's robust futex list), where the
+    /// revision has them.
     #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(WITH_KINDS), hide_possible_values = true)]
     with: Vec<String>,
     /// Make a failed checkpoint: an ERROR record after this many tasks, no TAIL.
@@ -101,12 +102,13 @@ impl Opts {
                 other => return Err(super::usage(format!("--omit: unknown kind `{other}`"))),
             }
         }
-        let (mut netns, mut hugetlb, mut sem_undo) = (false, false, false);
+        let (mut netns, mut hugetlb, mut sem_undo, mut futex) = (false, false, false, false);
         for w in &self.with {
             match w.as_str() {
                 "netns" => netns = true,
                 "hugetlb" => hugetlb = true,
                 "sem-undo" => sem_undo = true,
+                "robust-futex" => futex = true,
                 other => return Err(super::usage(format!("--with: unknown kind `{other}`"))),
             }
         }
@@ -114,6 +116,7 @@ impl Opts {
             with_netns: netns,
             with_hugetlb: hugetlb,
             with_sem_undo: sem_undo,
+            with_robust_futex: futex,
             tasks: self.tasks,
             memory: self.memory,
             seed: self.seed,

@@ -86,6 +86,12 @@ pub(super) fn auxv_length(
         have.min(want) / entry,
         have.max(want).div_ceil(entry)
     );
+    let why = match &plan.constants_variant {
+        Some((v, by)) => {
+            format!("restart reads exactly the target kernel's AT_VECTOR_SIZE entries ({v}, {by})")
+        }
+        None => "restart reads exactly the target kernel's AT_VECTOR_SIZE entries".to_string(),
+    };
     if have > want {
         let cut = &rec[8 + want..];
         let action = if cut.iter().all(|&b| b == 0) {
@@ -101,6 +107,7 @@ pub(super) fn auxv_length(
             Some(Value::Uint(have as u64)),
             Some(Value::Uint(want as u64)),
         );
+        conv.because(&why);
         rec.truncate(8 + want);
     } else {
         conv.note(
@@ -111,7 +118,7 @@ pub(super) fn auxv_length(
             Some(Value::Uint(have as u64)),
             Some(Value::Uint(want as u64)),
         );
-        conv.because("restart reads exactly the target kernel's AT_VECTOR_SIZE entries");
+        conv.because(&why);
         rec.resize(8 + want, 0);
     }
     let len = rec.len() as u64;

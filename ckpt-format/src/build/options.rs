@@ -50,6 +50,10 @@ pub struct BuildOptions {
     /// semaphore set. No kernel code is public: the order is inferred
     /// (grammar-research.md §1g). Needs the SysV IPC objects (not `omit.ipc`).
     pub with_sem_undo: bool,
+    /// A robust futex list registered by every live task (TASK robust_futex_list and
+    /// robust_futex_head_len, as set_robust_list leaves them): a state a kernel without
+    /// CONFIG_FUTEX ignores.
+    pub with_robust_futex: bool,
 }
 
 impl Default for BuildOptions {
@@ -63,6 +67,7 @@ impl Default for BuildOptions {
             with_netns: false,
             with_hugetlb: false,
             with_sem_undo: false,
+            with_robust_futex: false,
         }
     }
 }

@@ -255,6 +255,14 @@ pub(super) fn write_task<W: Write>(
 ) -> Result<()> {
     let t = &tasks[k];
     let zombie_state = if t.zombie { 16 } else { 0 };
+    // A registered robust futex list (set_robust_list): the head in the task's data,
+    // sizeof(struct robust_list_head) = 3 longs.
+    let word = e.f.arch.word_size() as u64;
+    let robust = if opts.with_robust_futex && !t.zombie {
+        0x7f00_0000_0a00 & mask(word)
+    } else {
+        0
+    };
     e.rec(
         "TASK",
         vec![
@@ -272,6 +280,11 @@ pub(super) fn write_task<W: Write>(
                 } else {
                     0x7f00_0000_09d0 & mask(e.f.arch.word_size() as u64)
                 }),
+            ),
+            ("robust_futex_list", u(robust)),
+            (
+                "robust_futex_head_len",
+                u(if robust != 0 { 3 * word } else { 0 }),
             ),
         ],
         &[],

@@ -38,6 +38,7 @@ fn all_on() -> BuildOptions {
         with_netns: true,
         with_hugetlb: true,
         with_sem_undo: true,
+        with_robust_futex: true,
         ..Default::default()
     }
 }
