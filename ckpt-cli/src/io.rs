@@ -88,6 +88,89 @@ pub fn container_of(path: &str) -> Result<Option<ContainerInfo>> {
     Ok(Some(info))
 }
 
+/// `--keep-annotations`: a writer writes its image into a spool file beside the output,
+/// and [`Spool::finish`] writes the container around it (the image's length comes
+/// first in the container's prefix, so the image cannot stream straight to a pipe).
+pub struct Spool {
+    file: File,
+    annotations: container::Annotations,
+    endian: ckpt_format::Endian,
+}
+
+impl Spool {
+    /// A spool for an image to be written to `output` with `annotations` around it, in
+    /// byte order `endian`.
+    pub fn new(
+        output: &Path,
+        annotations: container::Annotations,
+        endian: ckpt_format::Endian,
+    ) -> Result<Spool> {
+        let dir = output
+            .parent()
+            .filter(|d| output != Path::new("-") && !d.as_os_str().is_empty());
+        let file = match dir {
+            Some(d) => tempfile::tempfile_in(d),
+            None => tempfile::tempfile(),
+        }
+        .context("cannot create the spool file for --keep-annotations")?;
+        Ok(Spool {
+            file,
+            annotations,
+            endian,
+        })
+    }
+
+    /// Where the image goes.
+    pub fn sink(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    /// Writes the container, the spooled image inside, to `out`.
+    pub fn finish(mut self, out: &mut Output) -> Result<()> {
+        use std::io::{Read, Seek, SeekFrom};
+        let len = self
+            .file
+            .stream_position()
+            .context("cannot read the spool file")?;
+        self.file
+            .seek(SeekFrom::Start(0))
+            .context("cannot read the spool file")?;
+        container::write(
+            out,
+            self.endian,
+            &mut (&self.file).take(len),
+            len,
+            &self.annotations,
+        )
+        .context("writing the container (--keep-annotations)")?;
+        Ok(())
+    }
+}
+
+/// The annotations `--keep-annotations` keeps: those of the container `image` is, or
+/// none (with a warning) when it is a plain image.
+pub fn kept_annotations(keep: bool, image: &str) -> Result<Option<container::Annotations>> {
+    if !keep {
+        return Ok(None);
+    }
+    match container_of(image)? {
+        Some(c) => Ok(Some(c.annotations)),
+        None => {
+            // A closed standard error changes nothing.
+            let _ = writeln!(
+                io::stderr().lock(),
+                "warning: --keep-annotations: {} carries no annotations; the output is a plain image",
+                if image == "-" {
+                    "standard input"
+                } else {
+                    image
+                }
+            );
+            Ok(None)
+        }
+    }
+}
+
 /// The image an error is about: a context in the error chain, printed as its path
 /// (`standard input` for `-`) and given as `file` in `--json` errors.
 #[derive(Debug, Clone)]

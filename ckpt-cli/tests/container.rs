@@ -138,3 +138,131 @@ fn what_is_not_a_container_or_not_a_config_is_refused_and_nothing_written() {
     left.sort();
     assert_eq!(left, vec!["bad", "in.ckpt"]);
 }
+
+#[test]
+fn writers_keep_the_annotations_when_asked() {
+    use ckpt_format::container::read_info;
+    let dir = tempfile::tempdir().unwrap();
+    let sample = root().join("samples/v23-rc2.x86_64.ckpt");
+    let cfg = dir.path().join("src.config");
+    std::fs::write(&cfg, "CONFIG_CHECKPOINT=y\nCONFIG_EPOLL=y\n").unwrap();
+    let a = dir.path().join("a.ckpt");
+    ok(
+        &[
+            "annotate",
+            s(&sample),
+            "-o",
+            s(&a),
+            "--config",
+            s(&cfg),
+            "--note",
+            "site=lab2",
+        ],
+        None,
+    );
+    let before = read_info(&mut std::fs::File::open(&a).unwrap()).unwrap();
+    // edit: the same annotations around the edited image.
+    let (e1, e2) = (dir.path().join("e1.ckpt"), dir.path().join("e2.ckpt"));
+    ok(
+        &[
+            "edit",
+            s(&a),
+            "-o",
+            s(&e1),
+            "--hostname",
+            "box2",
+            "--keep-annotations",
+        ],
+        None,
+    );
+    ok(
+        &["edit", s(&sample), "-o", s(&e2), "--hostname", "box2"],
+        None,
+    );
+    let after = read_info(&mut std::fs::File::open(&e1).unwrap()).unwrap();
+    assert_eq!(after.annotations, before.annotations);
+    let back = dir.path().join("back.ckpt");
+    ok(&["strip", s(&e1), "-o", s(&back)], None);
+    assert!(std::fs::read(&back).unwrap() == std::fs::read(&e2).unwrap());
+    // convert, to standard output: the target's tag and config, the notes kept.
+    let tcfg = dir.path().join("target.config");
+    std::fs::write(&tcfg, "CONFIG_CHECKPOINT=y\nCONFIG_EPOLL=y\nCONFIG_EVENTFD=y\nCONFIG_INET=y\nCONFIG_UNIX=y\nCONFIG_SYSVIPC=y\nCONFIG_SECURITY=y\nCONFIG_PID_NS=y\n").unwrap();
+    let piped = ok(
+        &[
+            "convert",
+            s(&a),
+            "--to-rev",
+            "v23-rc1",
+            "-o",
+            "-",
+            "--target-config",
+            s(&tcfg),
+            "--keep-annotations",
+        ],
+        None,
+    );
+    let c = read_info(&mut std::io::Cursor::new(&piped)).unwrap();
+    assert_eq!(c.annotations.notes, before.annotations.notes);
+    assert_eq!(c.annotations.linux_cr_tag.as_deref(), Some("ckpt-v23-rc1"));
+    let gz = c.annotations.kernel_config_gz.unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+    assert!(text.contains("CONFIG_INET=y"), "{text}");
+    let inner = dir.path().join("inner.ckpt");
+    std::fs::write(dir.path().join("c.ckpt"), &piped).unwrap();
+    ok(
+        &["strip", s(&dir.path().join("c.ckpt")), "-o", s(&inner)],
+        None,
+    );
+    let plain = ok(
+        &[
+            "convert",
+            s(&a),
+            "--to-rev",
+            "v23-rc1",
+            "-o",
+            "-",
+            "--target-config",
+            s(&tcfg),
+        ],
+        None,
+    );
+    assert!(
+        std::fs::read(&inner).unwrap() == plain,
+        "the image inside is the plain conversion"
+    );
+    // Without --target-config the source's config is left out, saying so.
+    let o = run(
+        &[
+            "convert",
+            s(&a),
+            "--to-rev",
+            "v23-rc1",
+            "-o",
+            s(&e2),
+            "--keep-annotations",
+        ],
+        None,
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the source kernel's config is not kept"));
+    let c = read_info(&mut std::fs::File::open(&e2).unwrap()).unwrap();
+    assert!(
+        c.annotations.kernel_config_gz.is_none() && c.annotations.notes == before.annotations.notes
+    );
+    // A plain input: a plain output, with a warning.
+    let o = run(
+        &[
+            "edit",
+            s(&sample),
+            "-o",
+            s(&e2),
+            "--hostname",
+            "b",
+            "--keep-annotations",
+        ],
+        None,
+    );
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("carries no annotations"));
+    assert!(!std::fs::read(&e2).unwrap().starts_with(b"CKPT+ANN"));
+}

@@ -9,7 +9,8 @@ use ckpt_format::Registry;
 use ckpt_format::write::Sink;
 
 use crate::io::{
-    Output, open_image_as, refuse_colliding_outputs, refuse_same_file, with_detection,
+    Output, Spool, kept_annotations, open_image_as, refuse_colliding_outputs, refuse_same_file,
+    with_detection,
 };
 
 const AFTER: &str = "Examples:
@@ -86,6 +87,12 @@ pub struct Opts {
     /// a file).
     #[arg(long)]
     report: Option<PathBuf>,
+    /// When the image is in ckpt's container (`ckpt annotate`), write the output in one
+    /// too, with its annotations: the notes kept, the linux-cr tag the target's, and the
+    /// kernel config the --target-config (without it the source's config is left out:
+    /// it no longer describes the kernel the output is for). A plain image otherwise.
+    #[arg(long)]
+    keep_annotations: bool,
     /// Write the image to a terminal too (refused otherwise).
     #[arg(long)]
     force: bool,
@@ -152,6 +159,26 @@ impl Opts {
             best_effort: false,
             allow_incomplete: self.allow_incomplete,
         };
+        let kept = match kept_annotations(self.keep_annotations, &self.image)? {
+            Some(mut a) => {
+                a.linux_cr_tag = to.tags.first().map(|t| t.value.clone());
+                a.kernel_config_gz = match &self.target_config {
+                    Some(p) => Some(crate::kconfig::read(p, "--target-config")?.gzipped()?),
+                    None => {
+                        if a.kernel_config_gz.is_some() {
+                            writeln!(
+                                std::io::stderr().lock(),
+                                "note: --keep-annotations: the source kernel's config is not kept (it does not describe the target kernel; --target-config gives the target's)"
+                            )?;
+                        }
+                        None
+                    }
+                };
+                Some(Spool::new(&self.output, a, det.arch.endian())?)
+            }
+            None => None,
+        };
+        let mut spool = kept;
         let mut out = Output::create_image(&self.output, self.force)?;
         let mut report = match &self.report {
             Some(p) => Some(Report::begin(p, &det.schema.id, &to.id)?),
@@ -169,13 +196,12 @@ impl Opts {
                 None => Ok(()),
             }
         };
-        let result = convert_with_report(
-            reader,
-            to,
-            &opts,
-            Progress::new(&mut out, &bar),
-            &mut on_entry,
-        );
+        let sink: &mut dyn Sink = match spool.as_mut() {
+            Some(s) => s.sink(),
+            None => &mut out,
+        };
+        let result =
+            convert_with_report(reader, to, &opts, Progress::new(sink, &bar), &mut on_entry);
         bar.finish_and_clear();
         if let Some(r) = report.take() {
             r.end(&result)?;
@@ -187,6 +213,9 @@ impl Opts {
             }
             Err(e) => return Err(e.into()),
         };
+        if let Some(s) = spool {
+            s.finish(&mut out)?;
+        }
         out.commit()?;
         let l = &summary.ledger;
         let mut err = std::io::stderr().lock();

@@ -9,9 +9,13 @@ use ckpt_convert::edit::{Edit, Operation};
 use ckpt_convert::transform::{RunOptions, RunSummary, run};
 use ckpt_convert::{Action, ConvertError, LedgerEntry};
 use ckpt_format::Format;
+use ckpt_format::write::Sink;
 use serde::Serialize;
 
-use crate::io::{Output, open_image, refuse_colliding_outputs, refuse_same_file, with_detection};
+use crate::io::{
+    Output, Spool, kept_annotations, open_image, refuse_colliding_outputs, refuse_same_file,
+    with_detection,
+};
 
 const AFTER: &str = "Examples:
   ckpt edit app.ckpt -o moved.ckpt --path /srv/app/=/data/app/
@@ -97,6 +101,11 @@ pub struct Opts {
     /// Edit a failed checkpoint (an image that ends in an ERROR record).
     #[arg(long)]
     allow_incomplete: bool,
+    /// When the image is in ckpt's container (`ckpt annotate`), write the output in one
+    /// too, with the same annotations (an edit changes no kernel); a plain image
+    /// otherwise.
+    #[arg(long)]
+    keep_annotations: bool,
     /// Write the image to a terminal too (refused otherwise).
     #[arg(long)]
     force: bool,
@@ -232,8 +241,21 @@ impl Opts {
         };
         let (summary, out) = match (&self.output, self.dry_run) {
             (Some(o), false) => {
+                let mut spool = match kept_annotations(self.keep_annotations, name)? {
+                    Some(a) => Some(Spool::new(o, a, det.arch.endian())?),
+                    None => None,
+                };
                 let mut out = Output::create_image(o, self.force)?;
-                let s = run(reader, format, &mut [&mut edit], &mut out, &run_opts, None);
+                let sink: &mut dyn Sink = match spool.as_mut() {
+                    Some(s) => s.sink(),
+                    None => &mut out,
+                };
+                let s = run(reader, format, &mut [&mut edit], sink, &run_opts, None);
+                if s.is_ok()
+                    && let Some(sp) = spool
+                {
+                    sp.finish(&mut out)?;
+                }
                 (s, Some(out))
             }
             _ => {
