@@ -266,3 +266,72 @@ fn writers_keep_the_annotations_when_asked() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("carries no annotations"));
     assert!(!std::fs::read(&e2).unwrap().starts_with(b"CKPT+ANN"));
 }
+
+#[test]
+fn where_an_annotation_contradicts_the_image_the_image_wins_and_info_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = root().join("samples/v23-rc2.x86_64.ckpt");
+    let cfg = dir.path().join("src.config");
+    std::fs::write(
+        &cfg,
+        "# CONFIG_INET is not set\n# CONFIG_IA32_EMULATION is not set\nCONFIG_EPOLL=y\n",
+    )
+    .unwrap();
+    let a = dir.path().join("a.ckpt");
+    ok(
+        &[
+            "annotate",
+            s(&sample),
+            "-o",
+            s(&a),
+            "--config",
+            s(&cfg),
+            "--note",
+            "hostname=web9",
+            "--note",
+            "kernel=2.6.37",
+            "--note",
+            "Arch=x86_32",
+            "--note",
+            "site=lab",
+        ],
+        None,
+    );
+    let info = String::from_utf8(ok(&["info", s(&a)], None)).unwrap();
+    for says in [
+        "the image wins: note hostname=web9 says web9, but the UTS namespace's nodename is \"ckpt-sample\"",
+        "the image wins: note Arch=x86_32 says x86_32, but the header's arch is \"x86_64\"",
+        "the image wins: kernel config says CONFIG_IA32_EMULATION=n, but the header's ckpt_const is that of CONFIG_IA32_EMULATION=y",
+        "the image wins: kernel config says CONFIG_INET is not set, but #85 SOCKET_INET",
+    ] {
+        assert!(info.contains(says), "{says}: {info}");
+    }
+    // The notes that agree (kernel) or name nothing the image holds (site) are quiet.
+    assert!(
+        !info.contains("note kernel=") && !info.contains("note site="),
+        "{info}"
+    );
+    let j: serde_json::Value =
+        serde_json::from_slice(&ok(&["info", "--json", s(&a)], None)).unwrap();
+    common::validate("container.schema.json", &j["container"]);
+    assert_eq!(
+        j["container"]["contradictions"].as_array().unwrap().len(),
+        4
+    );
+    // An image annotated with what it says has none.
+    let b = dir.path().join("b.ckpt");
+    ok(
+        &[
+            "annotate",
+            s(&sample),
+            "-o",
+            s(&b),
+            "--note",
+            "hostname=ckpt-sample",
+        ],
+        None,
+    );
+    let j: serde_json::Value =
+        serde_json::from_slice(&ok(&["info", "--json", s(&b)], None)).unwrap();
+    assert_eq!(j["container"]["contradictions"], serde_json::json!([]));
+}

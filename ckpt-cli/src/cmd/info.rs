@@ -4,6 +4,8 @@
 use std::io::Write;
 
 use anyhow::Result;
+use ckpt_convert::config::provenance::{Contradiction, contradictions};
+use ckpt_format::container::ContainerInfo;
 use ckpt_format::detect::Detection;
 use ckpt_format::summary::{ImageInfo, InfoOptions, summarise_until_error};
 
@@ -111,14 +113,16 @@ impl Opts {
         } else if self.json {
             let mut v = serde_json::to_value(&info)?;
             if let (Some(c), Some(o)) = (crate::io::container_of(&self.image)?, v.as_object_mut()) {
-                o.insert("container".into(), container_json(&c));
+                let against = self.contradictions(&c, &det)?;
+                o.insert("container".into(), container_json(&c, &against));
             }
             serde_json::to_writer_pretty(&mut out, &v)?;
             writeln!(out)?;
         } else {
             print_text(&mut out, &info, &det, None)?;
             if let Some(c) = crate::io::container_of(&self.image)? {
-                print_container(&mut out, &c)?;
+                let against = self.contradictions(&c, &det)?;
+                print_container(&mut out, &c, &against)?;
             }
         }
         out.flush()?;
@@ -126,11 +130,25 @@ impl Opts {
     }
 }
 
+impl Opts {
+    /// Where the container's annotations contradict the image (a second pass over its
+    /// records, not its pages).
+    fn contradictions(&self, c: &ContainerInfo, det: &Detection) -> Result<Vec<Contradiction>> {
+        let config = match &c.annotations.kernel_config_gz {
+            Some(gz) => Some(crate::kconfig::from_annotation(gz, &self.image)?.config),
+            None => None,
+        };
+        let (r, _) = open_image(&self.image, Some(det.schema.id.as_str()))?;
+        contradictions(r, &c.annotations.notes, config.as_ref())
+            .map_err(|e| crate::io::with_detection(e.into(), det, &self.image))
+    }
+}
+
 /// The version of the `container` part of `info --json` (schemas/json/container.schema.json).
-const CONTAINER_JSON_VERSION: &str = "1.0.0";
+const CONTAINER_JSON_VERSION: &str = "1.1.0";
 
 /// What ckpt's container around the image carries, as `info --json` gives it.
-fn container_json(c: &ckpt_format::container::ContainerInfo) -> serde_json::Value {
+fn container_json(c: &ContainerInfo, against: &[Contradiction]) -> serde_json::Value {
     let a = &c.annotations;
     let (ma, mi, pa) = c.version;
     serde_json::json!({
@@ -152,11 +170,16 @@ fn container_json(c: &ckpt_format::container::ContainerInfo) -> serde_json::Valu
             "unknown_keys": a.unknown,
         },
         "unknown_sections": c.unknown_sections,
+        "contradictions": against,
     })
 }
 
 /// Prints what ckpt's container around the image carries (schemas/container.md).
-fn print_container(out: &mut impl Write, c: &ckpt_format::container::ContainerInfo) -> Result<()> {
+fn print_container(
+    out: &mut impl Write,
+    c: &ContainerInfo,
+    against: &[Contradiction],
+) -> Result<()> {
     let (ma, mi, pa) = c.version;
     writeln!(
         out,
@@ -188,6 +211,13 @@ fn print_container(out: &mut impl Write, c: &ckpt_format::container::ContainerIn
         writeln!(
             out,
             "            annotation of unknown key {k} (from a later ckpt)"
+        )?;
+    }
+    for x in against {
+        writeln!(
+            out,
+            "            the image wins: {} says {}, but {}",
+            x.annotation, x.says, x.image
         )?;
     }
     Ok(())

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use ckpt_format::read::{Decoded, HeaderPeek, decode_record};
+use ckpt_format::read::{Decoded, decode_record};
 use ckpt_format::value::{Value, encode_field};
 
 use super::rules::{self, Needs, OptionRule, Outcome};
@@ -82,40 +82,11 @@ impl<'a> ConfigGate<'a> {
     /// header's constants are those of.
     fn source_against_header(&mut self, cx: &Cx<'_>, d: &Decoded, rec: &[u8]) {
         let Some(src) = self.source else { return };
-        let Some((opt, said)) = src.config.constants_variant() else {
+        let (Some((opt, said)), Some((_, image))) = (
+            src.config.constants_variant(),
+            super::provenance::header_variant(cx.from, d, rec),
+        ) else {
             return;
-        };
-        let Ok(peek) = HeaderPeek::parse(rec) else {
-            return;
-        };
-        let header: Vec<(String, u64)> = d
-            .fields
-            .iter()
-            .filter_map(|(p, v)| {
-                let n = p.strip_prefix("constants.")?;
-                Some((n.to_string(), v.as_int()? as u64))
-            })
-            .collect();
-        let variant_of = |val: &str| {
-            crate::kernel::constants_for(
-                cx.from.schema,
-                peek.kernel,
-                cx.from.arch,
-                Some((opt, val)),
-            )
-            .filter(|k| k.config.as_ref().is_some_and(|(o, v)| o == opt && v == val))
-            .map(|k| {
-                k.values
-                    .iter()
-                    .all(|(n, v)| header.iter().any(|(hn, hv)| hn == n && hv == v))
-            })
-        };
-        let (y, n) = (variant_of("y"), variant_of("n"));
-        let image = match (y, n) {
-            (Some(true), Some(false)) => "y",
-            (Some(false), Some(true)) => "n",
-            // The constants do not tell the variants apart, or match neither.
-            _ => return,
         };
         let label = config_label(Side::Source, Some(src), "");
         self.decisions.push(ConfigDecision {

@@ -8,6 +8,7 @@
 //! an image that `check` refuses for an option is one that `convert` refuses too.
 
 pub mod gate;
+pub mod provenance;
 pub mod rules;
 
 use std::collections::BTreeMap;
