@@ -92,6 +92,112 @@ pub enum Payload {
     Copy,
     /// Left out, with its record (the transform noted why).
     Drop,
+    /// Rewritten by the transform that answered so: the driver calls its
+    /// [`Transform::rewrite_streamed`], which writes what goes out instead, reading the
+    /// contents as it goes (page-address arrays widened, chunks split).
+    Rewrite,
+}
+
+/// The contents of a streamed record being rewritten ([`Payload::Rewrite`]): read them
+/// in order, and write records in their place, copying ranges of the contents into
+/// them (in the kernel from a file to a file).
+pub struct StreamedBody<'a> {
+    io: &'a mut dyn BodyIo,
+}
+
+impl StreamedBody<'_> {
+    /// Bytes of the contents not read or copied yet.
+    pub fn left(&self) -> u64 {
+        self.io.left()
+    }
+
+    /// Reads the next `n` bytes of the contents into memory. `n` is the caller's to
+    /// bound (an address array, not pages); more than is left is an error.
+    pub fn read(&mut self, n: usize) -> Result<Vec<u8>, ConvertError> {
+        if n as u64 > self.io.left() {
+            return Err(short_body(n as u64, self.io.left()));
+        }
+        let mut buf = vec![0u8; n];
+        let mut done = 0;
+        while done < n {
+            let k = self.io.read(&mut buf[done..])?;
+            if k == 0 {
+                return Err(short_body(n as u64, done as u64));
+            }
+            done += k;
+        }
+        Ok(buf)
+    }
+
+    /// Writes a whole record (pre-header included).
+    pub fn record(&mut self, bytes: Vec<u8>) -> Result<(), ConvertError> {
+        self.io.emit(Out::Record(bytes))
+    }
+
+    /// Begins a record of type `rtype` whose body is `body_len` bytes, written next
+    /// with [`StreamedBody::write`] and [`StreamedBody::copy`].
+    pub fn begin_record(&mut self, rtype: u32, body_len: u64) -> Result<(), ConvertError> {
+        self.io.begin(rtype, body_len)
+    }
+
+    /// Writes part of the body of the record begun last.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), ConvertError> {
+        self.io.write(bytes)
+    }
+
+    /// Copies the next `n` bytes of the contents into the body of the record begun last.
+    pub fn copy(&mut self, n: u64) -> Result<(), ConvertError> {
+        if n > self.io.left() {
+            return Err(short_body(n, self.io.left()));
+        }
+        self.io.copy(n)
+    }
+}
+
+fn short_body(want: u64, left: u64) -> ConvertError {
+    ConvertError::Format(ckpt_format::Error::new(
+        ckpt_format::ErrorKind::Truncated(format!(
+            "{want} bytes wanted where the record's body has {left} left"
+        )),
+        Default::default(),
+    ))
+}
+
+/// What [`StreamedBody`] reads from and writes to: the reader and the driver's sinks.
+trait BodyIo {
+    fn left(&self) -> u64;
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, ConvertError>;
+    fn emit(&mut self, o: Out) -> Result<(), ConvertError>;
+    fn begin(&mut self, rtype: u32, len: u64) -> Result<(), ConvertError>;
+    fn write(&mut self, bytes: &[u8]) -> Result<(), ConvertError>;
+    fn copy(&mut self, n: u64) -> Result<(), ConvertError>;
+}
+
+struct DriverBody<'a, R: Input, W: Sink> {
+    reader: &'a mut Reader<R>,
+    sinks: &'a mut Sinks<W>,
+    to: &'static Format,
+}
+
+impl<R: Input, W: Sink> BodyIo for DriverBody<'_, R, W> {
+    fn left(&self) -> u64 {
+        self.reader.payload_left()
+    }
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, ConvertError> {
+        Ok(self.reader.read_payload(buf)?)
+    }
+    fn emit(&mut self, o: Out) -> Result<(), ConvertError> {
+        self.sinks.emit(o, self.to)
+    }
+    fn begin(&mut self, rtype: u32, len: u64) -> Result<(), ConvertError> {
+        self.sinks.begin(rtype, len)
+    }
+    fn write(&mut self, bytes: &[u8]) -> Result<(), ConvertError> {
+        self.sinks.write(bytes)
+    }
+    fn copy(&mut self, n: u64) -> Result<(), ConvertError> {
+        self.sinks.copy_part(self.reader, n)
+    }
 }
 
 /// What a hook gets besides the record: the formats, the record's place in the source,
@@ -154,6 +260,20 @@ pub trait Transform {
     fn streamed(&mut self, cx: &mut Cx<'_>, out: &mut Vec<Out>) -> Result<Payload, ConvertError> {
         let _ = (cx, out);
         Ok(Payload::Copy)
+    }
+
+    /// Writes what replaces a streamed record this transform answered
+    /// [`Payload::Rewrite`] for, reading all of its contents from `body`.
+    fn rewrite_streamed(
+        &mut self,
+        cx: &mut Cx<'_>,
+        body: &mut StreamedBody<'_>,
+    ) -> Result<(), ConvertError> {
+        let _ = body;
+        Err(ConvertError::Refused(format!(
+            "record #{} ({}): a transform asked to rewrite it and does not",
+            cx.rec.index, cx.rec.name
+        )))
     }
 }
 
@@ -224,7 +344,8 @@ pub fn run<R: Input, W: Sink>(
         outs.clear();
         if !info.inline {
             let mut keep = Payload::Copy;
-            for t in chain.iter_mut() {
+            let mut rewriter = None;
+            for (k, t) in chain.iter_mut().enumerate() {
                 let mut cx = Cx {
                     from,
                     to,
@@ -232,15 +353,49 @@ pub fn run<R: Input, W: Sink>(
                     notes: &mut notes,
                     ledger: &summary.ledger,
                 };
-                if t.streamed(&mut cx, &mut outs)? == Payload::Drop {
-                    keep = Payload::Drop;
+                match t.streamed(&mut cx, &mut outs)? {
+                    Payload::Drop => keep = Payload::Drop,
+                    Payload::Rewrite if rewriter.is_none() => rewriter = Some(k),
+                    Payload::Rewrite => {
+                        return Err(ConvertError::Refused(format!(
+                            "record #{} ({}): two transforms of the chain rewrite its contents",
+                            info.index, info.name
+                        )));
+                    }
+                    Payload::Copy => {}
                 }
             }
             for o in outs.drain(..) {
                 sinks.emit(o, to)?;
             }
             commit(&mut notes, &mut summary.ledger, &mut report)?;
-            if keep == Payload::Copy {
+            if keep == Payload::Copy
+                && let Some(k) = rewriter
+            {
+                let mut cx = Cx {
+                    from,
+                    to,
+                    rec: &info,
+                    notes: &mut notes,
+                    ledger: &summary.ledger,
+                };
+                let mut io = DriverBody {
+                    reader: &mut reader,
+                    sinks: &mut sinks,
+                    to,
+                };
+                chain[k].rewrite_streamed(&mut cx, &mut StreamedBody { io: &mut io })?;
+                if reader.payload_left() > 0 {
+                    return Err(ConvertError::Refused(format!(
+                        "record #{} ({}): its rewrite left {} bytes of it unread",
+                        info.index,
+                        info.name,
+                        reader.payload_left()
+                    )));
+                }
+                summary.records_changed += 1;
+                commit(&mut notes, &mut summary.ledger, &mut report)?;
+            } else if keep == Payload::Copy {
                 let rtype = to.record_type(info.name).ok_or_else(|| {
                     ConvertError::Refused(format!(
                         "the image has {} records, which revision {} does not have",
@@ -360,6 +515,24 @@ impl<W: Sink> Sinks<W> {
             (Some(w), true) => w.begin_record(rtype, len)?,
             _ => self.main.begin_record(rtype, len)?,
         }
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), ConvertError> {
+        match (&mut self.spill, self.spilling) {
+            (Some(w), true) => w.write_payload(bytes)?,
+            _ => self.main.write_payload(bytes)?,
+        }
+        Ok(())
+    }
+
+    /// Copies the next `n` bytes of the reader's streamed body (in the kernel, file to
+    /// file).
+    fn copy_part<R: Input>(&mut self, reader: &mut Reader<R>, n: u64) -> Result<(), ConvertError> {
+        match (&mut self.spill, self.spilling) {
+            (Some(w), true) => w.copy_payload_part_from(reader, n)?,
+            _ => self.main.copy_payload_part_from(reader, n)?,
+        };
         Ok(())
     }
 

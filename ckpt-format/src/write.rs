@@ -337,9 +337,35 @@ impl<W: Sink> Writer<W> {
     /// files ([`Sink::copy_from_file`]), and read and written otherwise. Returns the
     /// bytes copied.
     pub fn copy_payload_from<R: Input>(&mut self, reader: &mut Reader<R>) -> Result<u64> {
+        let n = reader.payload_left();
+        self.copy_payload_part_from(reader, n)
+    }
+
+    /// Copies the next `n` bytes of `reader`'s current streamed body into the body of
+    /// the record begun last, as [`Writer::copy_payload_from`] copies all of it (in the
+    /// kernel from a file to a file). Fewer bytes left in the body than `n` is an error.
+    pub fn copy_payload_part_from<R: Input>(
+        &mut self,
+        reader: &mut Reader<R>,
+        n: u64,
+    ) -> Result<u64> {
+        if n > reader.payload_left() {
+            return Err(Error::new(
+                ErrorKind::Encode(format!(
+                    "{n} bytes to copy where the record being read has {} left",
+                    reader.payload_left()
+                )),
+                Position {
+                    offset: self.offset,
+                    record: Some(self.index.saturating_sub(1)),
+                    rtype: None,
+                },
+            ));
+        }
+        let end_left = reader.payload_left() - n;
         let start = self.offset;
         let mut buf = Vec::new();
-        let buffered = reader.payload_buffered() as usize;
+        let buffered = (reader.payload_buffered()).min(n) as usize;
         if buffered > 0 {
             buf.resize(buffered.min(crate::limits::READ_BUFFER), 0);
             let mut left = buffered;
@@ -350,7 +376,7 @@ impl<W: Sink> Writer<W> {
                 left -= k;
             }
         }
-        let left = reader.payload_left();
+        let left = reader.payload_left() - end_left;
         if left >= crate::limits::READ_BUFFER as u64
             && left <= self.owed
             && let Some(fd) = reader.payload_fd()
@@ -360,10 +386,11 @@ impl<W: Sink> Writer<W> {
             self.offset += n;
             self.owed -= n;
         }
-        if reader.payload_left() > 0 {
+        if reader.payload_left() > end_left {
             buf.resize(crate::limits::READ_BUFFER, 0);
             loop {
-                let k = reader.read_payload(&mut buf)?;
+                let want = ((reader.payload_left() - end_left) as usize).min(buf.len());
+                let k = reader.read_payload(&mut buf[..want])?;
                 if k == 0 {
                     break;
                 }
