@@ -248,6 +248,17 @@ fn what_each_change_does() {
         };
         for (from, to) in [(a, b), (b, a)] {
             let img = image(from, arch, &full);
+            // A 32-bit x86 task's THREAD.sysenter_return (f0fdd38 on) has no place in
+            // older revisions: going down it is a loss, which only --allow-lossy takes.
+            if arch == Arch::X86_32 && from.ordinal > to.ordinal {
+                match conv(&img, from, to, arch, &Options::default()) {
+                    Err(ConvertError::Lossy(l)) => {
+                        assert!(l.iter().all(|e| e.field == "sysenter_return"), "{l:?}")
+                    }
+                    other => panic!("{:?}", other.map(|o| o.1.to)),
+                }
+                continue;
+            }
             let (out, s) = conv(&img, from, to, arch, &Options::default())
                 .unwrap_or_else(|e| panic!("{} -> {} {arch}: {e}", from.id, to.id));
             read_all(&out, to, arch).unwrap();

@@ -26,7 +26,13 @@ const OMIT_KINDS: [&str; 8] = [
 ];
 
 /// The kinds `--with` takes.
-const WITH_KINDS: [&str; 4] = ["netns", "hugetlb", "sem-undo", "robust-futex"];
+const WITH_KINDS: [&str; 5] = [
+    "netns",
+    "hugetlb",
+    "sem-undo",
+    "robust-futex",
+    "compat-vdso",
+];
 
 /// Build a realistic sample image (process tree, files, sockets, memory, signals, IPC).
 #[derive(clap::Args)]
@@ -51,8 +57,9 @@ pub struct Opts {
     #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(OMIT_KINDS), hide_possible_values = true)]
     omit: Vec<String>,
     /// Add objects whose record order is inferred (comma-separated: netns, hugetlb,
-    /// sem-undo) and state (robust-futex: every task's robust futex list), where the
-    /// revision has them.
+    /// sem-undo) and state (robust-futex: every task's robust futex list; compat-vdso:
+    /// x86_32 tasks with the vDSO at the fixed COMPAT_VDSO page 0xffffe000, which has no
+    /// VMA), where the revision has them.
     #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(WITH_KINDS), hide_possible_values = true)]
     with: Vec<String>,
     /// Make a failed checkpoint: an ERROR record after this many tasks, no TAIL.
@@ -103,12 +110,14 @@ impl Opts {
             }
         }
         let (mut netns, mut hugetlb, mut sem_undo, mut futex) = (false, false, false, false);
+        let mut compat_vdso = false;
         for w in &self.with {
             match w.as_str() {
                 "netns" => netns = true,
                 "hugetlb" => hugetlb = true,
                 "sem-undo" => sem_undo = true,
                 "robust-futex" => futex = true,
+                "compat-vdso" => compat_vdso = true,
                 other => return Err(super::usage(format!("--with: unknown kind `{other}`"))),
             }
         }
@@ -117,6 +126,7 @@ impl Opts {
             with_hugetlb: hugetlb,
             with_sem_undo: sem_undo,
             with_robust_futex: futex,
+            with_compat_vdso: compat_vdso,
             tasks: self.tasks,
             memory: self.memory,
             seed: self.seed,

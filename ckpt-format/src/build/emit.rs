@@ -43,6 +43,9 @@ pub(super) struct Emitter<'f, W: Write> {
     /// The tag of the slave tty of the terminal, once written: the controlling terminal
     /// of the first task's session.
     pub(super) controlling_tty: Option<i64>,
+    /// Where the tasks' vDSO is ([`super::mm::vdso_base`]), and whether it is the x86_32
+    /// COMPAT_VDSO page, which has no VMA.
+    pub(super) vdso: (u64, bool),
 }
 
 impl<W: Write> Emitter<'_, W> {

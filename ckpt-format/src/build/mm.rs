@@ -11,6 +11,21 @@ use crate::value::put_uint;
 use super::emit::{Emitter, Payload, fill_page, i, kernel_constants, u};
 use super::files::generic_file;
 
+/// Where the builder's tasks have their vDSO, and whether it is the x86_32 COMPAT_VDSO
+/// page (VDSO_HIGH_BASE, no VMA).
+pub(super) fn vdso_base(arch: Arch, compat_vdso: bool) -> (u64, bool) {
+    match arch {
+        Arch::X86_32 if compat_vdso => (0xffff_e000, true),
+        _ if arch.word_size() == 4 => (0xb7ff_f000, false),
+        _ => (0x7fff_ffff_e000, false),
+    }
+}
+
+/// The offsets of __kernel_vsyscall (AT_SYSINFO) and of the return from SYSENTER in a
+/// 32-bit x86 vDSO (the sysenter flavour of arch/x86/vdso/vdso32 in 2.6.3x).
+pub(super) const X86_32_VSYSCALL: u64 = 0x414;
+pub(super) const X86_32_SYSENTER_RETURN: u64 = 0x424;
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn write_mm<W: Write>(
     e: &mut Emitter<'_, W>,
@@ -33,11 +48,7 @@ pub(super) fn write_mm<W: Write>(
     };
     let heap_pages = pages / 2;
     let stack_pages = pages - heap_pages;
-    let vdso: u64 = if word == 4 {
-        0xb7ff_f000
-    } else {
-        0x7fff_ffff_e000
-    };
+    let (vdso, no_vdso_vma) = e.vdso;
     let vmas: Vec<(&str, i64, u64, u64, u64, u64)> = vec![
         ("FILE", exe, base, base + 0x1000 * 4, 0x5, 1),
         (
@@ -58,6 +69,10 @@ pub(super) fn write_mm<W: Write>(
         ),
         ("VDSO", 0, vdso, vdso + 0x1000, 0x5, 0),
     ];
+    let vmas: Vec<_> = vmas
+        .into_iter()
+        .filter(|v| !(no_vdso_vma && v.0 == "VDSO"))
+        .collect();
     // A private anonymous hugetlb mapping (MAP_HUGETLB) of one huge page, after the heap.
     let hshift = hugetlb_shift(arch);
     let mut vmas = vmas;
@@ -89,7 +104,10 @@ pub(super) fn write_mm<W: Write>(
         &[],
         vec![Payload::Bytes(saved_auxv(e)?)],
     )?;
-    let chunk = (PAGE_SIZE as u64 / word).max(1);
+    // As the kernel writes them: at most CKPT_PGARR_BATCH = 16 page arrays of
+    // PAGE_SIZE / sizeof(void *) addresses each to a chunk (16384 pages on 32-bit
+    // arches, 8192 on 64-bit; mm/checkpoint.c vma_fill_pgarr).
+    let chunk = 16 * (PAGE_SIZE as u64 / word).max(1);
     for (ty, objref, start, end, prot, npages) in vmas {
         let vt = e.f.schema.enum_value("vma", ty, arch).unwrap_or(2) as u64;
         let huge = ty == "HUGETLB";
@@ -234,7 +252,14 @@ pub(super) fn saved_auxv<W: Write>(e: &Emitter<'_, W>) -> Result<Vec<u8>> {
         (None, Some(n)) => (n as usize, 8),
         (None, None) => return Err(e.err("ckpt_const has no saved_auxv size".into())),
     };
-    let pairs: [(u64, u64); 6] = [(6, 4096), (17, 100), (3, 0x400040), (4, 56), (5, 9), (0, 0)];
+    let mut pairs: Vec<(u64, u64)> = vec![(6, 4096), (17, 100), (3, 0x400040), (4, 56), (5, 9)];
+    if arch == Arch::X86_32 {
+        // AT_SYSINFO (__kernel_vsyscall) and AT_SYSINFO_EHDR (the vDSO), as
+        // ARCH_DLINFO_IA32 adds them.
+        let vdso = e.vdso.0;
+        pairs.extend([(32, vdso + X86_32_VSYSCALL), (33, vdso)]);
+    }
+    pairs.push((0, 0));
     let mut out = vec![0u8; entries * word];
     for (k, (t, v)) in pairs.iter().enumerate() {
         if (2 * k + 1) * word < out.len() {

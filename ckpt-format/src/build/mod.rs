@@ -74,6 +74,7 @@ pub fn build<W: Write>(format: &Format, opts: &BuildOptions, out: W) -> Result<B
         label: None,
         label_file_pending: false,
         controlling_tty: None,
+        vdso: mm::vdso_base(format.arch, opts.with_compat_vdso),
     };
     let arch = format.arch;
     let mut tasks = plan_tree(opts, &mut rng);

@@ -54,6 +54,11 @@ pub struct BuildOptions {
     /// robust_futex_head_len, as set_robust_list leaves them): a state a kernel without
     /// CONFIG_FUTEX ignores.
     pub with_robust_futex: bool,
+    /// x86_32: the vDSO where a kernel with CONFIG_COMPAT_VDSO (the default) maps it, the
+    /// fixed VDSO_HIGH_BASE page 0xffffe000, which has no VMA (only MM_CONTEXT, the auxv,
+    /// THREAD.sysenter_return and the registers name it). Otherwise the vDSO is a VMA in
+    /// the mmap area, as with vdso32=1.
+    pub with_compat_vdso: bool,
 }
 
 impl Default for BuildOptions {
@@ -68,6 +73,7 @@ impl Default for BuildOptions {
             with_hugetlb: false,
             with_sem_undo: false,
             with_robust_futex: false,
+            with_compat_vdso: false,
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::value::{Value, put_uint};
 use super::creds::{Shared, write_creds};
 use super::emit::{Emitter, Fields, Payload, file_name, i, padded, u};
 use super::files::write_files;
-use super::mm::{mask, write_mm};
+use super::mm::{X86_32_SYSENTER_RETURN, mask, write_mm};
 use super::ns::write_ns;
 use super::options::BuildOptions;
 use super::tree::Task;
@@ -36,7 +36,16 @@ pub(super) fn write_cpu<W: Write>(
                         ("thread_info_flags", u(0)),
                         ("gdt_entry_tls_entries", u(3)),
                         ("sizeof_tls_array", u(24)),
-                        ("sysenter_return", u(0)),
+                        // A 32-bit task's return address from SYSENTER, inside its vDSO
+                        // (vdso base + VDSO32_SYSENTER_RETURN).
+                        (
+                            "sysenter_return",
+                            u(if arch == Arch::X86_32 {
+                                e.vdso.0 + X86_32_SYSENTER_RETURN
+                            } else {
+                                0
+                            }),
+                        ),
                     ],
                     &tls,
                     vec![],
@@ -70,6 +79,10 @@ pub(super) fn write_cpu<W: Write>(
                     r,
                     u(if x64 {
                         rng.next_u64()
+                    } else if r.starts_with("r1") || r.starts_with("r8") || r.starts_with("r9") {
+                        // An x86_32 kernel has no r8..r15 and leaves them 0.
+                        let _ = rng.next_u64();
+                        0
                     } else {
                         rng.next_u64() & 0xffff_ffff
                     }),
@@ -78,7 +91,16 @@ pub(super) fn write_cpu<W: Write>(
             .collect();
             f.extend([
                 ("orig_ax", u(if x64 { 0 } else { 162 })),
-                ("ip", u(if x64 { 0x0040_1234 } else { 0x0804_9234 })),
+                // A 32-bit task stopped in nanosleep entered through SYSENTER: its ip is
+                // the vDSO's return point.
+                (
+                    "ip",
+                    u(if x64 {
+                        0x0040_1234
+                    } else {
+                        e.vdso.0 + X86_32_SYSENTER_RETURN
+                    }),
+                ),
                 ("sp", u(if x64 { 0x7fff_efff_ff00 } else { 0xbf7f_ff00 })),
                 ("flags", u(0x246)),
                 ("cs", u(if x64 { 3 } else { 1 })),
