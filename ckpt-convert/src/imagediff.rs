@@ -134,6 +134,19 @@ impl Cmp<'_> {
                 ),
             }
         }
+        let auxv = |v: &[u64]| {
+            (!v.is_empty()).then(|| {
+                v.iter()
+                    .map(|x| format!("{x:#x}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+        };
+        self.diff(
+            format!("{at}saved_auxv"),
+            auxv(&x.saved_auxv),
+            auxv(&y.saved_auxv),
+        );
         // VMAs by start address.
         let va: BTreeMap<u64, _> = x.vmas.iter().map(|v| (v.start, v)).collect();
         let vb: BTreeMap<u64, _> = y.vmas.iter().map(|v| (v.start, v)).collect();
@@ -146,6 +159,11 @@ impl Cmp<'_> {
                         format!("{here}pages"),
                         Some(p.pages.to_string()),
                         Some(q.pages.to_string()),
+                    );
+                    self.diff(
+                        format!("{here}page chunks"),
+                        Some(p.chunks.to_string()),
+                        Some(q.chunks.to_string()),
                     );
                     if p.pages == q.pages {
                         self.diff(
@@ -181,6 +199,7 @@ impl Cmp<'_> {
                         self.fields(&here, &p.fields, &q.fields);
                         for (what, m, n) in [
                             ("pages", p.pages, q.pages),
+                            ("page chunks", p.chunks, q.chunks),
                             ("messages", p.messages, q.messages),
                         ] {
                             self.diff(
@@ -229,6 +248,12 @@ impl Cmp<'_> {
         );
         self.fields(&format!("{at}TASK."), &x.fields, &y.fields);
         self.fields(&format!("{at}CPU."), &x.cpu, &y.cpu);
+        self.fields(&format!("{at}THREAD."), &x.thread, &y.thread);
+        self.fields(
+            &format!("{at}RESTART_BLOCK."),
+            &x.restart_block,
+            &y.restart_block,
+        );
         let names: BTreeSet<&String> = x.refs.keys().chain(y.refs.keys()).collect();
         for n in names {
             let (oa, ob) = (

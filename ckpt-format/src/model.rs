@@ -45,6 +45,13 @@ pub struct TaskModel {
     pub fields: Fields,
     /// The CPU record's members (registers; empty when the record is opaque).
     pub cpu: Fields,
+    /// The THREAD record's members (thread_info flags, TLS, sysenter_return), where the
+    /// arch has one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub thread: Fields,
+    /// The RESTART_BLOCK record's members (how an interrupted system call resumes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restart_block: Fields,
     /// Object references of TASK_CREDS, TASK_NS and TASK_OBJS, by member name (0s left
     /// out).
     pub refs: BTreeMap<String, i64>,
@@ -76,7 +83,11 @@ pub struct VmaModel {
     pub fields: Fields,
     /// Pages saved for it.
     pub pages: u64,
-    /// SHA-256 of its page chunks (addresses and contents), when hashing was asked for.
+    /// Page chunks (PGARR with pages) they were saved in.
+    pub chunks: u64,
+    /// SHA-256 of its pages, when hashing was asked for: each page's address (as a
+    /// little-endian u64) and its contents, in order, whatever the chunks and the width
+    /// of the image's page addresses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
     #[serde(skip)]
@@ -93,10 +104,12 @@ pub struct IpcModel {
     pub fields: Fields,
     /// Pages saved for a shared memory segment.
     pub pages: u64,
+    /// Page chunks they were saved in.
+    pub chunks: u64,
     /// Messages of a queue (IPC_MSG_MSG records).
     pub messages: u64,
-    /// SHA-256 of its contents, when hashing was asked for: a segment's page chunks
-    /// (indices and pages), a queue's messages (each IPC_MSG_MSG body and its text
+    /// SHA-256 of its contents, when hashing was asked for: a segment's pages (each
+    /// page's index as a little-endian u64 and its contents), a queue's messages (each IPC_MSG_MSG body and its text
     /// chunks), a semaphore set's array.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
@@ -123,6 +136,10 @@ pub struct ObjectModel {
     pub fds: Vec<FdModel>,
     /// For an address space: its VMAs.
     pub vmas: Vec<VmaModel>,
+    /// For an address space: the saved auxv as the image stores it, one value per slot
+    /// (native longs before v19, u64 entries from v19), up to the last non-zero one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub saved_auxv: Vec<u64>,
     /// For an IPC namespace: its SysV IPC objects.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ipc: Vec<IpcModel>,
@@ -412,6 +429,40 @@ impl ModelBuilder {
                     t.cpu = strip(d.fields);
                 }
             }
+            ("THREAD", None) => {
+                if let Some(t) = self.task_mut() {
+                    t.thread = strip(d.fields);
+                }
+            }
+            ("RESTART_BLOCK", None) => {
+                if let Some(t) = self.task_mut() {
+                    t.restart_block = strip(d.fields);
+                }
+            }
+            ("BUFFER", Some(("MM", "saved_auxv"))) => {
+                let body = &r.record_bytes()[8..];
+                let entries = self.format.layout("ckpt_hdr_header").is_ok_and(|l| {
+                    l.fields()
+                        .iter()
+                        .any(|f| f.path == "constants.at_vector_size")
+                });
+                let slot = if entries {
+                    8
+                } else {
+                    self.format.arch.word_size() as usize
+                };
+                let endian = self.format.endian();
+                let mut v: Vec<u64> = body
+                    .chunks_exact(slot)
+                    .map(|c| crate::value::get_uint(c, endian))
+                    .collect();
+                while v.last() == Some(&0) {
+                    v.pop();
+                }
+                if let Some(o) = self.current_mm.and_then(|t| self.model.objects.get_mut(&t)) {
+                    o.saved_auxv = v;
+                }
+            }
             ("TASK_CREDS" | "TASK_NS" | "TASK_OBJS", None) => {
                 if let Some(t) = self.task_mut() {
                     for (p, v) in d.fields {
@@ -464,8 +515,10 @@ impl ModelBuilder {
                 }
             }
             ("PGARR", None) => {
-                if let Some((pages, _)) = self.page_owner() {
-                    *pages += d.int("nr_pages").unwrap_or(0) as u64;
+                let n = d.int("nr_pages").unwrap_or(0) as u64;
+                if let Some((pages, chunks, _)) = self.page_owner() {
+                    *pages += n;
+                    *chunks += u64::from(n > 0);
                 }
             }
             ("IPC_SHM" | "IPC_MSG" | "IPC_SEM", None) => {
@@ -625,30 +678,63 @@ impl ModelBuilder {
 
     /// Where the current page chunks go: the pages count and page hasher of the current
     /// VMA, or of the current IPC object (a shm segment) when no VMA is current.
-    fn page_owner(&mut self) -> Option<(&mut u64, &mut Option<Sha256>)> {
+    fn page_owner(&mut self) -> Option<(&mut u64, &mut u64, &mut Option<Sha256>)> {
         if self.current_vma.is_some() {
-            self.vma().map(|v| (&mut v.pages, &mut v.hasher))
+            self.vma()
+                .map(|v| (&mut v.pages, &mut v.chunks, &mut v.hasher))
         } else {
-            self.ipc().map(|i| (&mut i.pages, &mut i.hasher))
+            self.ipc()
+                .map(|i| (&mut i.pages, &mut i.chunks, &mut i.hasher))
         }
     }
 
+    /// A chunk's BUFFER: n page addresses (native longs), then n pages. Each page is
+    /// hashed after its address as a u64, so that the hash does not depend on how the
+    /// pages were chunked nor on the width of the addresses.
     fn pages<R: Input>(&mut self, r: &mut Reader<R>, _rec: &RecordInfo) -> Result<()> {
         if !self.hash_pages {
             return Ok(());
         }
-        let mut buf = vec![0u8; crate::limits::READ_BUFFER];
-        let mut hasher = self.page_owner().and_then(|(_, h)| h.take());
+        let word = self.format.arch.word_size() as u64;
+        let per = word + crate::limits::PAGE_SIZE as u64;
+        let n = r.payload_left() / per;
+        let mut addrs = vec![0u8; (n * word) as usize];
+        let mut got = 0;
+        while got < addrs.len() {
+            let k = r.read_payload(&mut addrs[got..])?;
+            if k == 0 {
+                break;
+            }
+            got += k;
+        }
+        let mut hasher = self.page_owner().and_then(|(_, _, h)| h.take());
+        let mut page = vec![0u8; crate::limits::PAGE_SIZE as usize];
+        let endian = self.format.endian();
+        for a in addrs.chunks_exact(word as usize) {
+            let mut have = 0;
+            while have < page.len() {
+                let k = r.read_payload(&mut page[have..])?;
+                if k == 0 {
+                    break;
+                }
+                have += k;
+            }
+            if let Some(h) = hasher.as_mut() {
+                h.update(crate::value::get_uint(a, endian).to_le_bytes());
+                h.update(&page[..have]);
+            }
+        }
+        // Anything after the pages (a malformed chunk) is hashed as it is.
         loop {
-            let n = r.read_payload(&mut buf)?;
-            if n == 0 {
+            let k = r.read_payload(&mut page)?;
+            if k == 0 {
                 break;
             }
             if let Some(h) = hasher.as_mut() {
-                h.update(&buf[..n]);
+                h.update(&page[..k]);
             }
         }
-        if let (Some((_, slot)), Some(h)) = (self.page_owner(), hasher) {
+        if let (Some((_, _, slot)), Some(h)) = (self.page_owner(), hasher) {
             *slot = Some(h);
         }
         Ok(())

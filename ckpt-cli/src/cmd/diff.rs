@@ -171,6 +171,14 @@ impl Opts {
                 first: Some(s1.arch.clone()),
                 second: Some(s2.arch.clone()),
             });
+            let width = |f: &Format| format!("{} bytes", f.arch.word_size());
+            if f1.arch.word_size() != f2.arch.word_size() {
+                differences.push(Difference {
+                    path: "page addresses".into(),
+                    first: Some(width(f1)),
+                    second: Some(width(f2)),
+                });
+            }
         } else if f1.schema.id != f2.schema.id {
             // The older one toward the newer one (a pipe cannot be read twice: then the
             // file is the one converted).
