@@ -21,7 +21,7 @@ use crate::ledger::{Ledger, LedgerEntry, ReportFn};
 use crate::mechanical::Conv;
 use crate::options::Options;
 use crate::rewrite;
-use crate::transform::{Cx, Flow, Out, Payload, RunOptions, Transform, run};
+use crate::transform::{Cx, Flow, Out, Payload, RunOptions, StreamedBody, Transform, run};
 
 /// What a conversion did.
 #[derive(Debug, Clone, Serialize)]
@@ -59,23 +59,44 @@ pub struct Converter<'a> {
 }
 
 impl<'a> Converter<'a> {
-    /// The converter of images of `from` into revision `to` (same architecture), or why
-    /// the conversion is refused before any record is read.
+    /// The converter of images of `from` into revision `to` (on [`Options::target_arch`],
+    /// the source's architecture by default), or why the conversion is refused before
+    /// any record is read.
     pub fn new(
         from: &'static Format,
         to: &'static ckpt_format::Schema,
         opts: &'a Options,
     ) -> Result<Converter<'a>, ConvertError> {
-        let arch = from.arch;
-        if !to.has_arch(arch) {
+        let arch = opts.target_arch.unwrap_or(from.arch);
+        if arch != from.arch && crate::steps::arch_step(from.arch, arch).is_none() {
             return Err(ConvertError::Refused(format!(
-                "revision {} has no {arch} (it has {}); converting between architectures is not supported",
-                to.id,
-                to.arches
-                    .iter()
-                    .map(|(a, _)| a.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "converting {} images to {arch} is not supported: the one architecture change \
+                 ckpt makes is x86_32 <-> x86_64 (32-bit tasks on a 64-bit kernel with \
+                 CONFIG_IA32_EMULATION)",
+                from.arch
+            )));
+        }
+        if !to.has_arch(arch) {
+            let has = to
+                .arches
+                .iter()
+                .map(|(a, _)| a.name())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(ConvertError::Refused(if arch == from.arch {
+                format!(
+                    "revision {} has no {arch} (it has {has}); converting between architectures \
+                     is supported only for x86_32 <-> x86_64 (--to-arch)",
+                    to.id
+                )
+            } else {
+                format!("revision {} has no {arch} (it has {has})", to.id)
+            }));
+        }
+        if arch != from.arch && opts.vdso.is_some_and(|v| v & 0xfff != 0) {
+            return Err(ConvertError::Refused(format!(
+                "--vdso {:#x}: the vDSO is mapped at a page boundary (a multiple of 0x1000)",
+                opts.vdso.unwrap_or(0)
             )));
         }
         let to_f = Format::shared(to, arch);
@@ -148,7 +169,21 @@ impl Transform for Converter<'_> {
         let outs = rewrite::around_stream(&mut self.conv, &mut self.state, cx.rec);
         self.hand_over(cx);
         out.extend(outs?);
-        Ok(Payload::Copy)
+        Ok(if rewrite::rewrites_stream(&self.conv, cx.rec) {
+            Payload::Rewrite
+        } else {
+            Payload::Copy
+        })
+    }
+
+    fn rewrite_streamed(
+        &mut self,
+        cx: &mut Cx<'_>,
+        body: &mut StreamedBody<'_>,
+    ) -> Result<(), ConvertError> {
+        let r = rewrite::rewrite_stream(&mut self.conv, &mut self.state, cx.rec, body);
+        self.hand_over(cx);
+        r
     }
 }
 

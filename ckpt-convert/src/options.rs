@@ -89,4 +89,11 @@ pub struct Options {
     /// Convert a failed checkpoint (an image that ends in an ERROR record and its
     /// message); refused otherwise, since no kernel restarts it.
     pub allow_incomplete: bool,
+    /// The target's architecture when it is not the source's (`--to-arch`): x86_32
+    /// images onto x86_64 kernels as 32-bit tasks, and back ([`crate::steps::X86_COMPAT`]).
+    pub target_arch: Option<ckpt_format::Arch>,
+    /// Where the target kernel maps the tasks' vDSO (`--vdso ADDR`) in an architecture
+    /// change: MM_CONTEXT, the vDSO's VMA, THREAD.sysenter_return, the auxv entries and
+    /// registers pointing into it move together.
+    pub vdso: Option<u64>,
 }

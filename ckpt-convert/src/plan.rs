@@ -49,6 +49,8 @@ pub struct Plan {
     pub(crate) task_order: Change,
     pub(crate) s390_thread: Change,
     pub(crate) pids_offset: i64,
+    /// The architecture change, and its direction (up: 32 → 64 bit).
+    pub(crate) arch_change: Option<(&'static steps::ArchStep, Direction)>,
     pub(crate) netns_bit: (Option<bool>, Option<bool>),
 }
 
@@ -132,6 +134,33 @@ pub(crate) fn plan(
         .target_config
         .as_ref()
         .and_then(|g| g.config.constants_variant());
+    let arch_change = if from.arch == to.arch {
+        None
+    } else {
+        steps::arch_step(from.arch, to.arch)
+    };
+    if let Some((_, Direction::Up)) = arch_change {
+        // v20 25/96: 32-bit tasks on x86_64 came with v19-rc3.
+        if b.ordinal < 6 {
+            return Err(ConvertError::Refused(format!(
+                "revision {}'s {} kernel restarts no 32-bit tasks (their support came with \
+                 v19-rc3, c97c03d): give --to-rev v19-rc3 or later",
+                b.id, to.arch
+            )));
+        }
+        if let Some(g) = &opts.target_config
+            && !g.config.enabled("CONFIG_IA32_EMULATION")
+        {
+            return Err(ConvertError::Refused(format!(
+                "the target config {} has CONFIG_IA32_EMULATION {}: such a kernel restarts \
+                 no 32-bit task (it refuses USER32 segments and TIF_IA32 needs a 32-bit \
+                 restart), and every task of an {} image is one",
+                g.origin,
+                g.config.shown("CONFIG_IA32_EMULATION"),
+                from.arch
+            )));
+        }
+    }
     let kc = crate::kernel::constants_for(b, kernel, to.arch, config).ok_or_else(|| {
             let known: Vec<&str> = b.kernels.iter().map(|k| k.value.as_str()).collect();
             ConvertError::Refused(format!(
@@ -189,6 +218,7 @@ pub(crate) fn plan(
             None => 0,
         },
         netns_bit: (netns(a), netns(b)),
+        arch_change,
         rewrites,
     })
 }

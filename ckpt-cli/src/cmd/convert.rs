@@ -15,6 +15,7 @@ use crate::io::{
 
 const AFTER: &str = "Examples:
   ckpt convert old.ckpt --to-rev v23-rc2 -o new.ckpt
+  ckpt convert img32.ckpt --to-arch x86_64 --target-kernel 2.6.37 -o img64.ckpt
   ckpt convert old.ckpt --target-kernel 2.6.37 -o new.ckpt --report ledger.json
   ckpt convert v19rc2.ckpt --to-rev v19 --cwd /srv/app --root / -o out.ckpt
   ckpt convert v19rc2.ckpt --to-rev v19 --cwd / --cwd 1042=/srv/db --root / -o out.ckpt
@@ -55,6 +56,17 @@ pub struct Opts {
     /// Target kernel version (x.y.z), written into the header with its constants.
     #[arg(long)]
     target_kernel: Option<String>,
+    /// Target architecture, when it is not the image's: x86_64 for an x86_32 image (its
+    /// tasks restart as 32-bit tasks, on a kernel with CONFIG_IA32_EMULATION, by a 32-bit
+    /// `restart`), or x86_32 for an x86_64 image whose every task is a 32-bit task.
+    #[arg(long, value_parser = crate::values::ArchName, value_name = "ARCH")]
+    to_arch: Option<ckpt_format::Arch>,
+    /// With --to-arch: where the target maps the tasks' vDSO (0x... or decimal, a page
+    /// boundary). MM_CONTEXT, the vDSO's VMA, THREAD.sysenter_return, the auxv entries
+    /// AT_SYSINFO and AT_SYSINFO_EHDR and an ip inside it move together. Without it the
+    /// vDSO stays where the image has it, when it fits the target.
+    #[arg(long, value_name = "ADDR", value_parser = parse_address)]
+    vdso: Option<u64>,
     /// The target kernel's .config (plain or gzip): it chooses the constants (x86_64's
     /// AT_VECTOR_SIZE depends on CONFIG_IA32_EMULATION; without it the common default,
     /// y, is used), and records whose option it lacks are refused, or dropped where the
@@ -105,6 +117,11 @@ impl Opts {
         if let Some(report) = &self.report {
             refuse_same_file(&self.image, report)?;
             refuse_colliding_outputs(&[("-o", &self.output), ("--report", report)])?;
+        }
+        if self.vdso.is_some() && self.to_arch.is_none() {
+            return Err(super::usage(
+                "--vdso moves the vDSO in an architecture change: give --to-arch too".into(),
+            ));
         }
         let kernel = super::target_kernel(self.target_kernel.as_deref())?;
         let to = match (&self.to_rev, &kernel) {
@@ -158,6 +175,8 @@ impl Opts {
             spill_dir,
             best_effort: false,
             allow_incomplete: self.allow_incomplete,
+            target_arch: self.to_arch.filter(|a| *a != det.arch),
+            vdso: self.vdso,
         };
         let kept = match kept_annotations(self.keep_annotations, &self.image)? {
             Some(mut a) => {
@@ -251,12 +270,15 @@ impl Opts {
                 )?;
             }
         }
+        let arch = match opts.target_arch {
+            Some(a) => format!("{} -> {a}", det.arch),
+            None => det.arch.to_string(),
+        };
         writeln!(
             err,
-            "converted {} -> {} on {} (kernel {}; steps: {})",
+            "converted {} -> {} on {arch} (kernel {}; steps: {})",
             summary.from,
             summary.to,
-            det.arch,
             summary.kernel,
             summary.path.join(" -> ")
         )?;
@@ -406,6 +428,15 @@ impl Report {
             .commit()
             .with_context(|| format!("writing {}", self.path.display()))
     }
+}
+
+/// An address: 0x-prefixed hex or decimal.
+fn parse_address(s: &str) -> Result<u64, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    r.map_err(|_| format!("{s:?} is not an address (0x... or decimal)"))
 }
 
 #[cfg(test)]

@@ -117,8 +117,10 @@ pub const OPTION_RULES: &[OptionRule] = &[
     },
     OptionRule {
         option: "CONFIG_IA32_EMULATION",
-        needed_by: "32-bit tasks on x86_64 (CPU cs USER32_CS or ss USER32_DS)",
-        without: "USER32 segment selectors are rejected on x86_64: -EINVAL",
+        needed_by: "32-bit tasks on x86_64 (THREAD with TIF_IA32, CPU cs USER32_CS or ss \
+                    USER32_DS)",
+        without: "USER32 segment selectors are rejected on x86_64 without CONFIG_COMPAT, and \
+                  a 32-bit task cannot run (no ia32 entry): -EINVAL",
         outcome: Outcome::Fails,
         source: "kernel-side.md §1.3 (cpu record) and §2",
         confidence: Confidence::High,
@@ -271,6 +273,14 @@ impl Needs {
                 }
             }
             "CPU" if format.arch == Arch::X86_64 && (int("cs") == 1 || int("ss") == 2) => {
+                found.push("CONFIG_IA32_EMULATION")
+            }
+            // TIF_IA32, bit 17 of thread_info flags (crate::steps::X86_COMPAT).
+            "THREAD"
+                if format.arch == Arch::X86_64
+                    && int("thread_info_flags") & (1 << crate::steps::X86_COMPAT.tif_ia32_bit)
+                        != 0 =>
+            {
                 found.push("CONFIG_IA32_EMULATION")
             }
             "BUFFER"

@@ -135,7 +135,8 @@ pub(super) fn rewrite(
     let (name, idx) = (info.name, info.index);
     let plan = std::rc::Rc::clone(&conv.plan);
     if name == "BUFFER" && info.payload_of == Some(("MM", "saved_auxv")) {
-        if plan.auxv_units != Change::Same {
+        // An arch change writes the target's units itself (compat_task::saved_auxv).
+        if plan.auxv_units != Change::Same && plan.arch_change.is_none() {
             out = auxv(conv, idx, &out, plan.auxv_units)?;
         }
         out = auxv_length(conv, idx, out, &plan)?;

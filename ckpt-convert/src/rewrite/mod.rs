@@ -20,9 +20,11 @@ use crate::steps::Rewrite;
 use crate::transform::Out;
 
 mod auxv_units;
+mod compat_task;
 mod fs_object;
 mod lsm_container;
 mod netns;
+mod page_words;
 mod pids_objects;
 mod pids_offset;
 mod s390_thread;
@@ -61,6 +63,10 @@ pub(crate) struct State {
     last_owner: &'static str,
     /// The source's CRED objects (UnixPeerCredentials).
     creds: Creds,
+    /// What the arch change keeps between records (the vDSO, a held MM).
+    compat: compat_task::Compat,
+    /// The page chunks being rewritten (arch change).
+    pages: page_words::PageChunks,
 }
 
 pub(super) fn objtype_name(conv: &Conv<'_>, bytes: &[u8]) -> Option<&'static str> {
@@ -119,6 +125,23 @@ pub(crate) fn around_stream(
         )));
     }
     task_order::reorder(conv, st, info, vec![])
+}
+
+/// Whether the converter rewrites this streamed record (a page chunk whose addresses
+/// change width).
+pub(crate) fn rewrites_stream(conv: &Conv<'_>, info: &RecordInfo) -> bool {
+    page_words::rewrites(conv, info)
+}
+
+/// Writes what replaces a streamed record [`rewrites_stream`] said the converter
+/// rewrites.
+pub(crate) fn rewrite_stream(
+    conv: &mut Conv<'_>,
+    st: &mut State,
+    info: &RecordInfo,
+    body: &mut crate::transform::StreamedBody<'_>,
+) -> Result<(), ConvertError> {
+    page_words::rewrite(conv, &mut st.pages, info, body)
 }
 
 /// Converts one inline record: the mechanical mapping plus every rewrite it crosses.
@@ -181,8 +204,11 @@ fn convert_record(
     let decoded = ckpt_format::read::decode_record(conv.from, info, bytes)
         .map_err(|k| ConvertError::Format(ckpt_format::Error::new(k, Default::default())))?;
     let mut outs = Vec::new();
+    page_words::summary(conv, &st.pages, info);
     // Rewrites that take the record (or insert before it) ahead of the mechanical mapping.
-    if netns::header(conv, st, info, bytes, &decoded, &mut outs)? == Flow::Done
+    if compat_task::take(conv, st, info, &decoded, &mut outs)? == Flow::Done
+        || netns::header(conv, st, info, bytes, &decoded, &mut outs)? == Flow::Done
+        || page_words::pgarr_record(conv, &mut st.pages, info, bytes, &mut outs)? == Flow::Done
         || lsm_container::remove(conv, st, info, bytes)? == Flow::Done
         || s390_thread::record(conv, info, &decoded, &mut outs)? == Flow::Done
         || fs_object::remove(conv, st, info, bytes)? == Flow::Done
@@ -200,10 +226,17 @@ fn convert_record(
     }
     socket_has_buffers::rewrite(conv, info, &decoded, &mut out)?;
     unix_peer_credentials::rewrite(conv, st, info, &decoded, &mut out)?;
+    compat_task::after(conv, st, info, &decoded, &mut out)?;
+    if let Some(words) = compat_task::saved_auxv(conv, st, info, bytes)? {
+        out = words;
+    }
     // Values whose meaning changed.
     let mut out = auxv_units::rewrite(conv, info, out)?;
     pids_offset::rewrite(conv, info, &mut out)?;
     fs_object::insert(conv, st, info, &mut out, &mut outs)?;
+    if compat_task::hold_mm(conv, st, info, &out, &mut outs)? == Flow::Done {
+        return Ok(outs);
+    }
     outs.push(Out::Record(out));
     // Records after this one.
     vpids_record::insert_after(conv, info, &decoded, &mut outs)?;

@@ -43,6 +43,9 @@ mod s13_f0fdd38_a272e68;
 mod s14_a272e68_b6cdf01;
 mod s15_b6cdf01_1fd8e6e;
 mod s16_1fd8e6e_5c3471a;
+mod x86_compat;
+
+pub use x86_compat::X86_COMPAT;
 
 /// Every step, oldest first: `STEPS[k]` goes from ordinal k + 1 to k + 2.
 pub static STEPS: [&Step; 16] = [
@@ -186,6 +189,108 @@ pub struct Rename {
     pub older: &'static str,
     /// Name in the newer revision.
     pub newer: &'static str,
+}
+
+/// A hand-written rule of an architecture change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArchRewrite {
+    /// The header's arch id and constants are the target kernel's.
+    Header,
+    /// Every record laid out in the target's ABI.
+    Layouts,
+    /// Page-address arrays in the target's word size.
+    PageWords,
+    /// Page chunks split (or joined) to the target's chunk size.
+    PageChunks,
+    /// Every task marked as a 32-bit task (TIF_IA32), or the mark taken off.
+    Ia32Flag,
+    /// Segment codes kept (USER32), refused where they have no meaning on the target.
+    Segments,
+    /// Registers carried value for value.
+    Registers,
+    /// The robust futex list moved to (or from) the compat fields.
+    RobustFutex,
+    /// The saved auxv in the words the target kernel stores it in.
+    SavedAuxv,
+    /// The vDSO, kept or moved (`--vdso`).
+    Vdso,
+    /// The memory of every task below the target's TASK_SIZE.
+    TaskSize,
+    /// A nanosleep restart block in its native or compat form.
+    RestartBlock,
+    /// The CPU's FPU facts and state.
+    CpuFeatures,
+}
+
+/// One hand-written rule of an architecture change, as [`Change`] is of a step.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArchRule {
+    /// What the converter does.
+    pub rule: ArchRewrite,
+    /// The records or members it concerns.
+    pub subject: &'static str,
+    /// How narrow → wide (x86_32 → x86_64) carries it.
+    pub up: Carry,
+    /// How wide → narrow carries it.
+    pub down: Carry,
+    /// How sure we are of the rule.
+    pub confidence: Confidence,
+    /// Where the fact comes from (kernel file, patch, header).
+    pub source: &'static str,
+    /// Why.
+    pub why: &'static str,
+}
+
+/// A change of architecture between a 32-bit and a 64-bit kernel of one family, whose
+/// 64-bit kernel runs the 32-bit tasks.
+#[derive(Debug)]
+pub struct ArchStep {
+    /// The 32-bit architecture.
+    pub narrow: Arch,
+    /// The 64-bit one.
+    pub wide: Arch,
+    /// The bit of thread_info flags that marks a 32-bit task on the 64-bit kernel.
+    pub tif_ia32_bit: u32,
+    /// The most pages a page chunk holds: (narrow, wide).
+    pub chunk_pages: (u64, u64),
+    /// The narrow kernel's TASK_SIZE: no task memory at or above it.
+    pub narrow_task_size: u64,
+    /// The wide kernel's TASK_SIZE for a 32-bit task.
+    pub wide_compat_task_size: u64,
+    /// The rules.
+    pub rules: &'static [ArchRule],
+}
+
+impl ArchStep {
+    /// How this change carries `rule` in `dir` (up: narrow → wide).
+    pub fn carry(rule: &ArchRule, dir: Direction) -> Carry {
+        match dir {
+            Direction::Up => rule.up,
+            Direction::Down => rule.down,
+        }
+    }
+
+    /// The rule `r`.
+    pub fn rule(&self, r: ArchRewrite) -> &'static ArchRule {
+        self.rules
+            .iter()
+            .find(|x| x.rule == r)
+            .expect("every arch rewrite has its rule")
+    }
+}
+
+/// The architecture change from `from` to `to`, and its direction (up: 32 → 64 bit);
+/// none when no conversion between them exists.
+pub fn arch_step(from: Arch, to: Arch) -> Option<(&'static ArchStep, Direction)> {
+    let s = &X86_COMPAT;
+    if (from, to) == (s.narrow, s.wide) {
+        Some((s, Direction::Up))
+    } else if (from, to) == (s.wide, s.narrow) {
+        Some((s, Direction::Down))
+    } else {
+        None
+    }
 }
 
 /// The direction in which a step is crossed.
