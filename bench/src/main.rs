@@ -28,6 +28,10 @@ const SRC: &str = "c97c03d";
 const TARGET: &str = "5c3471a";
 /// user-cr commit of the ckptinfo compared with, and revision of its image.
 const UCR: &str = "1fd8e6e";
+/// Revision of the x86_32 image converted to x86_64 (issue 12: within 1.2× of cat).
+const ARCH32: &str = "1fd8e6e";
+/// How the rows of that image name it.
+const ARCH32_IMAGE: &str = "1fd8e6e-x86_32";
 /// The peak RSS target of every ckpt subcommand.
 const RSS_TARGET: u64 = 64 << 20;
 
@@ -77,6 +81,7 @@ enum Kind {
     Dump,
     Convert,
     ConvertFsync,
+    ConvertArch,
     Edit,
     Ckptinfo,
 }
@@ -254,7 +259,7 @@ fn setup(argv: &[String]) -> Result<(), String> {
 /// Builds the image unless it exists.
 fn image(
     ckpt: &str,
-    rev: &str,
+    (rev, arch): (&str, &str),
     size: &str,
     tasks: u32,
     omit: &[&str],
@@ -266,7 +271,7 @@ fn image(
     eprintln!("building {}", path.display());
     let tasks = tasks.to_string();
     let mut argv = strs(&[
-        ckpt, "sample", "--rev", rev, "--arch", "x86_64", "--tasks", &tasks, "--memory", size,
+        ckpt, "sample", "--rev", rev, "--arch", arch, "--tasks", &tasks, "--memory", size,
         "--seed", "1",
     ]);
     if !omit.is_empty() {
@@ -403,7 +408,7 @@ fn measure_row(row: &Row, runs: usize, dir: &Path, size: &str, csv: &mut Option<
 fn rows(
     args: &Args,
     ckpt: &str,
-    (a, u, fwd, out): (&Path, &Path, &Path, &Path),
+    (a, u, a32, fwd, out): (&Path, &Path, &Path, &Path, &Path),
     ucr_records: u64,
 ) -> Vec<Row> {
     let c = |v: &[&str]| {
@@ -481,6 +486,34 @@ fn rows(
                 Kind::Convert,
             )
         },
+        // The x86_32 image onto x86_64: every page chunk rewritten (addresses widened).
+        row(
+            ARCH32_IMAGE,
+            "cat IMG32 > OUT",
+            strs(&["cat", &p(a32)]),
+            file.clone(),
+            Kind::Cat,
+        ),
+        // Its baseline is the row above (index fixed up below).
+        Row {
+            baseline: Some(usize::MAX),
+            ..row(
+                ARCH32_IMAGE,
+                &format!("ckpt convert IMG32 --to-arch x86_64 --to-rev {ARCH32} -o - > OUT"),
+                c(&[
+                    "convert",
+                    &p(a32),
+                    "--to-arch",
+                    "x86_64",
+                    "--to-rev",
+                    ARCH32,
+                    "-o",
+                    "-",
+                ]),
+                file.clone(),
+                Kind::ConvertArch,
+            )
+        },
         // An edit reads the image twice: a survey of its places (no page contents),
         // then the streaming pass.
         Row {
@@ -553,6 +586,15 @@ fn rows(
             Kind::InfoV,
         )
     });
+    // The cross-arch conversion's baseline: the cat of its own image.
+    let cat32 = v
+        .iter()
+        .position(|r| r.image == ARCH32_IMAGE && r.kind == Kind::Cat);
+    for r in &mut v {
+        if r.baseline == Some(usize::MAX) {
+            r.baseline = cat32;
+        }
+    }
     v
 }
 
@@ -657,8 +699,10 @@ fn bench(args: &Args) -> Result<(), String> {
             "{UCR}-x86_64-t{}-nosockets-{size}.ckpt",
             args.tasks
         ));
-        image(&ck, SRC, size, args.tasks, &[], &a)?;
-        image(&ck, UCR, size, args.tasks, &["sockets"], &u)?;
+        let a32 = dir.join(format!("{ARCH32}-x86_32-t{}-{size}.ckpt", args.tasks));
+        image(&ck, (SRC, "x86_64"), size, args.tasks, &[], &a)?;
+        image(&ck, (UCR, "x86_64"), size, args.tasks, &["sockets"], &u)?;
+        image(&ck, (ARCH32, "x86_32"), size, args.tasks, &[], &a32)?;
         let fwd = dir.join(format!("fwd-{TARGET}-{size}.ckpt"));
         let out = dir.join(format!("out-{size}.ckpt"));
         let ucr_records = records(&ck, &u)?;
@@ -668,7 +712,7 @@ fn bench(args: &Args) -> Result<(), String> {
         // output would not all fit in the page cache at once.
         let mut phase: Option<&str> = None;
         let mut done: Vec<Done> = Vec::new();
-        for (key, row) in rows(args, &ck, (&a, &u, &fwd, &out), ucr_records)
+        for (key, row) in rows(args, &ck, (&a, &u, &a32, &fwd, &out), ucr_records)
             .into_iter()
             .enumerate()
         {
@@ -678,6 +722,9 @@ fn bench(args: &Args) -> Result<(), String> {
             if phase != Some(row.image) {
                 let _ = remove_if_exists(&fwd);
                 let mut files = vec![&u];
+                if row.image == ARCH32_IMAGE {
+                    files = vec![&a32];
+                }
                 if row.image == SRC {
                     let a_s = p(&a);
                     let fwd_argv =
@@ -790,7 +837,7 @@ fn judge(done: &[Done], size: &str, bytes: u64) -> Vec<String> {
                 mark(r <= 1.5)
             ));
         }
-        if d.row.kind == Kind::Edit
+        if matches!(d.row.kind, Kind::Edit | Kind::ConvertArch)
             && let Some(b) = d.row.baseline.and_then(|b| done[b].median())
         {
             let r = m.as_secs_f64() / b.as_secs_f64();
