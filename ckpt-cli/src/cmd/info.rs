@@ -167,7 +167,7 @@ fn container_json(c: &ContainerInfo, against: &[Contradiction]) -> serde_json::V
                 humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t)).to_string()
             }),
             "notes": a.notes.iter().map(|(k, v)| serde_json::json!({"key": k, "value": v})).collect::<Vec<_>>(),
-            "unknown_keys": a.unknown,
+            "unknown_keys": a.unknown_keys(),
         },
         "unknown_sections": c.unknown_sections,
         "contradictions": against,
@@ -207,7 +207,7 @@ fn print_container(
     for (k, v) in &a.notes {
         writeln!(out, "            note: {k}={v}")?;
     }
-    for k in &a.unknown {
+    for k in a.unknown_keys() {
         writeln!(
             out,
             "            annotation of unknown key {k} (from a later ckpt)"

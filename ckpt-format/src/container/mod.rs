@@ -123,8 +123,44 @@ pub struct Annotations {
     pub annotated_at: Option<u64>,
     /// Free notes, as KEY and VALUE.
     pub notes: Vec<(String, String)>,
-    /// Keys of entries this version does not know (skipped when read).
-    pub unknown: Vec<u16>,
+    /// Entries this version does not know, as key and value (kept as read, written back
+    /// after the known ones).
+    pub unknown: Vec<(u16, Vec<u8>)>,
+}
+
+impl Annotations {
+    /// The keys of [`Annotations::unknown`].
+    pub fn unknown_keys(&self) -> Vec<u16> {
+        self.unknown.iter().map(|(k, _)| *k).collect()
+    }
+}
+
+/// How a container is framed around its image: the byte order, the format version and
+/// the flags its prefix gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Envelope {
+    /// The image's byte order.
+    pub endian: Endian,
+    /// The container format version, (major, minor, patch).
+    pub version: (u16, u16, u16),
+    /// The prefix's flags ([`FLAG_ANNOTATED`]).
+    pub flags: u32,
+}
+
+impl Envelope {
+    /// The envelope this ckpt writes: [`VERSION`], annotated.
+    pub fn new(endian: Endian) -> Envelope {
+        Envelope {
+            endian,
+            version: VERSION,
+            flags: FLAG_ANNOTATED,
+        }
+    }
+
+    /// Whether this ckpt can write it: major [`VERSION`], known flags only.
+    pub fn check(&self) -> Result<(), ContainerError> {
+        check_version_and_flags(self.version, self.flags)
+    }
 }
 
 /// A container, as its prefix and sections describe it.
@@ -224,22 +260,7 @@ pub fn read_info<R: Read + Seek>(r: &mut R) -> Result<ContainerInfo, ContainerEr
     let mut head = [0u8; 10];
     r.read_exact(&mut head)
         .map_err(|_| bad(0, "not a ckpt container: shorter than its prefix"))?;
-    if !is_container(&head) {
-        return Err(bad(0, "not a ckpt container: no CKPT+ANN magic"));
-    }
-    let endian = match [head[8], head[9]] {
-        [0x02, 0x01] => Endian::Little,
-        [0x01, 0x02] => Endian::Big,
-        o => {
-            return Err(bad(
-                8,
-                format!(
-                    "byte order mark {:02x} {:02x}, expected 02 01 or 01 02",
-                    o[0], o[1]
-                ),
-            ));
-        }
-    };
+    let endian = order_of(&head)?;
     if size < PREFIX_LEN + FOOTER_LEN {
         return Err(bad(
             size,
@@ -248,36 +269,8 @@ pub fn read_info<R: Read + Seek>(r: &mut R) -> Result<ContainerInfo, ContainerEr
     }
     r.seek(SeekFrom::Start(0))?;
     let p: Prefix = read_part(r, endian, "prefix")?;
-    if p.major != VERSION.0 {
-        return Err(bad(
-            10,
-            format!(
-                "container format {}.{}.{}, which this ckpt (format {}.x) does not read",
-                p.major, p.minor, p.patch, VERSION.0
-            ),
-        ));
-    }
-    if p.flags & !KNOWN_FLAGS != 0 {
-        return Err(bad(
-            16,
-            format!(
-                "flags {:#x}: bits this ckpt does not know (sealed or encrypted images need a later ckpt)",
-                p.flags
-            ),
-        ));
-    }
-    if p.image_offset < PREFIX_LEN {
-        return Err(bad(
-            24,
-            format!("image offset {} inside the prefix", p.image_offset),
-        ));
-    }
-    let total = p
-        .image_offset
-        .checked_add(p.image_len)
-        .and_then(|x| x.checked_add(p.sections_len))
-        .and_then(|x| x.checked_add(FOOTER_LEN))
-        .ok_or_else(|| bad(24, "lengths that overflow"))?;
+    check_version_and_flags((p.major, p.minor, p.patch), p.flags)?;
+    let total = check_lengths(&p)?;
     if total > size {
         return Err(bad(
             size,
@@ -288,7 +281,33 @@ pub fn read_info<R: Read + Seek>(r: &mut R) -> Result<ContainerInfo, ContainerEr
     }
     let sections_at = p.image_offset + p.image_len;
     r.seek(SeekFrom::Start(sections_at))?;
-    let mut info = ContainerInfo {
+    let mut info = empty_info(&p, endian, total);
+    read_sections(r, sections_at, &p, endian, &mut info)?;
+    Ok(info)
+}
+
+/// The byte order of the container whose first bytes (at least 10) are `head`.
+fn order_of(head: &[u8]) -> Result<Endian, ContainerError> {
+    if !is_container(head) {
+        return Err(bad(0, "not a ckpt container: no CKPT+ANN magic"));
+    }
+    match head.get(8..10) {
+        Some([0x02, 0x01]) => Ok(Endian::Little),
+        Some([0x01, 0x02]) => Ok(Endian::Big),
+        Some(o) => Err(bad(
+            8,
+            format!(
+                "byte order mark {:02x} {:02x}, expected 02 01 or 01 02",
+                o[0], o[1]
+            ),
+        )),
+        None => Err(bad(0, "not a ckpt container: shorter than its prefix")),
+    }
+}
+
+/// What the prefix `p` says, before the sections are read.
+fn empty_info(p: &Prefix, endian: Endian, total: u64) -> ContainerInfo {
+    ContainerInfo {
         endian,
         version: (p.major, p.minor, p.patch),
         flags: p.flags,
@@ -297,26 +316,109 @@ pub fn read_info<R: Read + Seek>(r: &mut R) -> Result<ContainerInfo, ContainerEr
         annotations: Annotations::default(),
         unknown_sections: Vec::new(),
         total_len: total,
-    };
-    let end = sections_at + p.sections_len;
+    }
+}
+
+/// Refuses a version or flags this ckpt does not read (schemas/container.md, Versions).
+fn check_version_and_flags(version: (u16, u16, u16), flags: u32) -> Result<(), ContainerError> {
+    let (major, minor, patch) = version;
+    if major != VERSION.0 {
+        return Err(bad(
+            10,
+            format!(
+                "container format {major}.{minor}.{patch}, which this ckpt (format {}.x) does not read",
+                VERSION.0
+            ),
+        ));
+    }
+    if flags & !KNOWN_FLAGS != 0 {
+        return Err(bad(
+            16,
+            format!(
+                "flags {flags:#x}: bits this ckpt does not know (sealed or encrypted images need a later ckpt)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the prefix's offsets and lengths; returns the container's total length.
+fn check_lengths(p: &Prefix) -> Result<u64, ContainerError> {
+    if p.image_offset < PREFIX_LEN {
+        return Err(bad(
+            24,
+            format!("image offset {} inside the prefix", p.image_offset),
+        ));
+    }
+    p.image_offset
+        .checked_add(p.image_len)
+        .and_then(|x| x.checked_add(p.sections_len))
+        .and_then(|x| x.checked_add(FOOTER_LEN))
+        .ok_or_else(|| bad(24, "lengths that overflow"))
+}
+
+/// Reads a fixed part from a reader that cannot seek, at offset `at` of the container.
+/// `size` is its size in bytes (at most 64).
+fn read_part_at<T, R>(
+    r: &mut R,
+    at: u64,
+    size: usize,
+    endian: Endian,
+    what: &str,
+) -> Result<T, ContainerError>
+where
+    T: for<'a> BinRead<Args<'a> = ()>,
+    R: Read,
+{
+    let mut b = [0u8; 64];
+    let n = size.min(64);
+    r.read_exact(&mut b[..n]).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => bad(
+            at,
+            format!("the container is cut short: its {what} is incomplete"),
+        ),
+        _ => ContainerError::Io(e),
+    })?;
+    T::read_options(&mut Cursor::new(&b[..n]), binrw_endian(endian), ())
+        .map_err(|e| from_binrw(e, what))
+}
+
+/// Reads the sections and the footer that follow the image, from `r` positioned at
+/// offset `at` (where the image ends), into `info`; needs no seek, so that a pipe reads
+/// them as a file does. Every length is checked before anything is allocated.
+fn read_sections<R: Read>(
+    r: &mut R,
+    at: u64,
+    p: &Prefix,
+    endian: Endian,
+    info: &mut ContainerInfo,
+) -> Result<(), ContainerError> {
+    let end = at + p.sections_len;
+    let mut pos = at;
     for _ in 0..p.sections {
-        let at = r.stream_position()?;
-        let h: SectionHeader = read_part(r, endian, "section header")?;
-        let body_at = at + 16;
-        if h.len > end.saturating_sub(body_at) {
+        let h: SectionHeader = read_part_at(r, pos, 16, endian, "section header")?;
+        let body_at = pos + 16;
+        if body_at > end || h.len > end - body_at {
             return Err(bad(
-                at,
+                pos,
                 format!("a section of {} bytes, past the end of the sections", h.len),
             ));
         }
         if h.kind != SECTION_ANNOTATIONS {
             info.unknown_sections.push(h.kind);
-            r.seek(SeekFrom::Current(h.len as i64))?;
+            let n = io::copy(&mut r.take(h.len), &mut io::sink())?;
+            if n != h.len {
+                return Err(bad(
+                    body_at + n,
+                    "the container is cut short inside a section",
+                ));
+            }
+            pos = body_at + h.len;
             continue;
         }
         if h.len > MAX_SECTION {
             return Err(bad(
-                at,
+                pos,
                 format!(
                     "an annotation section of {} bytes (at most {MAX_SECTION})",
                     h.len
@@ -324,23 +426,32 @@ pub fn read_info<R: Read + Seek>(r: &mut R) -> Result<ContainerInfo, ContainerEr
             ));
         }
         let mut body = vec![0u8; h.len as usize];
-        r.read_exact(&mut body)?;
+        r.read_exact(&mut body).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => {
+                bad(body_at, "the container is cut short inside a section")
+            }
+            _ => ContainerError::Io(e),
+        })?;
         read_annotations(&body, body_at, endian, &mut info.annotations)?;
+        pos = body_at + h.len;
     }
-    if r.stream_position()? != end {
+    if pos != end {
         return Err(bad(
-            r.stream_position()?,
+            pos,
             format!("sections end here, but the prefix says they end at {end:#x}"),
         ));
     }
-    let f: Footer = read_part(r, endian, "footer")?;
-    if f.magic != FOOTER_MAGIC || f.total != total {
+    let f: Footer = read_part_at(r, end, FOOTER_LEN as usize, endian, "footer")?;
+    if f.magic != FOOTER_MAGIC || f.total != info.total_len {
         return Err(bad(
             end,
-            format!("a footer of CKPT-END and {total} bytes was expected"),
+            format!(
+                "a footer of CKPT-END and {} bytes was expected",
+                info.total_len
+            ),
         ));
     }
-    Ok(info)
+    Ok(())
 }
 
 fn text(v: &[u8], at: u64, what: &str) -> Result<String, ContainerError> {
@@ -386,7 +497,7 @@ fn read_annotations(
                     .ok_or_else(|| bad(vat, "a note without KEY=VALUE"))?;
                 a.notes.push((k.to_string(), v.to_string()));
             }
-            k => a.unknown.push(k),
+            k => a.unknown.push((k, value.to_vec())),
         }
     }
     Ok(())
@@ -422,6 +533,9 @@ fn annotation_body(a: &Annotations, endian: Endian) -> Vec<u8> {
     for (k, v) in &a.notes {
         entry(5, format!("{k}={v}").as_bytes());
     }
+    for (k, v) in &a.unknown {
+        entry(*k, v);
+    }
     body
 }
 
@@ -430,12 +544,39 @@ fn annotation_body(a: &Annotations, endian: Endian) -> Vec<u8> {
 /// container's length. Fails, having written part of it, when `image` holds other than
 /// `image_len` bytes: the caller writes to a temporary file it renames only on success.
 pub fn write<W: Write, R: Read>(
-    mut out: W,
+    out: W,
     endian: Endian,
     image: &mut R,
     image_len: u64,
     a: &Annotations,
 ) -> Result<u64, ContainerError> {
+    write_in(out, &Envelope::new(endian), image, image_len, a)
+}
+
+/// [`write`] in the envelope `env` (its version and flags, for a container written back
+/// as it was read: `ckpt encode` of a container's dump). Refuses an envelope this ckpt
+/// does not read, and an unknown entry whose key is one this ckpt knows.
+pub fn write_in<W: Write, R: Read>(
+    mut out: W,
+    env: &Envelope,
+    image: &mut R,
+    image_len: u64,
+    a: &Annotations,
+) -> Result<u64, ContainerError> {
+    env.check()?;
+    let endian = env.endian;
+    if let Some((k, _)) = a.unknown.iter().find(|(k, _)| (1..=5).contains(k)) {
+        return Err(bad(
+            0,
+            format!("an unknown annotation of key {k}, which is a key this ckpt knows"),
+        ));
+    }
+    if let Some((_, v)) = a.unknown.iter().find(|(_, v)| v.len() > u32::MAX as usize) {
+        return Err(bad(
+            0,
+            format!("an annotation of {} bytes (at most {})", v.len(), u32::MAX),
+        ));
+    }
     if let Some((k, _)) = a
         .notes
         .iter()
@@ -465,10 +606,10 @@ pub fn write<W: Write, R: Read>(
     let prefix = Prefix {
         magic: MAGIC,
         order: 0x0102,
-        major: VERSION.0,
-        minor: VERSION.1,
-        patch: VERSION.2,
-        flags: FLAG_ANNOTATED,
+        major: env.version.0,
+        minor: env.version.1,
+        patch: env.version.2,
+        flags: env.flags,
         sections: 1,
         image_offset: PREFIX_LEN,
         image_len,
@@ -512,6 +653,9 @@ pub fn strip<R: Read + Seek, W: Write>(r: &mut R, mut out: W) -> Result<u64, Con
     out.flush()?;
     Ok(n)
 }
+
+mod stream;
+pub use stream::{StreamTail, StreamedImage};
 
 /// The plain image inside a container file, as a byte source for the reader: reads end
 /// where the image ends, skips seek, and page payloads may be copied from the file in the
@@ -704,8 +848,42 @@ mod tests {
         v.extend_from_slice(&FOOTER_MAGIC);
         v.extend_from_slice(&total.to_be_bytes());
         let info = read_info(&mut Cursor::new(&v)).unwrap();
-        assert_eq!(info.annotations.unknown, vec![99]);
+        assert_eq!(info.annotations.unknown, vec![(99, b"x".to_vec())]);
         assert_eq!(info.unknown_sections, vec![7]);
         assert_eq!(info.annotations.notes, sample().notes);
+    }
+
+    #[test]
+    fn unknown_entries_and_the_envelope_are_written_back_as_read() {
+        let mut a = sample();
+        a.unknown = vec![(99, b"later".to_vec())];
+        let env = Envelope {
+            endian: Endian::Big,
+            version: (1, 3, 0),
+            flags: FLAG_ANNOTATED,
+        };
+        let mut c = Vec::new();
+        write_in(&mut c, &env, &mut &b"img"[..], 3, &a).unwrap();
+        let info = read_info(&mut Cursor::new(&c)).unwrap();
+        assert_eq!((info.version, info.flags), ((1, 3, 0), FLAG_ANNOTATED));
+        assert_eq!(info.annotations, a);
+        let mut again = Vec::new();
+        let env2 = Envelope {
+            endian: info.endian,
+            version: info.version,
+            flags: info.flags,
+        };
+        write_in(&mut again, &env2, &mut &b"img"[..], 3, &info.annotations).unwrap();
+        assert_eq!(again, c, "read then written back: the same bytes");
+        // What this ckpt could not read back is refused.
+        let bad_env = Envelope {
+            version: (2, 0, 0),
+            ..env
+        };
+        let e = write_in(Vec::new(), &bad_env, &mut &b""[..], 0, &a).unwrap_err();
+        assert!(e.to_string().contains("container format 2.0.0"), "{e}");
+        a.unknown = vec![(5, b"x".to_vec())];
+        let e = write_in(Vec::new(), &env, &mut &b""[..], 0, &a).unwrap_err();
+        assert!(e.to_string().contains("a key this ckpt knows"), "{e}");
     }
 }
