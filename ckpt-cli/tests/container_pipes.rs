@@ -29,25 +29,24 @@ fn annotations(config: &str, site: &str) -> Annotations {
     }
 }
 
-/// Writes the plain image and a container of it, made with the project's builder.
-fn files(
-    dir: &Path,
-    name: &str,
-    img: &[u8],
-    endian: ckpt_format::Endian,
-    a: &Annotations,
-) -> (PathBuf, PathBuf) {
+type Pair = (&'static ckpt_format::Schema, ckpt_format::Arch);
+
+/// Writes a builder image of `pair` and a container of it with annotations `a`: the
+/// plain file and the container's.
+fn files(dir: &Path, name: &str, pair: Pair, a: &Annotations) -> (PathBuf, PathBuf) {
+    let (schema, arch) = pair;
+    let img = ckpt_tests::image(schema, arch, &BuildOptions::default());
     let plain = dir.join(format!("{name}.plain.ckpt"));
-    std::fs::write(&plain, img).unwrap();
+    std::fs::write(&plain, &img).unwrap();
     let mut c = Vec::new();
-    write(&mut c, endian, &mut &img[..], img.len() as u64, a).unwrap();
+    write(&mut c, arch.endian(), &mut &img[..], img.len() as u64, a).unwrap();
     let cont = dir.join(format!("{name}.ckpt"));
     std::fs::write(&cont, &c).unwrap();
     (plain, cont)
 }
 
 /// One revision of each architecture (the library test loops over every pair).
-fn one_per_arch() -> Vec<(&'static ckpt_format::Schema, ckpt_format::Arch)> {
+fn one_per_arch() -> Vec<Pair> {
     let mut seen = Vec::new();
     let mut out = Vec::new();
     for (schema, arch) in ckpt_tests::all_pairs() {
@@ -63,14 +62,17 @@ fn one_per_arch() -> Vec<(&'static ckpt_format::Schema, ckpt_format::Arch)> {
 fn dump_then_encode_gives_the_container_back_from_a_file_and_from_a_pipe() {
     let dir = tempfile::tempdir().unwrap();
     for (k, (schema, arch)) in one_per_arch().into_iter().enumerate() {
-        let img = ckpt_tests::image(schema, arch, &BuildOptions::default());
         let (plain, cont) = files(
             dir.path(),
             &format!("i{k}"),
-            &img,
-            arch.endian(),
-            &annotations("CONFIG_A=y\n", "lab=1"),
+            (schema, arch),
+            &annotations(
+                "CONFIG_A=y
+",
+                "lab=1",
+            ),
         );
+        let img = std::fs::read(&plain).unwrap();
         let c = std::fs::read(&cont).unwrap();
         let what = format!("{} {arch}", schema.id);
         // From the file.
@@ -114,13 +116,10 @@ fn dump_then_encode_gives_the_container_back_from_a_file_and_from_a_pipe() {
 #[test]
 fn encode_refuses_a_container_it_cannot_write_back_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (schema, arch) = one_per_arch()[0];
-    let img = ckpt_tests::image(schema, arch, &BuildOptions::default());
     let (_, cont) = files(
         dir.path(),
         "c",
-        &img,
-        arch.endian(),
+        one_per_arch()[0],
         &annotations("CONFIG_A=y\n", "x"),
     );
     let dump = String::from_utf8(ok(&["dump", "--payloads", s(&cont)], None)).unwrap();
@@ -159,21 +158,17 @@ fn encode_refuses_a_container_it_cannot_write_back_and_writes_nothing() {
 #[test]
 fn diff_compares_the_annotations_after_the_records() {
     let dir = tempfile::tempdir().unwrap();
-    let (schema, arch) = one_per_arch()[0];
-    let img = ckpt_tests::image(schema, arch, &BuildOptions::default());
-    let e = arch.endian();
+    let pair = one_per_arch()[0];
     let (plain, a) = files(
         dir.path(),
         "a",
-        &img,
-        e,
+        pair,
         &annotations("CONFIG_A=y\nCONFIG_B=m\n", "lab=1"),
     );
     let (_, b) = files(
         dir.path(),
         "b",
-        &img,
-        e,
+        pair,
         &annotations("CONFIG_A=y\nCONFIG_B=y\n", "lab=2"),
     );
     let text = |args: &[&str], stdin: Option<&[u8]>, code: i32| {
@@ -250,12 +245,10 @@ fn diff_compares_the_annotations_after_the_records() {
 fn readers_take_a_container_on_a_pipe() {
     let dir = tempfile::tempdir().unwrap();
     let (schema, arch) = one_per_arch()[0];
-    let img = ckpt_tests::image(schema, arch, &BuildOptions::default());
     let (plain, cont) = files(
         dir.path(),
         "c",
-        &img,
-        arch.endian(),
+        (schema, arch),
         &annotations("CONFIG_EPOLL=y\n", "lab"),
     );
     let c = std::fs::read(&cont).unwrap();

@@ -553,7 +553,7 @@ pub fn write<W: Write, R: Read>(
     write_in(out, &Envelope::new(endian), image, image_len, a)
 }
 
-/// [`write`] in the envelope `env` (its version and flags, for a container written back
+/// [`write()`] in the envelope `env` (its version and flags, for a container written back
 /// as it was read: `ckpt encode` of a container's dump). Refuses an envelope this ckpt
 /// does not read, and an unknown entry whose key is one this ckpt knows.
 pub fn write_in<W: Write, R: Read>(
