@@ -375,20 +375,7 @@ fn a_piped_container_is_read_in_memory_that_does_not_grow_with_its_pages() {
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("big.plain.ckpt");
     let cont = dir.path().join("big.ckpt");
-    ok(
-        &[
-            "sample",
-            "--rev",
-            "v23-rc2",
-            "--arch",
-            "x86_64",
-            "--memory",
-            "160M",
-            "-o",
-            s(&plain),
-        ],
-        None,
-    );
+    common::sample_to(&plain, "160M");
     ok(
         &["annotate", s(&plain), "--note", "size=big", "-o", s(&cont)],
         None,
