@@ -112,20 +112,15 @@ pub fn stdin_container() -> Option<ContainerInfo> {
 
 /// The container `path` is, when it is one of ckpt's containers (a plain image plus
 /// ckpt's additions, schemas/container.md); None for a plain image. For `-`, the
-/// container standard input was opened as by [`super::open_image`], once its image has been
-/// read (its sections follow the image); asked before, an error.
+/// container standard input was opened as by [`super::open_image`], its sections read
+/// after the image: call it once the reader is done (what it left of the image, such as
+/// the rest of a failed checkpoint, is skipped); None before standard input is opened.
 pub fn container_of(path: &str) -> Result<Option<ContainerInfo>> {
     if path == "-" {
         let tail = stdin_tail();
         let Some(t) = tail.as_ref() else {
             return Ok(None);
         };
-        if t.image_left() > 0 {
-            anyhow::bail!(
-                "standard input: the container's annotations follow its image, which is not \
-                 read yet; give the container as a file"
-            );
-        }
         let info = t
             .finish()
             .context("cannot read the container")

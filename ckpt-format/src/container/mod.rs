@@ -584,7 +584,7 @@ pub fn write_in<W: Write, R: Read>(
     {
         return Err(bad(
             0,
-            format!("a note key {k:?}: a key is not empty and holds no ="),
+            format!("a note key \"{k}\": a key is not empty and holds no ="),
         ));
     }
     let body = annotation_body(a, endian);
