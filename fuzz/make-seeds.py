@@ -152,3 +152,18 @@ with tempfile.TemporaryDirectory() as tmp:
                fields={"h.len": 1})
     )
     write("encode_dump", "pieces", sel + pieces)
+
+    # container: small samples annotated (kernel config, notes), in both byte orders; and
+    # a dump of one for encode_dump, bringing its own header with a container member.
+    cfg = os.path.join(tmp, "config")
+    with open(cfg, "w") as f:
+        f.write("CONFIG_EPOLL=y\n# CONFIG_INET is not set\n")
+    for rev, arch in [("v23-rc2", "x86_64"), ("v21-rc.netns", "s390x")]:
+        img = os.path.join(tmp, "img")
+        sample(rev, arch, img, 0, "--omit", omit)
+        c = os.path.join(tmp, "c.ckpt")
+        ckpt("annotate", img, "--config", cfg, "--note", "site=lab=1", "-o", c)
+        with open(c, "rb") as f:
+            write("container", f"{rev}.{arch}", f.read(), limit=64 * 1024)
+        write("encode_dump", f"own-header-container.{rev}.{arch}",
+              b"\xff\x00" + ckpt("dump", "--payloads", c), limit=64 * 1024)

@@ -78,7 +78,7 @@ pub fn from_annotation(gz: &[u8], image: &str) -> Result<GivenConfig> {
 
 /// The text of gzip-compressed bytes, read to the end (a config is at most a few
 /// hundred KiB; more than 64 MiB is refused).
-fn gunzip(gz: &[u8]) -> Result<String, String> {
+pub fn gunzip(gz: &[u8]) -> Result<String, String> {
     const MAX: u64 = 64 << 20;
     let mut s = String::new();
     flate2::read::GzDecoder::new(gz)

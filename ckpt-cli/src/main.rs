@@ -6,8 +6,9 @@
 //!
 //! * `cmd/<name>.rs`: one file per subcommand, its options (`Opts`, clap) and its `run`,
 //!   which parses, calls the libraries and prints;
-//! * `io.rs`: opening images (a file is scanned whole for detection, `-` read from its
-//!   first MiB), atomic outputs, the file named in every error, and the exit codes
+//! * `io/`: opening images (a file is scanned whole for detection, `-` read from its
+//!   first MiB; `io/annotated.rs`: ckpt's container, from a file or a pipe, and around
+//!   an output), atomic outputs, the file named in every error, and the exit codes
 //!   ([`EXIT_NO`], [`EXIT_USAGE`], [`EXIT_IO`]); a closed pipe exits 0 quietly;
 //! * `interrupt.rs`: SIGINT, SIGTERM and SIGHUP remove temporary outputs;
 //! * `values.rs`: the names options take (revisions, arches), told to clap and so to the

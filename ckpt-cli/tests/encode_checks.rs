@@ -63,7 +63,7 @@ fn dump_values_survive_a_double_based_tool_and_encode_gives_the_image_back() {
     ] {
         let img = sample(rev, arch);
         let lines = dump(&img);
-        assert_eq!(lines[0]["format_version"], "2.0.0");
+        assert_eq!(lines[0]["format_version"], "2.1.0");
         let signal = &lines[line_of(&lines, "SIGNAL")]["fields"];
         // RLIM_INFINITY, which a double makes 1.8446744073709552e19.
         assert_eq!(signal["rlim[0].rlim_cur"], "18446744073709551615", "{rev}");

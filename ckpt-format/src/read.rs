@@ -1184,9 +1184,9 @@ impl HeaderPeek {
             Endian::Big
         } else if crate::container::is_container(bytes) {
             return Err(ErrorKind::Detect(
-                "this is ckpt's container around an image (schemas/container.md), which is \
-                 read from a file only (its annotations follow the image): give it as a file, \
-                 or `ckpt strip` it first"
+                "this is ckpt's container around an image (schemas/container.md), not the \
+                 image itself: read the image inside it (container::ImageInContainer for a \
+                 file, container::StreamedImage for a stream), or `ckpt strip` it first"
                     .into(),
             ));
         } else {

@@ -4,7 +4,10 @@
 //! by the `DumpWriter` of `ckpt dump --payloads` and encoded again: that must give the same bytes
 //! (`ckpt dump --payloads | ckpt encode` is byte-exact for every image that dumps), and
 //! `ckpt encode`'s read-back (`ckpt_format::readback::ReadBack`) must agree with the
-//! reader on whether the image reads.
+//! reader on whether the image reads. Then the container: the image is put in one (with
+//! annotations made from the input), and the dump's header (its `container` member) must
+//! give that container back byte for byte around the image encoded; a header that
+//! brought its own `container` must write one that reads back to its annotations.
 //!
 //! Input: `[revision selector, arch selector, dump lines...]`. The header line is made
 //! from the selectors (`revision` mod the number of revisions, `arch` mod that
@@ -15,8 +18,9 @@
 
 #![no_main]
 
-use std::io::Write;
+use std::io::{Cursor, Write};
 
+use ckpt_format::container::{Annotations, Envelope, read_info, write_in};
 use ckpt_format::dump::{DumpEncoder, DumpWriter};
 use ckpt_format::readback::ReadBack;
 use ckpt_format::{Format, Reader};
@@ -67,9 +71,10 @@ fuzz_target!(|data: &[u8]| {
         .to_string();
         &made
     };
-    let Ok(mut enc) = DumpEncoder::from_header(head, Vec::new()) else {
+    let Ok(header) = DumpEncoder::<Vec<u8>>::header(head) else {
         return;
     };
+    let mut enc = DumpEncoder::new(header.format, Vec::new());
     for line in lines {
         let Some(line) = line else {
             return;
@@ -89,7 +94,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = tee.write_all(&image);
     let read_back = tee.finish().is_ok();
     let again = dump(&image, format);
-    assert_eq!(read_back, again.is_some(), "the read-back and the reader disagree");
+    assert_eq!(
+        read_back,
+        again.is_some(),
+        "the read-back and the reader disagree"
+    );
     let Some(again) = again else {
         return;
     };
@@ -113,4 +122,61 @@ fuzz_target!(|data: &[u8]| {
         back == image,
         "dump then encode of the image is not byte-exact"
     );
+
+    // A header that brought a container: written around the image, it reads back as
+    // the header said (or is refused, as a note with an empty key is).
+    if let Some(dc) = &header.container
+        && let Some(c) = wrap(&dc.envelope, &image, &dc.annotations)
+    {
+        let info = read_info(&mut Cursor::new(&c)).expect("a container written reads back");
+        assert_eq!(
+            info.annotations, dc.annotations,
+            "the header's annotations do not read back"
+        );
+    }
+
+    // The image in a container (annotations made from the input): its dump's header
+    // describes the container, and encode writes it back byte for byte.
+    let c = wrap(&Envelope::new(format.endian()), &image, &annotations(data))
+        .expect("a container of made-up annotations is written");
+    let info = read_info(&mut Cursor::new(&c)).expect("a container written reads back");
+    let w = DumpWriter::in_container(Vec::new(), format.schema, format.arch, true, Some(&info))
+        .expect("a header is written to memory");
+    let text = String::from_utf8(w.finish().expect("to memory")).expect("a header is UTF-8");
+    let head = DumpEncoder::<Vec<u8>>::header(text.lines().next().unwrap_or(""))
+        .expect("the header of a container's dump reads");
+    let dc = head
+        .container
+        .expect("a container's dump describes the container");
+    let again = wrap(&dc.envelope, &back, &dc.annotations)
+        .expect("the container the dump describes is written");
+    assert!(
+        again == c,
+        "dump then encode of a container is not byte-exact"
+    );
 });
+
+/// The container of `image` in `env` with annotations `a`; None when they cannot be
+/// written.
+fn wrap(env: &Envelope, image: &[u8], a: &Annotations) -> Option<Vec<u8>> {
+    let mut c = Vec::new();
+    write_in(&mut c, env, &mut &image[..], image.len() as u64, a).ok()?;
+    Some(c)
+}
+
+/// Annotations made from the fuzz input, every kind of entry (notes with `=` in their
+/// values, an entry of a key a later ckpt would write).
+fn annotations(data: &[u8]) -> Annotations {
+    let some = &data[..data.len().min(40)];
+    Annotations {
+        kernel_config_gz: (data[1] & 1 != 0).then(|| some.to_vec()),
+        linux_cr_tag: Some(String::from_utf8_lossy(&some[..some.len().min(12)]).into_owned()),
+        ckpt_version: (data[1] & 2 != 0).then(|| "0.1.0".to_string()),
+        annotated_at: Some(u64::from(data[0]) << 56 | data.len() as u64),
+        notes: vec![(
+            format!("k{}", data.len()),
+            String::from_utf8_lossy(some).into_owned(),
+        )],
+        unknown: vec![(6 + u16::from(data[1]), some.to_vec())],
+    }
+}

@@ -8,7 +8,7 @@
 
 use ckpt_format::detect::{Evidence, detect};
 use ckpt_format::{Format, Reader};
-use ckpt_tests::fuzz_input::pick;
+use ckpt_tests::fuzz_input::{pick, read_all};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,23 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let image = &data[2..];
 
     let mut reader = Reader::new(image, Format::new(schema, arch));
-    let mut buf = [0u8; 4096];
-    loop {
-        match reader.next_record() {
-            Ok(Some(info)) => {
-                if info.inline {
-                    let _ = reader.decode();
-                } else {
-                    while let Ok(k) = reader.read_payload(&mut buf) {
-                        if k == 0 {
-                            break;
-                        }
-                    }
-                }
-            }
-            Ok(None) | Err(_) => break,
-        }
-    }
+    read_all(&mut reader);
 
     if let Ok(ev) = Evidence::from_window(image) {
         let _ = detect(&ev, None);

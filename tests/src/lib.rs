@@ -92,6 +92,24 @@ pub mod fuzz_input {
             .collect();
         targets[c as usize % targets.len()]
     }
+
+    /// Reads every record of `reader` to the end or the first error: inline records
+    /// decoded, streamed payloads drained (what the `read` and `container` targets do
+    /// with an image).
+    pub fn read_all<R: ckpt_format::input::Input>(reader: &mut ckpt_format::Reader<R>) {
+        let mut buf = [0u8; 4096];
+        while let Ok(Some(info)) = reader.next_record() {
+            if info.inline {
+                let _ = reader.decode();
+            } else {
+                while let Ok(k) = reader.read_payload(&mut buf) {
+                    if k == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The pair set of the conversion tests: builder options of its images, conversion

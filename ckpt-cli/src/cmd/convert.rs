@@ -178,26 +178,16 @@ impl Opts {
             target_arch: self.to_arch.filter(|a| *a != det.arch),
             vdso: self.vdso,
         };
-        let kept = match kept_annotations(self.keep_annotations, &self.image)? {
-            Some(mut a) => {
-                a.linux_cr_tag = to.tags.first().map(|t| t.value.clone());
-                a.kernel_config_gz = match &self.target_config {
-                    Some(p) => Some(crate::kconfig::read(p, "--target-config")?.gzipped()?),
-                    None => {
-                        if a.kernel_config_gz.is_some() {
-                            writeln!(
-                                std::io::stderr().lock(),
-                                "note: --keep-annotations: the source kernel's config is not kept (it does not describe the target kernel; --target-config gives the target's)"
-                            )?;
-                        }
-                        None
-                    }
-                };
-                Some(Spool::new(&self.output, a, det.arch.endian())?)
-            }
+        // The target's config goes into a kept container (read before converting, so that
+        // a bad file stops the conversion before it starts).
+        let target_gz = match (&self.target_config, self.keep_annotations) {
+            (Some(p), true) => Some(crate::kconfig::read(p, "--target-config")?.gzipped()?),
+            _ => None,
+        };
+        let mut spool = match kept_annotations(self.keep_annotations, &self.image, &self.image)? {
+            Some(kept) => Some(Spool::new(&self.output, kept, det.arch.endian())?),
             None => None,
         };
-        let mut spool = kept;
         let mut out = Output::create_image(&self.output, self.force)?;
         let mut report = match &self.report {
             Some(p) => Some(Report::begin(p, &det.schema.id, &to.id)?),
@@ -232,8 +222,33 @@ impl Opts {
             }
             Err(e) => return Err(e.into()),
         };
+        if self.image == "-" && self.source_config.is_none() {
+            // On a pipe the container's annotations follow the image: its kernel config
+            // could not be the source's config (the output is not written).
+            let c = crate::io::container_of("-")?;
+            if c.is_some_and(|c| c.annotations.kernel_config_gz.is_some()) {
+                return Err(crate::io::UsageError(
+                    "standard input: the container carries the source kernel's config, which \
+                     on a pipe comes after the image, too late for the conversion; give the \
+                     container as a file path, or its config with --source-config FILE \
+                     (nothing written)"
+                        .into(),
+                )
+                .into());
+            }
+        }
         if let Some(s) = spool {
-            s.finish(&mut out)?;
+            s.finish_with(&mut out, |a| {
+                a.linux_cr_tag = to.tags.first().map(|t| t.value.clone());
+                if target_gz.is_none() && a.kernel_config_gz.is_some() {
+                    writeln!(
+                        std::io::stderr().lock(),
+                        "note: --keep-annotations: the source kernel's config is not kept (it does not describe the target kernel; --target-config gives the target's)"
+                    )?;
+                }
+                a.kernel_config_gz = target_gz;
+                Ok(())
+            })?;
         }
         out.commit()?;
         let l = &summary.ledger;

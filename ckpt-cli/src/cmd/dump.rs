@@ -8,7 +8,10 @@ use ckpt_format::dump::DumpWriter;
 use crate::io::{Output, open_image};
 
 const AFTER: &str = "Output (JSON Lines, see schemas/json/dump.schema.json):
-  line 1: {\"kind\":\"header\", \"format_version\", \"revision\", \"commit\", \"arch\", \"payloads\"}
+  line 1: {\"kind\":\"header\", \"format_version\", \"revision\", \"commit\", \"arch\", \"payloads\"},
+    and for an image in ckpt's container (schemas/container.md) \"container\": its
+    \"format_version\", \"byte_order\", \"flags\" and \"annotations\" (kernel config as gzip hex,
+    linux-cr tag, ckpt version, annotated_at, notes as key/value, unknown entries as hex)
   then one line per record: {\"kind\":\"record\", \"index\", \"offset\", \"type\", \"name\", \"len\",
     \"payload_of\", \"struct\", \"fields\", \"raw\" (struct records: the body as hex),
     \"text\", \"body\" (payloads up to 256 bytes, or all with --payloads),
@@ -17,7 +20,10 @@ const AFTER: &str = "Output (JSON Lines, see schemas/json/dump.schema.json):
   Values follow the proto3 JSON mapping: 64-bit integers are decimal strings (\"18446744073709551615\"),
   so that jq and JavaScript, which read numbers as doubles, cannot round them; NaN and infinite
   floats are \"NaN\", \"Infinity\", \"-Infinity\".
-  `ckpt encode` reads it back; dump --payloads then encode is byte-exact, also after jq.
+  Record offsets are counted from the image's start, also in a container.
+  `ckpt encode` reads it back; dump --payloads then encode is byte-exact, also after jq, and
+  gives a container back for a container (encode --plain: the plain image). A container
+  on standard input is kept in a temporary file first (its annotations follow the image).
 
 Examples:
   ckpt dump image.ckpt | head
@@ -54,7 +60,24 @@ impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
         crate::io::refuse_same_file(&self.image, &self.output)?;
-        let (mut r, det) = open_image(&self.image, self.rev.as_deref())?;
+        // The header line describes the container, whose annotations follow the image:
+        // a container on standard input is kept in a temporary file first.
+        let spooled = if self.image == "-" {
+            crate::io::spool_stdin_container()?
+        } else {
+            None
+        };
+        let (mut r, det, container) = match &spooled {
+            Some((f, _, info)) => {
+                let path = f.path().to_string_lossy().into_owned();
+                let (r, det) = open_image(&path, self.rev.as_deref())?;
+                (r, det, Some(info.clone()))
+            }
+            None => {
+                let (r, det) = open_image(&self.image, self.rev.as_deref())?;
+                (r, det, crate::io::container_of(&self.image)?)
+            }
+        };
         for t in &self.types {
             if r.format().record_type(t).is_none() && t != ckpt_format::read::RAW_PAGE {
                 return Err(crate::io::UsageError(format!(
@@ -66,8 +89,9 @@ impl Opts {
         }
         let mut tree = ckpt_format::summary::TreeTracker::new();
         let out = Output::create(&self.output)?;
-        let mut dump = DumpWriter::new(out, det.schema, det.arch, self.payloads)
-            .context("writing the dump")?;
+        let mut dump =
+            DumpWriter::in_container(out, det.schema, det.arch, self.payloads, container.as_ref())
+                .context("writing the dump")?;
         while let Some(rec) = r
             .next_record()
             .map_err(|e| crate::io::with_detection(e.into(), &det, &self.image))?

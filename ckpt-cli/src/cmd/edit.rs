@@ -241,7 +241,7 @@ impl Opts {
         };
         let (summary, out) = match (&self.output, self.dry_run) {
             (Some(o), false) => {
-                let mut spool = match kept_annotations(self.keep_annotations, name)? {
+                let mut spool = match kept_annotations(self.keep_annotations, &path, name)? {
                     Some(a) => Some(Spool::new(o, a, det.arch.endian())?),
                     None => None,
                 };

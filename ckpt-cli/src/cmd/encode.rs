@@ -2,14 +2,14 @@
 //! while it writes it.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Lines, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Lines, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
 use ckpt_format::dump::DumpEncoder;
 use ckpt_format::readback::ReadBack;
 
-use crate::io::Output;
+use crate::io::{Kept, Output, Spool};
 
 const AFTER: &str =
     "Fields in a record's \"fields\" are applied over its \"raw\" bytes, so a dump can be
@@ -20,6 +20,12 @@ A member or field the record does not have, a value that does not fit its field,
 edit of what encode does not write (fields of a tail or payload, \"text\": edit \"raw\" or
 \"body\") are errors naming the line, the record and the field.
 
+A dump of an image that was in ckpt's container (schemas/container.md) has a \"container\"
+member in its header (annotations, format version, flags): encode writes the container
+again, around the image (spooled in a temporary file beside the output, then wrapped), so
+that dump --payloads then encode gives back the container byte for byte; --plain writes
+the plain image alone. Records' offsets in the dump are counted from the image's start.
+
 The image is read back while it is written (a reader on a second thread, no second pass):
 an image that does not read is not written (exit 1, naming the record and the reason),
 unless --unchecked.
@@ -27,6 +33,8 @@ unless --unchecked.
 Examples:
   ckpt dump --payloads image.ckpt | ckpt encode - -o copy.ckpt && cmp image.ckpt copy.ckpt
   ckpt dump --payloads image.ckpt | jq -c 'if .name == \"TASK\" then .fields.exit_code = 1 else . end' | ckpt encode - -o edited.ckpt
+  ckpt dump --payloads annotated.ckpt | ckpt encode - -o copy.ckpt && cmp annotated.ckpt copy.ckpt
+  ckpt dump --payloads annotated.ckpt | ckpt encode --plain - -o plain.ckpt   # as ckpt strip
 
 Exit status: 0 success, 1 invalid dump or an image that does not read back (the error names
 the line or record), 2 usage error, 3 I/O error";
@@ -46,11 +54,17 @@ pub struct Opts {
     /// Write the image even when it does not read back as an image.
     #[arg(long)]
     unchecked: bool,
+    /// Write the plain image, without the container a dump of a container describes
+    /// (its header's "container": annotations, ...).
+    #[arg(long)]
+    plain: bool,
 }
 
 impl Opts {
     /// Runs the subcommand: the lines go to [`DumpEncoder`], errors name their line; the
-    /// output goes through [`ReadBack`] unless `--unchecked`.
+    /// output goes through [`ReadBack`] unless `--unchecked`. A dump of an image that was
+    /// in a container (its header's `container`) gives a container again, unless
+    /// `--plain`: the image is spooled beside the output, then wrapped.
     pub fn run(self) -> Result<u8> {
         crate::io::refuse_same_file(&self.dump, &self.output)?;
         let input: Box<dyn Read> = if self.dump == "-" {
@@ -62,13 +76,36 @@ impl Opts {
         let first = lines
             .next()
             .ok_or_else(|| anyhow!("{}: empty dump", self.dump))??;
-        let format = DumpEncoder::<Output>::header_format(&first)
+        let header = DumpEncoder::<Output>::header(&first)
             .with_context(|| format!("{}: line 1", self.dump))?;
-        let out = Output::create_image(&self.output, self.force)?;
+        let mut out = Output::create_image(&self.output, self.force)?;
+        match header.container.filter(|_| !self.plain) {
+            None => self.image(header.format, lines, &mut out)?,
+            Some(c) => {
+                let mut spool =
+                    Spool::in_envelope(&self.output, Kept::Known(c.annotations), c.envelope)?;
+                let mut w = BufWriter::with_capacity(1 << 16, spool.sink());
+                self.image(header.format, lines, &mut w)?;
+                w.flush().context("writing the spool file")?;
+                drop(w);
+                spool.finish(&mut out)?;
+            }
+        }
+        out.commit()?;
+        Ok(0)
+    }
+
+    /// Encodes the image of `format` from `lines` into `out`, read back unless
+    /// `--unchecked`.
+    fn image<R: BufRead>(
+        &self,
+        format: &'static ckpt_format::Format,
+        lines: Lines<R>,
+        out: &mut dyn Write,
+    ) -> Result<()> {
         if self.unchecked {
-            let out = encode(DumpEncoder::new(format, out), lines, &self.dump)?;
-            out.commit()?;
-            return Ok(0);
+            encode(DumpEncoder::new(format, out), lines, &self.dump)?;
+            return Ok(());
         }
         let mut tee = ReadBack::new(out, format);
         let encoded = encode(DumpEncoder::new(format, &mut tee), lines, &self.dump);
@@ -93,9 +130,8 @@ impl Opts {
             }
             return Err(e);
         }
-        let (out, _records) = tee.finish().map_err(not_read)?;
-        out.commit()?;
-        Ok(0)
+        tee.finish().map_err(not_read)?;
+        Ok(())
     }
 }
 

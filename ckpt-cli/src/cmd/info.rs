@@ -114,7 +114,7 @@ impl Opts {
             let mut v = serde_json::to_value(&info)?;
             if let (Some(c), Some(o)) = (crate::io::container_of(&self.image)?, v.as_object_mut()) {
                 let against = self.contradictions(&c, &det)?;
-                o.insert("container".into(), container_json(&c, &against));
+                o.insert("container".into(), container_json(&c, against.as_deref()));
             }
             serde_json::to_writer_pretty(&mut out, &v)?;
             writeln!(out)?;
@@ -122,7 +122,7 @@ impl Opts {
             print_text(&mut out, &info, &det, None)?;
             if let Some(c) = crate::io::container_of(&self.image)? {
                 let against = self.contradictions(&c, &det)?;
-                print_container(&mut out, &c, &against)?;
+                print_container(&mut out, &c, against.as_deref())?;
             }
         }
         out.flush()?;
@@ -133,13 +133,22 @@ impl Opts {
 impl Opts {
     /// Where the container's annotations contradict the image (a second pass over its
     /// records, not its pages).
-    fn contradictions(&self, c: &ContainerInfo, det: &Detection) -> Result<Vec<Contradiction>> {
+    /// None for standard input, which is read once.
+    fn contradictions(
+        &self,
+        c: &ContainerInfo,
+        det: &Detection,
+    ) -> Result<Option<Vec<Contradiction>>> {
+        if self.image == "-" {
+            return Ok(None);
+        }
         let config = match &c.annotations.kernel_config_gz {
             Some(gz) => Some(crate::kconfig::from_annotation(gz, &self.image)?.config),
             None => None,
         };
         let (r, _) = open_image(&self.image, Some(det.schema.id.as_str()))?;
         contradictions(r, &c.annotations.notes, config.as_ref())
+            .map(Some)
             .map_err(|e| crate::io::with_detection(e.into(), det, &self.image))
     }
 }
@@ -148,10 +157,10 @@ impl Opts {
 const CONTAINER_JSON_VERSION: &str = "1.1.0";
 
 /// What ckpt's container around the image carries, as `info --json` gives it.
-fn container_json(c: &ContainerInfo, against: &[Contradiction]) -> serde_json::Value {
+fn container_json(c: &ContainerInfo, against: Option<&[Contradiction]>) -> serde_json::Value {
     let a = &c.annotations;
     let (ma, mi, pa) = c.version;
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "format_version": CONTAINER_JSON_VERSION,
         "container_version": format!("{ma}.{mi}.{pa}"),
         "flags": c.flags,
@@ -167,18 +176,22 @@ fn container_json(c: &ContainerInfo, against: &[Contradiction]) -> serde_json::V
                 humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t)).to_string()
             }),
             "notes": a.notes.iter().map(|(k, v)| serde_json::json!({"key": k, "value": v})).collect::<Vec<_>>(),
-            "unknown_keys": a.unknown,
+            "unknown_keys": a.unknown_keys(),
         },
         "unknown_sections": c.unknown_sections,
-        "contradictions": against,
-    })
+    });
+    // Not known for standard input, which is read once.
+    if let (Some(x), Some(o)) = (against, v.as_object_mut()) {
+        o.insert("contradictions".into(), serde_json::json!(x));
+    }
+    v
 }
 
 /// Prints what ckpt's container around the image carries (schemas/container.md).
 fn print_container(
     out: &mut impl Write,
     c: &ContainerInfo,
-    against: &[Contradiction],
+    against: Option<&[Contradiction]>,
 ) -> Result<()> {
     let (ma, mi, pa) = c.version;
     writeln!(
@@ -207,12 +220,20 @@ fn print_container(
     for (k, v) in &a.notes {
         writeln!(out, "            note: {k}={v}")?;
     }
-    for k in &a.unknown {
+    for k in a.unknown_keys() {
         writeln!(
             out,
             "            annotation of unknown key {k} (from a later ckpt)"
         )?;
     }
+    let Some(against) = against else {
+        writeln!(
+            out,
+            "            (whether the image contradicts them is not checked on standard input, \
+             which is read once: give the file)"
+        )?;
+        return Ok(());
+    };
     for x in against {
         writeln!(
             out,

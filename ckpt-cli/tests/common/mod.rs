@@ -104,6 +104,14 @@ pub fn ckpt_ok(args: &[&str]) -> Output {
     o
 }
 
+/// Writes `ckpt sample` of v23-rc2 on x86_64 with `memory` bytes of pages (`1M`) to `out`.
+pub fn sample_to(out: &Path, memory: &str) {
+    let args = [
+        "sample", "--rev", "v23-rc2", "--arch", "x86_64", "--memory", memory,
+    ];
+    ckpt_ok(&[&args[..], &["-o", s(out)]].concat());
+}
+
 /// A path as an argument.
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()

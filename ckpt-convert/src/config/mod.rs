@@ -11,7 +11,7 @@ pub mod gate;
 pub mod provenance;
 pub mod rules;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Serialize;
@@ -107,6 +107,30 @@ impl KernelConfig {
         }
     }
 
+    /// Every option the file mentions, by name, with its value as written (`n` for
+    /// `# CONFIG_X is not set`).
+    pub fn options(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.options.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The options whose values differ between `self` and `other`, by name: (name, value
+    /// here, value there), `None` where a file does not mention the option. An option
+    /// one file does not mention and the other says is not set does not differ.
+    pub fn differences(
+        &self,
+        other: &KernelConfig,
+    ) -> Vec<(String, Option<String>, Option<String>)> {
+        let names: BTreeSet<&String> = self.options.keys().chain(other.options.keys()).collect();
+        let unset = |v: Option<&String>| v.is_none_or(|v| v == "n");
+        names
+            .into_iter()
+            .filter_map(|k| {
+                let (a, b) = (self.options.get(k), other.options.get(k));
+                (a != b && !(unset(a) && unset(b))).then(|| (k.clone(), a.cloned(), b.cloned()))
+            })
+            .collect()
+    }
+
     /// The `ckpt_const` variant this config selects: x86_64's AT_VECTOR_SIZE depends
     /// on CONFIG_IA32_EMULATION (kernel-consts.md §3). None when the file does not say.
     pub fn constants_variant(&self) -> Option<(&'static str, &'static str)> {
@@ -199,6 +223,23 @@ pub fn config_label(side: Side, given: Option<&GivenConfig>, assumed: &str) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn differences_are_by_option_and_unset_equals_unmentioned() {
+        let a = KernelConfig::parse("CONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_D=1\n");
+        let b = KernelConfig::parse("CONFIG_A=y\nCONFIG_B=y\nCONFIG_E=y\n");
+        let s = |x: &str| Some(x.to_string());
+        assert_eq!(
+            a.differences(&b),
+            vec![
+                ("CONFIG_B".into(), s("m"), s("y")),
+                ("CONFIG_D".into(), s("1"), None),
+                ("CONFIG_E".into(), None, s("y")),
+            ]
+        );
+        assert!(a.differences(&a).is_empty());
+        assert_eq!(a.options().count(), 4);
+    }
 
     #[test]
     fn config_files() {

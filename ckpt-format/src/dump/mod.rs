@@ -37,6 +37,7 @@
 //! # Ok::<(), ckpt_format::dump::DumpError>(())
 //! ```
 
+pub mod container;
 mod edit;
 pub mod json;
 #[cfg(test)]
@@ -200,6 +201,15 @@ const RECORD_MEMBERS: &[&str] = &[
     "page_addresses",
 ];
 
+/// What a dump's header line says ([`DumpEncoder::header`]).
+#[derive(Debug, Clone)]
+pub struct DumpHeader {
+    /// The image's format.
+    pub format: &'static Format,
+    /// The container the image was in, when it was in one.
+    pub container: Option<container::DumpContainer>,
+}
+
 /// Encodes the lines of a dump into an image, streaming: each record line is written as
 /// it comes (a chunked record's body as its chunk lines come).
 ///
@@ -218,6 +228,12 @@ impl<W: Write> DumpEncoder<W> {
 
     /// The format of the image that a dump whose header line is `line` describes.
     pub fn header_format(line: &str) -> Result<&'static Format, DumpError> {
+        Ok(Self::header(line)?.format)
+    }
+
+    /// What a dump whose header line is `line` describes: the image's format, and the
+    /// container around it, if the image was in one (dump format 2.1.0).
+    pub fn header(line: &str) -> Result<DumpHeader, DumpError> {
         let head: Json = serde_json::from_str(line).map_err(DumpError::NotJson)?;
         if head["kind"] != "header" {
             return Err(DumpError::NotHeader);
@@ -236,6 +252,7 @@ impl<W: Write> DumpEncoder<W> {
             "commit",
             "arch",
             "payloads",
+            "container",
         ];
         if let Some(m) = head
             .as_object()
@@ -254,7 +271,14 @@ impl<W: Write> DumpEncoder<W> {
                 schema.id, schema.commit
             )));
         }
-        Ok(Format::shared(schema, arch))
+        let container = match head.get("container") {
+            None | Some(Json::Null) => None,
+            Some(c) => Some(container::from_json(c, arch.endian())?),
+        };
+        Ok(DumpHeader {
+            format: Format::shared(schema, arch),
+            container,
+        })
     }
 
     /// An encoder of records of `format` (a dump's lines after its header), writing to
@@ -442,8 +466,9 @@ fn hexdecode(v: &Json, what: &'static str) -> Result<Vec<u8>, DumpError> {
 
 /// Version of the dump format (JSON Lines; grows only by addition). 2.0.0: values
 /// follow the proto3 JSON mapping (64-bit integers are strings, NaN and infinities are
-/// `"NaN"`, `"Infinity"`, `"-Infinity"`).
-pub const FORMAT_VERSION: &str = "2.0.0";
+/// `"NaN"`, `"Infinity"`, `"-Infinity"`). 2.1.0: the header of an image in ckpt's
+/// container has a `container` member ([`mod@container`]).
+pub const FORMAT_VERSION: &str = "2.1.0";
 /// Payloads up to this many bytes are always inline as hex.
 pub const INLINE_PAYLOAD: u32 = 256;
 /// Bytes of payload per `chunk` line with payloads.
@@ -489,8 +514,20 @@ pub struct DumpWriter<W: Write> {
 
 impl<W: Write> DumpWriter<W> {
     /// A writer to `out` that writes the header line of an image of `schema` on `arch`.
-    pub fn new(mut out: W, schema: &Schema, arch: Arch, payloads: bool) -> std::io::Result<Self> {
-        let head = json!({
+    pub fn new(out: W, schema: &Schema, arch: Arch, payloads: bool) -> std::io::Result<Self> {
+        Self::in_container(out, schema, arch, payloads, None)
+    }
+
+    /// [`DumpWriter::new`] for an image inside the container `c`, described in the
+    /// header's `container` member (records' offsets stay counted from the image's start).
+    pub fn in_container(
+        mut out: W,
+        schema: &Schema,
+        arch: Arch,
+        payloads: bool,
+        c: Option<&crate::container::ContainerInfo>,
+    ) -> std::io::Result<Self> {
+        let mut head = json!({
             "kind": "header",
             "format_version": FORMAT_VERSION,
             "revision": schema.id,
@@ -498,6 +535,9 @@ impl<W: Write> DumpWriter<W> {
             "arch": arch.name(),
             "payloads": payloads,
         });
+        if let (Some(c), Some(h)) = (c, head.as_object_mut()) {
+            h.insert("container".into(), container::to_json(c));
+        }
         writeln!(out, "{head}")?;
         Ok(DumpWriter {
             out,

@@ -1,4 +1,7 @@
-//! `ckpt diff`: field-level differences between two images.
+//! `ckpt diff`: field-level differences between two images, then between the additions
+//! of ckpt's container around either ([`annotations`]).
+
+mod annotations;
 
 use std::io::{Seek, Write};
 
@@ -10,9 +13,11 @@ use ckpt_format::{Format, Reader};
 use serde::Serialize;
 
 use crate::io::{open_image, with_detection};
+use annotations::AnnotationDifference;
 
 /// Version of the `--json` output.
-pub const FORMAT_VERSION: &str = "1.1.0";
+/// 1.2.0: `annotations`, `images_equal` and each side's `container`.
+pub const FORMAT_VERSION: &str = "1.2.0";
 
 const AFTER: &str = "Examples:
   ckpt diff before.ckpt after.ckpt
@@ -26,8 +31,13 @@ temporary file); what that conversion would default, need from the user or drop 
 listed as a difference, and a conversion that would be refused is reported and the
 images are compared member by member as they are.
 
+When either file is ckpt's container (schemas/container.md), what it adds is compared
+too, after the records, one line each (`annotation note site: site=lab=1 -> site=lab=2`;
+for kernel configs, the CONFIG_ options that differ), and counts as a difference: the
+files differ in what ckpt says about them. --images-only compares the plain images alone.
+
 Exit status:
-  0  the images are equal
+  0  the images are equal (and so are their annotations, unless --images-only)
   1  they differ
   2  usage error
   3  I/O error";
@@ -49,6 +59,9 @@ pub struct Opts {
     /// Output JSON (schemas/json/diff.schema.json).
     #[arg(long)]
     json: bool,
+    /// Compare the plain images only, not the annotations of a container around them.
+    #[arg(long)]
+    images_only: bool,
 }
 
 #[derive(Serialize)]
@@ -56,6 +69,8 @@ struct Side {
     image: String,
     revision: String,
     arch: String,
+    /// Whether the file is ckpt's container around the image.
+    container: bool,
 }
 
 #[derive(Serialize)]
@@ -78,6 +93,11 @@ struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     conversion: Option<Conversion>,
     differences: Vec<Difference>,
+    /// The containers' additions that differ; absent with --images-only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<Vec<AnnotationDifference>>,
+    /// Whether the plain images are equal.
+    images_equal: bool,
     equal: bool,
 }
 
@@ -91,6 +111,7 @@ fn model_of(path: &str, rev: Option<&str>) -> Result<(ImageModel, &'static Forma
         image: path.to_string(),
         revision: det.schema.id.clone(),
         arch: det.arch.name().to_string(),
+        container: false,
     };
     Ok((m, f, side))
 }
@@ -241,13 +262,24 @@ impl Opts {
             });
         }
         differences.extend(compare(&a, &b));
-        let equal = differences.is_empty();
+        let (mut s1, mut s2) = (s1, s2);
+        // Standard input's container is read to its end by now (its sections follow the
+        // image).
+        let c1 = crate::io::container_of(&self.image1)?;
+        let c2 = crate::io::container_of(&self.image2)?;
+        (s1.container, s2.container) = (c1.is_some(), c2.is_some());
+        let annotations =
+            (!self.images_only).then(|| annotations::compare(c1.as_ref(), c2.as_ref()));
+        let images_equal = differences.is_empty();
+        let equal = images_equal && annotations.as_ref().is_none_or(Vec::is_empty);
         let report = Report {
             format_version: FORMAT_VERSION,
             first: s1,
             second: s2,
             conversion,
             differences,
+            annotations,
+            images_equal,
             equal,
         };
         let mut out = std::io::stdout().lock();
@@ -295,9 +327,58 @@ fn print(out: &mut impl Write, r: &Report) -> Result<()> {
             d.second.as_deref().unwrap_or("(absent)")
         )?;
     }
-    match r.differences.len() {
-        0 => writeln!(out, "equal")?,
-        n => writeln!(out, "{n} difference{}", if n == 1 { "" } else { "s" })?,
+    let annotations = r.annotations.as_deref().unwrap_or_default();
+    for a in annotations {
+        print_annotation(out, a)?;
+    }
+    match (r.differences.len() + annotations.len(), annotations.len()) {
+        (0, _) => writeln!(out, "equal")?,
+        (n, 0) => writeln!(out, "{n} difference{}", if n == 1 { "" } else { "s" })?,
+        (n, k) => writeln!(
+            out,
+            "{n} difference{} ({k} in the annotations)",
+            if n == 1 { "" } else { "s" }
+        )?,
+    }
+    Ok(())
+}
+
+/// `annotation WHAT: FIRST -> SECOND`, or `first has X, second none` where one file has
+/// none; then the kernel config options that differ.
+fn print_annotation(out: &mut impl Write, a: &AnnotationDifference) -> Result<()> {
+    let shown = |v: &str| {
+        if a.what == "kernel config" {
+            format!("one ({v})")
+        } else {
+            v.to_string()
+        }
+    };
+    match (&a.first, &a.second) {
+        (Some(x), Some(y)) => writeln!(out, "annotation {}: {x} -> {y}", a.what)?,
+        (Some(x), None) => writeln!(
+            out,
+            "annotation {}: first has {}, second none",
+            a.what,
+            shown(x)
+        )?,
+        (None, Some(y)) => writeln!(
+            out,
+            "annotation {}: first none, second has {}",
+            a.what,
+            shown(y)
+        )?,
+        (None, None) => {}
+    }
+    let v = |x: &Option<String>| x.clone().unwrap_or_else(|| "(not mentioned)".into());
+    for o in &a.options {
+        writeln!(
+            out,
+            "annotation {} {}: {} -> {}",
+            a.what,
+            o.option,
+            v(&o.first),
+            v(&o.second)
+        )?;
     }
     Ok(())
 }

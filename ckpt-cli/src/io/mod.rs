@@ -6,11 +6,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use ckpt_format::Reader;
-use ckpt_format::container::{self, ContainerInfo, ImageInContainer};
+use ckpt_format::container::ImageInContainer;
 use ckpt_format::detect::{self, Detection, Evidence};
 use ckpt_format::input::Input;
 use ckpt_format::write::{Sink, copy_between_files};
 use std::os::fd::{AsFd, BorrowedFd};
+
+mod annotated;
+use annotated::stdin_source;
+pub use annotated::{Kept, Spool, container_of, kept_annotations, spool_stdin_container};
 
 /// A boxed image source (a file or standard input).
 pub type Source = Box<dyn Input>;
@@ -37,8 +41,8 @@ pub fn open_image_as(
     }
     let named = || InFile::new(path);
     if path == "-" {
-        let (r, d) = detect::open_preferring(Box::new(io::stdin()) as Source, rev, None, prefer)
-            .context(named())?;
+        let src = stdin_source().context(named())?;
+        let (r, d) = detect::open_preferring(src, rev, None, prefer).context(named())?;
         return Ok((r, d));
     }
     if container_of(path)?.is_some() {
@@ -65,110 +69,6 @@ pub fn open_image_as(
     let (r, d) =
         detect::open_preferring(Box::new(f) as Source, rev, Some(ev), prefer).context(named())?;
     Ok((r, d))
-}
-
-/// The container `path` is, when it is one of ckpt's containers (a plain image plus
-/// ckpt's additions, schemas/container.md); None for a plain image and for `-`.
-pub fn container_of(path: &str) -> Result<Option<ContainerInfo>> {
-    if path == "-" {
-        return Ok(None);
-    }
-    let named = || InFile::new(path);
-    let mut f = File::open(path).context("cannot open").context(named())?;
-    let mut head = [0u8; 8];
-    let n = io::Read::read(&mut f, &mut head)
-        .context("cannot read")
-        .context(named())?;
-    if !container::is_container(&head[..n]) {
-        return Ok(None);
-    }
-    let info = container::read_info(&mut f)
-        .context("cannot read the container")
-        .context(named())?;
-    Ok(Some(info))
-}
-
-/// `--keep-annotations`: a writer writes its image into a spool file beside the output,
-/// and [`Spool::finish`] writes the container around it (the image's length comes
-/// first in the container's prefix, so the image cannot stream straight to a pipe).
-pub struct Spool {
-    file: File,
-    annotations: container::Annotations,
-    endian: ckpt_format::Endian,
-}
-
-impl Spool {
-    /// A spool for an image to be written to `output` with `annotations` around it, in
-    /// byte order `endian`.
-    pub fn new(
-        output: &Path,
-        annotations: container::Annotations,
-        endian: ckpt_format::Endian,
-    ) -> Result<Spool> {
-        let dir = output
-            .parent()
-            .filter(|d| output != Path::new("-") && !d.as_os_str().is_empty());
-        let file = match dir {
-            Some(d) => tempfile::tempfile_in(d),
-            None => tempfile::tempfile(),
-        }
-        .context("cannot create the spool file for --keep-annotations")?;
-        Ok(Spool {
-            file,
-            annotations,
-            endian,
-        })
-    }
-
-    /// Where the image goes.
-    pub fn sink(&mut self) -> &mut File {
-        &mut self.file
-    }
-
-    /// Writes the container, the spooled image inside, to `out`.
-    pub fn finish(mut self, out: &mut Output) -> Result<()> {
-        use std::io::{Read, Seek, SeekFrom};
-        let len = self
-            .file
-            .stream_position()
-            .context("cannot read the spool file")?;
-        self.file
-            .seek(SeekFrom::Start(0))
-            .context("cannot read the spool file")?;
-        container::write(
-            out,
-            self.endian,
-            &mut (&self.file).take(len),
-            len,
-            &self.annotations,
-        )
-        .context("writing the container (--keep-annotations)")?;
-        Ok(())
-    }
-}
-
-/// The annotations `--keep-annotations` keeps: those of the container `image` is, or
-/// none (with a warning) when it is a plain image.
-pub fn kept_annotations(keep: bool, image: &str) -> Result<Option<container::Annotations>> {
-    if !keep {
-        return Ok(None);
-    }
-    match container_of(image)? {
-        Some(c) => Ok(Some(c.annotations)),
-        None => {
-            // A closed standard error changes nothing.
-            let _ = writeln!(
-                io::stderr().lock(),
-                "warning: --keep-annotations: {} carries no annotations; the output is a plain image",
-                if image == "-" {
-                    "standard input"
-                } else {
-                    image
-                }
-            );
-            Ok(None)
-        }
-    }
 }
 
 /// The image an error is about: a context in the error chain, printed as its path

@@ -123,8 +123,44 @@ pub struct Annotations {
     pub annotated_at: Option<u64>,
     /// Free notes, as KEY and VALUE.
     pub notes: Vec<(String, String)>,
-    /// Keys of entries this version does not know (skipped when read).
-    pub unknown: Vec<u16>,
+    /// Entries this version does not know, as key and value (kept as read, written back
+    /// after the known ones).
+    pub unknown: Vec<(u16, Vec<u8>)>,
+}
+
+impl Annotations {
+    /// The keys of [`Annotations::unknown`].
+    pub fn unknown_keys(&self) -> Vec<u16> {
+        self.unknown.iter().map(|(k, _)| *k).collect()
+    }
+}
+
+/// How a container is framed around its image: the byte order, the format version and
+/// the flags its prefix gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Envelope {
+    /// The image's byte order.
+    pub endian: Endian,
+    /// The container format version, (major, minor, patch).
+    pub version: (u16, u16, u16),
+    /// The prefix's flags ([`FLAG_ANNOTATED`]).
+    pub flags: u32,
+}
+
+impl Envelope {
+    /// The envelope this ckpt writes: [`VERSION`], annotated.
+    pub fn new(endian: Endian) -> Envelope {
+        Envelope {
+            endian,
+            version: VERSION,
+            flags: FLAG_ANNOTATED,
+        }
+    }
+
+    /// Whether this ckpt can write it: major [`VERSION`], known flags only.
+    pub fn check(&self) -> Result<(), ContainerError> {
+        check_version_and_flags(self.version, self.flags)
+    }
 }
 
 /// A container, as its prefix and sections describe it.
@@ -224,22 +260,7 @@ pub fn read_info<R: Read + Seek>(r: &mut R) -> Result<ContainerInfo, ContainerEr
     let mut head = [0u8; 10];
     r.read_exact(&mut head)
         .map_err(|_| bad(0, "not a ckpt container: shorter than its prefix"))?;
-    if !is_container(&head) {
-        return Err(bad(0, "not a ckpt container: no CKPT+ANN magic"));
-    }
-    let endian = match [head[8], head[9]] {
-        [0x02, 0x01] => Endian::Little,
-        [0x01, 0x02] => Endian::Big,
-        o => {
-            return Err(bad(
-                8,
-                format!(
-                    "byte order mark {:02x} {:02x}, expected 02 01 or 01 02",
-                    o[0], o[1]
-                ),
-            ));
-        }
-    };
+    let endian = order_of(&head)?;
     if size < PREFIX_LEN + FOOTER_LEN {
         return Err(bad(
             size,
@@ -248,36 +269,8 @@ pub fn read_info<R: Read + Seek>(r: &mut R) -> Result<ContainerInfo, ContainerEr
     }
     r.seek(SeekFrom::Start(0))?;
     let p: Prefix = read_part(r, endian, "prefix")?;
-    if p.major != VERSION.0 {
-        return Err(bad(
-            10,
-            format!(
-                "container format {}.{}.{}, which this ckpt (format {}.x) does not read",
-                p.major, p.minor, p.patch, VERSION.0
-            ),
-        ));
-    }
-    if p.flags & !KNOWN_FLAGS != 0 {
-        return Err(bad(
-            16,
-            format!(
-                "flags {:#x}: bits this ckpt does not know (sealed or encrypted images need a later ckpt)",
-                p.flags
-            ),
-        ));
-    }
-    if p.image_offset < PREFIX_LEN {
-        return Err(bad(
-            24,
-            format!("image offset {} inside the prefix", p.image_offset),
-        ));
-    }
-    let total = p
-        .image_offset
-        .checked_add(p.image_len)
-        .and_then(|x| x.checked_add(p.sections_len))
-        .and_then(|x| x.checked_add(FOOTER_LEN))
-        .ok_or_else(|| bad(24, "lengths that overflow"))?;
+    check_version_and_flags((p.major, p.minor, p.patch), p.flags)?;
+    let total = check_lengths(&p)?;
     if total > size {
         return Err(bad(
             size,
@@ -288,7 +281,33 @@ pub fn read_info<R: Read + Seek>(r: &mut R) -> Result<ContainerInfo, ContainerEr
     }
     let sections_at = p.image_offset + p.image_len;
     r.seek(SeekFrom::Start(sections_at))?;
-    let mut info = ContainerInfo {
+    let mut info = empty_info(&p, endian, total);
+    read_sections(r, sections_at, &p, endian, &mut info)?;
+    Ok(info)
+}
+
+/// The byte order of the container whose first bytes (at least 10) are `head`.
+fn order_of(head: &[u8]) -> Result<Endian, ContainerError> {
+    if !is_container(head) {
+        return Err(bad(0, "not a ckpt container: no CKPT+ANN magic"));
+    }
+    match head.get(8..10) {
+        Some([0x02, 0x01]) => Ok(Endian::Little),
+        Some([0x01, 0x02]) => Ok(Endian::Big),
+        Some(o) => Err(bad(
+            8,
+            format!(
+                "byte order mark {:02x} {:02x}, expected 02 01 or 01 02",
+                o[0], o[1]
+            ),
+        )),
+        None => Err(bad(0, "not a ckpt container: shorter than its prefix")),
+    }
+}
+
+/// What the prefix `p` says, before the sections are read.
+fn empty_info(p: &Prefix, endian: Endian, total: u64) -> ContainerInfo {
+    ContainerInfo {
         endian,
         version: (p.major, p.minor, p.patch),
         flags: p.flags,
@@ -297,26 +316,109 @@ pub fn read_info<R: Read + Seek>(r: &mut R) -> Result<ContainerInfo, ContainerEr
         annotations: Annotations::default(),
         unknown_sections: Vec::new(),
         total_len: total,
-    };
-    let end = sections_at + p.sections_len;
+    }
+}
+
+/// Refuses a version or flags this ckpt does not read (schemas/container.md, Versions).
+fn check_version_and_flags(version: (u16, u16, u16), flags: u32) -> Result<(), ContainerError> {
+    let (major, minor, patch) = version;
+    if major != VERSION.0 {
+        return Err(bad(
+            10,
+            format!(
+                "container format {major}.{minor}.{patch}, which this ckpt (format {}.x) does not read",
+                VERSION.0
+            ),
+        ));
+    }
+    if flags & !KNOWN_FLAGS != 0 {
+        return Err(bad(
+            16,
+            format!(
+                "flags {flags:#x}: bits this ckpt does not know (sealed or encrypted images need a later ckpt)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the prefix's offsets and lengths; returns the container's total length.
+fn check_lengths(p: &Prefix) -> Result<u64, ContainerError> {
+    if p.image_offset < PREFIX_LEN {
+        return Err(bad(
+            24,
+            format!("image offset {} inside the prefix", p.image_offset),
+        ));
+    }
+    p.image_offset
+        .checked_add(p.image_len)
+        .and_then(|x| x.checked_add(p.sections_len))
+        .and_then(|x| x.checked_add(FOOTER_LEN))
+        .ok_or_else(|| bad(24, "lengths that overflow"))
+}
+
+/// Reads a fixed part from a reader that cannot seek, at offset `at` of the container.
+/// `size` is its size in bytes (at most 64).
+fn read_part_at<T, R>(
+    r: &mut R,
+    at: u64,
+    size: usize,
+    endian: Endian,
+    what: &str,
+) -> Result<T, ContainerError>
+where
+    T: for<'a> BinRead<Args<'a> = ()>,
+    R: Read,
+{
+    let mut b = [0u8; 64];
+    let n = size.min(64);
+    r.read_exact(&mut b[..n]).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => bad(
+            at,
+            format!("the container is cut short: its {what} is incomplete"),
+        ),
+        _ => ContainerError::Io(e),
+    })?;
+    T::read_options(&mut Cursor::new(&b[..n]), binrw_endian(endian), ())
+        .map_err(|e| from_binrw(e, what))
+}
+
+/// Reads the sections and the footer that follow the image, from `r` positioned at
+/// offset `at` (where the image ends), into `info`; needs no seek, so that a pipe reads
+/// them as a file does. Every length is checked before anything is allocated.
+fn read_sections<R: Read>(
+    r: &mut R,
+    at: u64,
+    p: &Prefix,
+    endian: Endian,
+    info: &mut ContainerInfo,
+) -> Result<(), ContainerError> {
+    let end = at + p.sections_len;
+    let mut pos = at;
     for _ in 0..p.sections {
-        let at = r.stream_position()?;
-        let h: SectionHeader = read_part(r, endian, "section header")?;
-        let body_at = at + 16;
-        if h.len > end.saturating_sub(body_at) {
+        let h: SectionHeader = read_part_at(r, pos, 16, endian, "section header")?;
+        let body_at = pos + 16;
+        if body_at > end || h.len > end - body_at {
             return Err(bad(
-                at,
+                pos,
                 format!("a section of {} bytes, past the end of the sections", h.len),
             ));
         }
         if h.kind != SECTION_ANNOTATIONS {
             info.unknown_sections.push(h.kind);
-            r.seek(SeekFrom::Current(h.len as i64))?;
+            let n = io::copy(&mut r.take(h.len), &mut io::sink())?;
+            if n != h.len {
+                return Err(bad(
+                    body_at + n,
+                    "the container is cut short inside a section",
+                ));
+            }
+            pos = body_at + h.len;
             continue;
         }
         if h.len > MAX_SECTION {
             return Err(bad(
-                at,
+                pos,
                 format!(
                     "an annotation section of {} bytes (at most {MAX_SECTION})",
                     h.len
@@ -324,23 +426,32 @@ pub fn read_info<R: Read + Seek>(r: &mut R) -> Result<ContainerInfo, ContainerEr
             ));
         }
         let mut body = vec![0u8; h.len as usize];
-        r.read_exact(&mut body)?;
+        r.read_exact(&mut body).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => {
+                bad(body_at, "the container is cut short inside a section")
+            }
+            _ => ContainerError::Io(e),
+        })?;
         read_annotations(&body, body_at, endian, &mut info.annotations)?;
+        pos = body_at + h.len;
     }
-    if r.stream_position()? != end {
+    if pos != end {
         return Err(bad(
-            r.stream_position()?,
+            pos,
             format!("sections end here, but the prefix says they end at {end:#x}"),
         ));
     }
-    let f: Footer = read_part(r, endian, "footer")?;
-    if f.magic != FOOTER_MAGIC || f.total != total {
+    let f: Footer = read_part_at(r, end, FOOTER_LEN as usize, endian, "footer")?;
+    if f.magic != FOOTER_MAGIC || f.total != info.total_len {
         return Err(bad(
             end,
-            format!("a footer of CKPT-END and {total} bytes was expected"),
+            format!(
+                "a footer of CKPT-END and {} bytes was expected",
+                info.total_len
+            ),
         ));
     }
-    Ok(info)
+    Ok(())
 }
 
 fn text(v: &[u8], at: u64, what: &str) -> Result<String, ContainerError> {
@@ -386,7 +497,7 @@ fn read_annotations(
                     .ok_or_else(|| bad(vat, "a note without KEY=VALUE"))?;
                 a.notes.push((k.to_string(), v.to_string()));
             }
-            k => a.unknown.push(k),
+            k => a.unknown.push((k, value.to_vec())),
         }
     }
     Ok(())
@@ -422,6 +533,9 @@ fn annotation_body(a: &Annotations, endian: Endian) -> Vec<u8> {
     for (k, v) in &a.notes {
         entry(5, format!("{k}={v}").as_bytes());
     }
+    for (k, v) in &a.unknown {
+        entry(*k, v);
+    }
     body
 }
 
@@ -430,12 +544,39 @@ fn annotation_body(a: &Annotations, endian: Endian) -> Vec<u8> {
 /// container's length. Fails, having written part of it, when `image` holds other than
 /// `image_len` bytes: the caller writes to a temporary file it renames only on success.
 pub fn write<W: Write, R: Read>(
-    mut out: W,
+    out: W,
     endian: Endian,
     image: &mut R,
     image_len: u64,
     a: &Annotations,
 ) -> Result<u64, ContainerError> {
+    write_in(out, &Envelope::new(endian), image, image_len, a)
+}
+
+/// [`write()`] in the envelope `env` (its version and flags, for a container written back
+/// as it was read: `ckpt encode` of a container's dump). Refuses an envelope this ckpt
+/// does not read, and an unknown entry whose key is one this ckpt knows.
+pub fn write_in<W: Write, R: Read>(
+    mut out: W,
+    env: &Envelope,
+    image: &mut R,
+    image_len: u64,
+    a: &Annotations,
+) -> Result<u64, ContainerError> {
+    env.check()?;
+    let endian = env.endian;
+    if let Some((k, _)) = a.unknown.iter().find(|(k, _)| (1..=5).contains(k)) {
+        return Err(bad(
+            0,
+            format!("an unknown annotation of key {k}, which is a key this ckpt knows"),
+        ));
+    }
+    if let Some((_, v)) = a.unknown.iter().find(|(_, v)| v.len() > u32::MAX as usize) {
+        return Err(bad(
+            0,
+            format!("an annotation of {} bytes (at most {})", v.len(), u32::MAX),
+        ));
+    }
     if let Some((k, _)) = a
         .notes
         .iter()
@@ -443,7 +584,7 @@ pub fn write<W: Write, R: Read>(
     {
         return Err(bad(
             0,
-            format!("a note key {k:?}: a key is not empty and holds no ="),
+            format!("a note key \"{k}\": a key is not empty and holds no ="),
         ));
     }
     let body = annotation_body(a, endian);
@@ -465,10 +606,10 @@ pub fn write<W: Write, R: Read>(
     let prefix = Prefix {
         magic: MAGIC,
         order: 0x0102,
-        major: VERSION.0,
-        minor: VERSION.1,
-        patch: VERSION.2,
-        flags: FLAG_ANNOTATED,
+        major: env.version.0,
+        minor: env.version.1,
+        patch: env.version.2,
+        flags: env.flags,
         sections: 1,
         image_offset: PREFIX_LEN,
         image_len,
@@ -512,6 +653,9 @@ pub fn strip<R: Read + Seek, W: Write>(r: &mut R, mut out: W) -> Result<u64, Con
     out.flush()?;
     Ok(n)
 }
+
+mod stream;
+pub use stream::{StreamTail, StreamedImage};
 
 /// The plain image inside a container file, as a byte source for the reader: reads end
 /// where the image ends, skips seek, and page payloads may be copied from the file in the
@@ -567,145 +711,4 @@ impl crate::input::Input for ImageInContainer {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample() -> Annotations {
-        Annotations {
-            kernel_config_gz: Some(vec![0x1f, 0x8b, 8, 0, 1, 2, 3]),
-            linux_cr_tag: Some("ckpt-v23-rc2".into()),
-            ckpt_version: Some("0.1.0".into()),
-            annotated_at: Some(1_800_000_000),
-            notes: vec![("site".into(), "lab=2".into())],
-            unknown: vec![],
-        }
-    }
-
-    fn container(endian: Endian, image: &[u8]) -> Vec<u8> {
-        let mut c = Vec::new();
-        let n = write(
-            &mut c,
-            endian,
-            &mut &image[..],
-            image.len() as u64,
-            &sample(),
-        )
-        .unwrap();
-        assert_eq!(n, c.len() as u64);
-        c
-    }
-
-    #[test]
-    fn both_byte_orders_read_back_and_strip_to_the_image() {
-        let image: Vec<u8> = (0..5000u32).map(|k| k as u8).collect();
-        for endian in [Endian::Little, Endian::Big] {
-            let c = container(endian, &image);
-            assert!(is_container(&c));
-            let info = read_info(&mut Cursor::new(&c)).unwrap();
-            assert_eq!(info.endian, endian);
-            assert_eq!(info.annotations, sample());
-            assert_eq!((info.image_offset, info.image_len), (64, 5000));
-            assert_eq!(&c[64..5064], &image[..]);
-            let mut plain = Vec::new();
-            strip(&mut Cursor::new(&c), &mut plain).unwrap();
-            assert_eq!(plain, image);
-        }
-    }
-
-    #[test]
-    fn a_restart_stops_at_the_first_record_header() {
-        // The kernel reads {type, len} first and wants CKPT_HDR_HEADER (1) there.
-        let c = container(Endian::Little, b"image");
-        let t = u32::from_le_bytes(c[0..4].try_into().unwrap());
-        assert_ne!(t, 1);
-        assert_ne!(u32::from_be_bytes(c[0..4].try_into().unwrap()), 1);
-    }
-
-    #[test]
-    fn damaged_containers_are_refused_with_where_and_what() {
-        let c = container(Endian::Little, &[7u8; 100]);
-        let err = |b: &[u8]| read_info(&mut Cursor::new(b)).unwrap_err().to_string();
-        assert!(
-            err(&c[..c.len() - 1]).contains("cut short"),
-            "{}",
-            err(&c[..c.len() - 1])
-        );
-        assert!(err(&c[..40]).contains("cut short"));
-        assert!(err(b"CKPT+AN").contains("shorter than its prefix"));
-        assert!(err(&c[64..]).contains("no CKPT+ANN magic"));
-        let mut v = c.clone();
-        v[10] = 2; // major 2
-        assert!(err(&v).contains("container format 2.0.0"), "{}", err(&v));
-        let mut v = c.clone();
-        v[16] = 0x4; // encrypted
-        assert!(err(&v).contains("bits this ckpt does not know"));
-        let mut v = c.clone();
-        v[8] = 0x03;
-        assert!(
-            err(&v).contains("byte order mark 03 01, expected 02 01 or 01 02 (at offset 0x8)"),
-            "{}",
-            err(&v)
-        );
-        // A section longer than the sections.
-        let mut v = c.clone();
-        let at = 64 + 100 + 8;
-        v[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(
-            err(&v).contains("past the end of the sections"),
-            "{}",
-            err(&v)
-        );
-        // An entry longer than its section.
-        let mut v = c.clone();
-        let at = 64 + 100 + 16 + 4;
-        v[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(err(&v).contains("past its section"), "{}", err(&v));
-        // The footer's total.
-        let mut v = c.clone();
-        let n = v.len();
-        v[n - 8] ^= 1;
-        assert!(err(&v).contains("a footer of CKPT-END"), "{}", err(&v));
-    }
-
-    #[test]
-    fn a_note_key_with_an_equals_sign_is_refused() {
-        let a = Annotations {
-            notes: vec![("a=b".into(), "c".into())],
-            ..Annotations::default()
-        };
-        let e = write(Vec::new(), Endian::Little, &mut &b""[..], 0, &a).unwrap_err();
-        assert!(e.to_string().contains("holds no ="), "{e}");
-    }
-
-    #[test]
-    fn an_image_shorter_than_it_was_said_to_be_is_an_error() {
-        let mut c = Vec::new();
-        let e = write(&mut c, Endian::Little, &mut &b"abc"[..], 10, &sample()).unwrap_err();
-        assert!(
-            e.to_string().contains("ended after 3 of its 10 bytes"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn unknown_entries_and_sections_are_skipped() {
-        let c = container(Endian::Big, b"img");
-        let mut v = c[..c.len() - 16].to_vec();
-        // An entry of key 99 appended to the annotation section, and a section of kind 7.
-        v.extend_from_slice(&[0, 99, 0, 0, 0, 0, 0, 1, b'x']);
-        let sec_at = 64 + 3;
-        let old = u64::from_be_bytes(v[sec_at + 8..sec_at + 16].try_into().unwrap());
-        v[sec_at + 8..sec_at + 16].copy_from_slice(&(old + 9).to_be_bytes());
-        v.extend_from_slice(&[0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, b'a', b'b']);
-        let sections_len = (v.len() - sec_at) as u64;
-        v[40..48].copy_from_slice(&sections_len.to_be_bytes());
-        v[20..24].copy_from_slice(&2u32.to_be_bytes());
-        let total = v.len() as u64 + 16;
-        v.extend_from_slice(&FOOTER_MAGIC);
-        v.extend_from_slice(&total.to_be_bytes());
-        let info = read_info(&mut Cursor::new(&v)).unwrap();
-        assert_eq!(info.annotations.unknown, vec![99]);
-        assert_eq!(info.unknown_sections, vec![7]);
-        assert_eq!(info.annotations.notes, sample().notes);
-    }
-}
+mod tests;
