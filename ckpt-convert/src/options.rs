@@ -76,9 +76,10 @@ pub struct Options {
     pub cwd: TaskPaths,
     /// The root directories for those FS objects.
     pub root: TaskPaths,
-    /// The xstate size of the target CPU, when stated: HEADER_ARCH and CPU_FPU are copied
-    /// unchanged, so an image with another size is refused.
-    pub cpu_xstate_size: Option<u16>,
+    /// The target CPU's FPU facts (`--target-cpu`), when stated: x86's HEADER_ARCH
+    /// becomes the target's and every task's FPU state is put in its save format and
+    /// size ([`crate::rewrite`]'s cpu_state). Without it both are copied unchanged.
+    pub target_cpu: Option<crate::check::CpuFacts>,
     /// Where to spill a task's objects while its records are reordered (pre-v19 <->
     /// v19); the system's temporary directory when not given.
     pub spill_dir: Option<PathBuf>,

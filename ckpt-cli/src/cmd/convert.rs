@@ -77,8 +77,9 @@ pub struct Opts {
     /// annotate --config`): compared with what the image says; the image wins.
     #[arg(long, value_name = "FILE")]
     source_config: Option<PathBuf>,
-    /// The target CPU: fxsr=0|1,xsave=0|1,xstate-size=N, or host. HEADER_ARCH and CPU_FPU
-    /// are copied unchanged, so a different xstate size is refused.
+    /// The target CPU: fxsr=0|1,xsave=0|1,xstate-size=N, or host. HEADER_ARCH becomes the
+    /// target's and every task's FPU state is put in its save format and size (FXSAVE or
+    /// XSAVE; AVX state a smaller area cannot hold is a loss). Without it both are copied.
     #[arg(long)]
     target_cpu: Option<String>,
     /// Working directory for the FS objects a newer revision needs and an older image
@@ -171,7 +172,7 @@ impl Opts {
             source_config,
             cwd: paths(&self.cwd, "cwd")?,
             root: paths(&self.root, "root")?,
-            cpu_xstate_size: cpu.map(|c| c.xstate_size),
+            target_cpu: cpu,
             spill_dir,
             best_effort: false,
             allow_incomplete: self.allow_incomplete,

@@ -21,6 +21,7 @@ use crate::transform::Out;
 
 mod auxv_units;
 mod compat_task;
+mod cpu_state;
 mod fs_object;
 mod lsm_container;
 mod netns;
@@ -65,6 +66,8 @@ pub(crate) struct State {
     creds: Creds,
     /// What the arch change keeps between records (the vDSO, a held MM).
     compat: compat_task::Compat,
+    /// The source CPU's FPU facts (HEADER_ARCH).
+    fpu: cpu_state::FpuFacts,
     /// The page chunks being rewritten (arch change).
     pages: page_words::PageChunks,
 }
@@ -200,7 +203,6 @@ fn convert_record(
     }
     socket_buffers::refusal(conv, info)?;
     unix_peer_credentials::collect(conv, st, info, bytes);
-    check_xstate(conv, info, bytes)?;
     let decoded = ckpt_format::read::decode_record(conv.from, info, bytes)
         .map_err(|k| ConvertError::Format(ckpt_format::Error::new(k, Default::default())))?;
     let mut outs = Vec::new();
@@ -226,6 +228,8 @@ fn convert_record(
     }
     socket_has_buffers::rewrite(conv, info, &decoded, &mut out)?;
     unix_peer_credentials::rewrite(conv, st, info, &decoded, &mut out)?;
+    cpu_state::header_arch(conv, &mut st.fpu, info, &decoded, &mut out)?;
+    cpu_state::fpu_state(conv, &st.fpu, info, &mut out)?;
     compat_task::after(conv, st, info, &decoded, &mut out)?;
     if let Some(words) = compat_task::saved_auxv(conv, st, info, bytes)? {
         out = words;
@@ -263,29 +267,6 @@ fn drop_payload(conv: &mut Conv<'_>, st: &mut State, info: &RecordInfo, bytes: &
         return Flow::Done;
     }
     Flow::Pass
-}
-
-/// Refuses an image whose FPU state size is not the target CPU's (`--target-cpu`).
-fn check_xstate(conv: &Conv<'_>, info: &RecordInfo, bytes: &[u8]) -> Result<(), ConvertError> {
-    let (name, idx) = (info.name, info.index);
-    if name == "HEADER_ARCH"
-        && let Some(want) = conv.opts.cpu_xstate_size
-    {
-        let f = fields_of(conv.from, name, bytes);
-        let have = f
-            .iter()
-            .find(|(p, _)| p == "xstate_size")
-            .and_then(|(_, v)| v.as_int());
-        if let Some(have) = have
-            && have != want as i128
-        {
-            return Err(ConvertError::Refused(format!(
-                "record #{idx} HEADER_ARCH: the image's FPU state is {have} bytes (xstate_size) and the target \
-                 CPU's is {want}; restart requires them equal and ckpt copies the FPU state unchanged"
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Whether a rewrite took a record (nothing more is written for it) or let it pass on to

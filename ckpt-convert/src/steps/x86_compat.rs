@@ -172,8 +172,10 @@ pub static X86_COMPAT: ArchStep = ArchStep {
             down: Carry::Lossless,
             confidence: Confidence::High,
             source: "kernel-side.md §1.3",
-            why: "has_fxsr, has_xsave and xstate_size are the CPU's, compared exactly; the FPU \
-                  state is copied (its size must be the target CPU's: --target-cpu)",
+            why: "has_fxsr, has_xsave and xstate_size are the CPU's, compared exactly: copied, \
+                  or the target CPU's with --target-cpu, every task's FPU state then in its \
+                  save format and size; the x87 instruction and operand pointers take the \
+                  64-bit FXSAVE form an x86_64 kernel saves (FCS, FDS not kept)",
         },
     ],
 };
