@@ -86,15 +86,18 @@ fn dump_then_encode_gives_the_container_back_from_a_file_and_from_a_pipe() {
             "{what}"
         );
         let out = dir.path().join("again.ckpt");
-        ok(&["encode", "-", "-o", s(&out)], Some(&dump));
+        ok(
+            &["encode", "--keep-annotations", "-", "-o", s(&out)],
+            Some(&dump),
+        );
         assert!(
             std::fs::read(&out).unwrap() == c,
-            "{what}: encode is not the container"
+            "{what}: encode --keep-annotations is not the container"
         );
-        ok(&["encode", "--plain", "-", "-o", s(&out)], Some(&dump));
+        ok(&["encode", "-", "-o", s(&out)], Some(&dump));
         assert!(
             std::fs::read(&out).unwrap() == img,
-            "{what}: --plain is not the image"
+            "{what}: encode is not the plain image"
         );
         // From a pipe: the same dump.
         let piped = ok(&["dump", "--payloads", "-"], Some(&c));
@@ -135,13 +138,16 @@ fn encode_refuses_a_container_it_cannot_write_back_and_writes_nothing() {
         (
             "\"flags\":1",
             "\"flags\":1,\"unknown_sections\":[7]",
-            "encode --plain",
+            "without --keep-annotations",
         ),
         ("\"notes\":[", "\"colour\":1,\"notes\":[", "colour"),
     ] {
         assert!(head.contains(from), "{head}");
         let bad = format!("{}\n{rest}", head.replacen(from, to, 1));
-        let o = run(&["encode", "-", "-o", s(&out)], Some(bad.as_bytes()));
+        let o = run(
+            &["encode", "--keep-annotations", "-", "-o", s(&out)],
+            Some(bad.as_bytes()),
+        );
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{to}: {err}");
         assert!(err.contains("line 1") && err.contains(says), "{to}: {err}");

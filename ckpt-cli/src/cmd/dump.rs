@@ -21,8 +21,8 @@ const AFTER: &str = "Output (JSON Lines, see schemas/json/dump.schema.json):
   so that jq and JavaScript, which read numbers as doubles, cannot round them; NaN and infinite
   floats are \"NaN\", \"Infinity\", \"-Infinity\".
   Record offsets are counted from the image's start, also in a container.
-  `ckpt encode` reads it back; dump --payloads then encode is byte-exact, also after jq, and
-  gives a container back for a container (encode --plain: the plain image). A container
+  `ckpt encode` reads it back; dump --payloads then encode is byte-exact, also after jq (of
+  a container: the plain image, or the container with encode --keep-annotations). A container
   on standard input is kept in a temporary file first (its annotations follow the image).
 
 Examples:

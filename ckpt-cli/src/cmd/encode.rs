@@ -21,10 +21,11 @@ edit of what encode does not write (fields of a tail or payload, \"text\": edit 
 \"body\") are errors naming the line, the record and the field.
 
 A dump of an image that was in ckpt's container (schemas/container.md) has a \"container\"
-member in its header (annotations, format version, flags): encode writes the container
-again, around the image (spooled in a temporary file beside the output, then wrapped), so
-that dump --payloads then encode gives back the container byte for byte; --plain writes
-the plain image alone. Records' offsets in the dump are counted from the image's start.
+member in its header (annotations, format version, flags). As every ckpt writer, encode
+writes the plain image unless --keep-annotations, which writes the container again around
+it (the image spooled in a temporary file beside the output, then wrapped), so that dump
+--payloads then encode --keep-annotations gives back the container byte for byte.
+Records' offsets in the dump are counted from the image's start.
 
 The image is read back while it is written (a reader on a second thread, no second pass):
 an image that does not read is not written (exit 1, naming the record and the reason),
@@ -33,8 +34,8 @@ unless --unchecked.
 Examples:
   ckpt dump --payloads image.ckpt | ckpt encode - -o copy.ckpt && cmp image.ckpt copy.ckpt
   ckpt dump --payloads image.ckpt | jq -c 'if .name == \"TASK\" then .fields.exit_code = 1 else . end' | ckpt encode - -o edited.ckpt
-  ckpt dump --payloads annotated.ckpt | ckpt encode - -o copy.ckpt && cmp annotated.ckpt copy.ckpt
-  ckpt dump --payloads annotated.ckpt | ckpt encode --plain - -o plain.ckpt   # as ckpt strip
+  ckpt dump --payloads annotated.ckpt | ckpt encode --keep-annotations - -o copy.ckpt && cmp annotated.ckpt copy.ckpt
+  ckpt dump --payloads annotated.ckpt | ckpt encode - -o plain.ckpt   # the plain image, as ckpt strip
 
 Exit status: 0 success, 1 invalid dump or an image that does not read back (the error names
 the line or record), 2 usage error, 3 I/O error";
@@ -54,17 +55,18 @@ pub struct Opts {
     /// Write the image even when it does not read back as an image.
     #[arg(long)]
     unchecked: bool,
-    /// Write the plain image, without the container a dump of a container describes
-    /// (its header's "container": annotations, ...).
+    /// For a dump of a container (its header's "container": annotations, ...): write the
+    /// container again, around the image. Without it the plain image is written.
     #[arg(long)]
-    plain: bool,
+    keep_annotations: bool,
 }
 
 impl Opts {
     /// Runs the subcommand: the lines go to [`DumpEncoder`], errors name their line; the
     /// output goes through [`ReadBack`] unless `--unchecked`. A dump of an image that was
-    /// in a container (its header's `container`) gives a container again, unless
-    /// `--plain`: the image is spooled beside the output, then wrapped.
+    /// in a container (its header's `container`) gives a container again with
+    /// `--keep-annotations` (the image is spooled beside the output, then wrapped), the
+    /// plain image otherwise.
     pub fn run(self) -> Result<u8> {
         crate::io::refuse_same_file(&self.dump, &self.output)?;
         let input: Box<dyn Read> = if self.dump == "-" {
@@ -76,10 +78,27 @@ impl Opts {
         let first = lines
             .next()
             .ok_or_else(|| anyhow!("{}: empty dump", self.dump))??;
+        // The plain image: the container member is not read (nor checked).
+        let first = if self.keep_annotations {
+            first
+        } else {
+            match serde_json::from_str::<serde_json::Value>(&first) {
+                Ok(serde_json::Value::Object(mut o)) if o.contains_key("container") => {
+                    o.remove("container");
+                    writeln!(
+                        std::io::stderr().lock(),
+                        "note: {}: the dump is of an image in ckpt's container; writing the plain image (--keep-annotations writes the container)",
+                        self.dump
+                    )?;
+                    serde_json::Value::Object(o).to_string()
+                }
+                _ => first,
+            }
+        };
         let header = DumpEncoder::<Output>::header(&first)
             .with_context(|| format!("{}: line 1", self.dump))?;
         let mut out = Output::create_image(&self.output, self.force)?;
-        match header.container.filter(|_| !self.plain) {
+        match header.container {
             None => self.image(header.format, lines, &mut out)?,
             Some(c) => {
                 let mut spool =

@@ -162,7 +162,7 @@ pub fn from_json(v: &Json, endian: Endian) -> Result<DumpContainer, DumpError> {
     {
         return Err(err(format!(
             "sections of kinds {s}, from a later ckpt, are not in the dump, and the \
-             container cannot be written without them (encode --plain writes the plain image)"
+             container cannot be written without them (encode without --keep-annotations writes the plain image)"
         )));
     }
     let envelope = Envelope {
@@ -265,7 +265,7 @@ mod tests {
         assert!(e(&|v| v["byte_order"] = json!("big")).contains("not the image's"));
         assert!(e(&|v| v["format_version"] = json!("2.0.0")).contains("container format 2.0.0"));
         assert!(e(&|v| v["flags"] = json!(4)).contains("bits this ckpt does not know"));
-        assert!(e(&|v| v["unknown_sections"] = json!([7])).contains("encode --plain"));
+        assert!(e(&|v| v["unknown_sections"] = json!([7])).contains("without --keep-annotations"));
         assert!(e(&|v| v["annotations"]["colour"] = json!(1)).contains("colour"));
         assert!(e(&|v| v["annotations"]["kernel_config_gz"] = json!("zz")).contains("not hex"));
         assert!(e(&|v| v["annotations"]["annotated_at"] = json!("-1")).contains("out of range"));
