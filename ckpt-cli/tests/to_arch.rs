@@ -159,3 +159,27 @@ fn what_makes_no_sense_is_refused_and_nothing_is_written() {
         common::assert_no_debug_text(&a, &o.stderr);
     }
 }
+
+#[test]
+fn schema_arch_lists_the_rules_with_their_carry_source_and_confidence() {
+    for (from, to, refused) in [("x86_32", "x86_64", false), ("x86_64", "x86_32", true)] {
+        let out = ok(&["schema", "arch", from, to, "--json"], None);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        common::validate("schema-arch.schema.json", &v);
+        let rules = v["rules"].as_array().unwrap();
+        assert!(rules.len() >= 12, "{v}");
+        assert_eq!(
+            rules.iter().any(|r| r["carry"] == "refused"),
+            refused,
+            "{from} -> {to}: only going back are tasks refused"
+        );
+        let text = String::from_utf8(ok(&["schema", "arch", from, to], None)).unwrap();
+        assert!(
+            text.contains("ia32-flag") && text.contains("source:"),
+            "{text}"
+        );
+    }
+    let o = run(&["schema", "arch", "x86_32", "s390x"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("x86_32 <-> x86_64"));
+}

@@ -8,8 +8,9 @@ use ckpt_format::schema::{Claim, RecordBody};
 use ckpt_format::{Arch, Registry};
 use serde::Serialize;
 
-/// Version of the `--json` outputs of `schema list` and `schema show`.
-pub const FORMAT_VERSION: &str = "1.1.0";
+/// Version of the `--json` outputs of `schema list`, `schema show`, `schema diff` and
+/// `schema arch`.
+pub const FORMAT_VERSION: &str = "1.2.0";
 
 const AFTER_LIST: &str = "Examples:
   ckpt schema list
@@ -27,6 +28,16 @@ and constants that changed. (Whether conversion carries each change losslessly c
 the migration steps.)
 
 Exit status: 0 no differences, 1 differences, 2 usage error";
+
+const AFTER_ARCH: &str = "Examples:
+  ckpt schema arch x86_32 x86_64
+  ckpt schema arch x86_64 x86_32 --json | jq '.rules[] | select(.carry == \"refused\")'
+
+The rules `ckpt convert --to-arch` applies, as data: for each, what it concerns, how this
+direction carries it (lossless, defaulted, supplied, lossy, refused), how sure it is and
+where the fact comes from (schemas/x86-32-on-64.md has them all).
+
+Exit status: 0 success, 2 usage error (no conversion between the two arches)";
 
 const AFTER_SHOW: &str = "Examples:
   ckpt schema show v23-rc2
@@ -56,6 +67,19 @@ pub enum Command {
         /// Architecture (default: the first both have).
         #[arg(long, value_parser = crate::values::ArchName, hide_possible_values = true)]
         arch: Option<Arch>,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The rules of an architecture change (`convert --to-arch`): x86_32 <-> x86_64.
+    #[command(after_help = AFTER_ARCH)]
+    Arch {
+        /// The image's architecture.
+        #[arg(value_parser = crate::values::ArchName, hide_possible_values = true)]
+        from: Arch,
+        /// The target's.
+        #[arg(value_parser = crate::values::ArchName, hide_possible_values = true)]
+        to: Arch,
         /// Output JSON.
         #[arg(long)]
         json: bool,
@@ -223,6 +247,57 @@ impl Command {
                 }
                 let same = d.is_empty() && rewrites.is_empty();
                 return Ok(if same { 0 } else { crate::EXIT_NO });
+            }
+            Command::Arch { from, to, json } => {
+                let (step, dir) = ckpt_convert::steps::arch_step(from, to).ok_or_else(|| {
+                    super::usage(format!(
+                        "no conversion from {from} to {to}: the one architecture change is \
+                         x86_32 <-> x86_64"
+                    ))
+                })?;
+                let rules: Vec<serde_json::Value> = step
+                    .rules
+                    .iter()
+                    .map(|r| {
+                        let mut v = serde_json::to_value(r).unwrap_or_default();
+                        v["carry"] =
+                            serde_json::to_value(ckpt_convert::steps::ArchStep::carry(r, dir))
+                                .unwrap_or_default();
+                        v
+                    })
+                    .collect();
+                if json {
+                    let (n, w) = step.chunk_pages;
+                    serde_json::to_writer_pretty(
+                        &mut out,
+                        &serde_json::json!({
+                            "format_version": FORMAT_VERSION,
+                            "from": from.name(), "to": to.name(),
+                            "tif_ia32_bit": step.tif_ia32_bit,
+                            "chunk_pages": {step.narrow.name(): n, step.wide.name(): w},
+                            "task_size": {
+                                step.narrow.name(): step.narrow_task_size,
+                                format!("{} 32-bit task", step.wide.name()): step.wide_compat_task_size,
+                            },
+                            "rules": rules,
+                        }),
+                    )?;
+                    writeln!(out)?;
+                } else {
+                    writeln!(out, "{from} -> {to}: {} rules", step.rules.len())?;
+                    for (r, v) in step.rules.iter().zip(&rules) {
+                        writeln!(
+                            out,
+                            "\n{} ({}, confidence {}): {}",
+                            v["rule"].as_str().unwrap_or(""),
+                            v["carry"].as_str().unwrap_or(""),
+                            v["confidence"].as_str().unwrap_or(""),
+                            r.subject
+                        )?;
+                        writeln!(out, "  {}", r.why)?;
+                        writeln!(out, "  source: {}", r.source)?;
+                    }
+                }
             }
             Command::Show { rev, arch, json } => {
                 let s = Registry::get()
