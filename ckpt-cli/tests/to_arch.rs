@@ -183,3 +183,37 @@ fn schema_arch_lists_the_rules_with_their_carry_source_and_confidence() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("x86_32 <-> x86_64"));
 }
+
+#[test]
+fn the_arch_change_streams_through_pipes_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = sample32(dir.path(), "robust-futex");
+    let img = std::fs::read(&src).unwrap();
+    let up = ok(
+        &[
+            "convert",
+            "-",
+            "--to-arch",
+            "x86_64",
+            "--to-rev",
+            "v23-rc2",
+            "-o",
+            "-",
+        ],
+        Some(&img),
+    );
+    let back = ok(
+        &[
+            "convert",
+            "-",
+            "--to-arch",
+            "x86_32",
+            "--to-rev",
+            "v23-rc2",
+            "-o",
+            "-",
+        ],
+        Some(&up),
+    );
+    assert!(back == img, "a pipe there and back changes the image");
+}
