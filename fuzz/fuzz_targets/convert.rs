@@ -3,7 +3,9 @@
 //! conversion that succeeds must give an image that reads under the target format.
 //!
 //! Input: `[revision selector, arch selector, target selector, image...]`; the target is
-//! picked among the revisions that have the arch (conversion keeps the arch).
+//! picked among the revisions that have the arch. An x86 image whose target selector has
+//! its high bit set is converted to the other x86 arch (`--to-arch`) where the target
+//! revision has it.
 
 #![no_main]
 
@@ -39,19 +41,27 @@ fuzz_target!(|data: &[u8]| {
     if read_all(image, schema, arch).is_err() {
         return;
     }
+    let other = match arch {
+        Arch::X86_32 => Some(Arch::X86_64),
+        Arch::X86_64 => Some(Arch::X86_32),
+        _ => None,
+    };
+    let target_arch = other.filter(|a| data[2] & 0x80 != 0 && to.has_arch(*a));
     let opts = Options {
         allow_lossy: true,
         cwd: ckpt_convert::TaskPaths::all("/"),
         root: ckpt_convert::TaskPaths::all("/"),
+        target_arch,
         ..Default::default()
     };
+    let out_arch = target_arch.unwrap_or(arch);
     let reader = Reader::new(image, Format::new(schema, arch));
     let mut out = Vec::new();
     if convert(reader, to, &opts, &mut out).is_ok()
-        && let Err(e) = read_all(&out, to, arch)
+        && let Err(e) = read_all(&out, to, out_arch)
     {
         panic!(
-            "{} -> {} on {arch}: the converted image does not read back: {e}",
+            "{} {arch} -> {} {out_arch}: the converted image does not read back: {e}",
             schema.id, to.id
         );
     }
