@@ -10,7 +10,7 @@
 use ckpt_format::detect::{Evidence, record_differences};
 use ckpt_format::input::Input;
 use ckpt_format::read::{Decoded, HeaderPeek};
-use ckpt_format::{Format, Reader, Schema};
+use ckpt_format::{Arch, Format, Reader, Schema};
 use serde::Serialize;
 
 pub use crate::config::KernelConfig;
@@ -346,6 +346,16 @@ pub fn check<R: Input>(
                 "CPU: not given (--target-cpu fxsr=..,xsave=..,xstate-size=N or host)".into(),
             ),
         }
+    }
+    // 32-bit tasks of a 64-bit kernel restart only under a 32-bit restarting task
+    // ("%d-bit restarting %d-bit", v20 25/96): the restart binary is not in the image.
+    let ia32 = needs.records("CONFIG_IA32_EMULATION");
+    if arch == Arch::X86_64 && !ia32.is_empty() {
+        not_verified.push(format!(
+            "restart binary: the image's tasks are 32-bit tasks (TIF_IA32 or USER32 \
+             segments: {}): restart them with a 32-bit (i386) build of user-cr's restart",
+            ia32.join(", ")
+        ));
     }
     Ok(Report {
         revision: from.schema.id.clone(),
