@@ -103,7 +103,7 @@ fn every_revision_and_arch_shows_names_not_numbers() {
             serde_json::from_str(&ok(&["info", "-t", "--stats", "--json", "-"], Some(&img)))
                 .unwrap();
         validate(&j);
-        assert_eq!(j["format_version"], "1.2.0");
+        assert_eq!(j["format_version"], "1.3.0");
         for t in j["task_details"].as_array().unwrap() {
             assert!(
                 t["state_name"].as_str().unwrap().starts_with("TASK_"),

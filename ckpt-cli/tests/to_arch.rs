@@ -52,6 +52,8 @@ fn an_x86_32_image_converts_to_x86_64_and_back_to_the_same_bytes() {
     // check says what the image cannot: the restart binary must be a 32-bit one.
     let check = String::from_utf8(ok(&["check", s(&up)], None)).unwrap();
     assert!(check.contains("32-bit (i386) build"), "{check}");
+    let tasks = String::from_utf8(ok(&["info", "-t", s(&up)], None)).unwrap();
+    assert!(tasks.contains(", a 32-bit task"), "{tasks}");
     // Every rule's ledger entries name the arch change.
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     let fields: Vec<String> = r["entries"]

@@ -86,7 +86,12 @@ fn state(out: &mut impl Write, t: &TaskSummary) -> Result<()> {
         .exit_signal
         .as_deref()
         .map_or(String::new(), |s| format!(", exit signal {s}"));
-    writeln!(out, "  state:        {}{exit}{signal}", t.state_name)?;
+    let bits = if t.compat_32bit {
+        ", a 32-bit task"
+    } else {
+        ""
+    };
+    writeln!(out, "  state:        {}{exit}{signal}{bits}", t.state_name)?;
     if !t.nested_pids.is_empty() {
         let levels: Vec<String> = t
             .pid_levels

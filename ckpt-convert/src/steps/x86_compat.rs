@@ -15,7 +15,7 @@ pub static X86_COMPAT: ArchStep = ArchStep {
     narrow: Arch::X86_32,
     wide: Arch::X86_64,
     // arch/x86/include/asm/thread_info.h, 2.6.28 .. 3.0: one header for both kernels.
-    tif_ia32_bit: 17,
+    tif_ia32_bit: ckpt_format::summary::names::X86_TIF_IA32,
     // CKPT_PGARR_BATCH = 16 page arrays of CKPT_PGARR_TOTAL = PAGE_SIZE / sizeof(void *)
     // addresses: the most pages checkpoint puts in one chunk (mm/checkpoint.c
     // vma_fill_pgarr, v20 42/96). Restore has no limit of its own.

@@ -165,7 +165,7 @@ pub struct ImageInfo {
 }
 
 /// Version of the `ckpt info --json` output (grows only by addition).
-pub const INFO_FORMAT_VERSION: &str = "1.2.0";
+pub const INFO_FORMAT_VERSION: &str = "1.3.0";
 
 /// Walks the image `r` (detected as `det`, named `image`) to its end.
 pub fn summarise_image<R: Input>(

@@ -16,6 +16,11 @@
 
 use crate::Arch;
 
+/// TIF_IA32, the bit of an x86 task's thread_info flags that marks a 32-bit task of a
+/// 64-bit kernel (arch/x86/include/asm/thread_info.h, bit 17 in 2.6.31 .. 3.0, one
+/// header for both x86 kernels; schemas/x86-32-on-64.md §1).
+pub const X86_TIF_IA32: u32 = 17;
+
 /// Task state bits (`include/linux/sched.h`, 2.6.32 to 3.0), lowest first.
 pub const TASK_STATE_BITS: &[(u64, &str)] = &[
     (0x1, "TASK_INTERRUPTIBLE"),

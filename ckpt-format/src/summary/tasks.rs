@@ -39,6 +39,9 @@ pub struct TaskSummary {
     pub exit_signal: Option<String>,
     /// True for a zombie.
     pub zombie: bool,
+    /// True for a 32-bit task of a 64-bit kernel (x86_64, TIF_IA32 in THREAD).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub compat_32bit: bool,
     /// Tasks of its thread group, itself included.
     pub threads: usize,
     /// The pids of the other tasks of its thread group, in tree order.
@@ -336,6 +339,8 @@ impl Context<'_> {
             exit_signal: (exit_signal > 0)
                 .then(|| names::signal_or_number(arch, exit_signal as u64, self.nsig)),
             zombie: t.zombie,
+            compat_32bit: arch == Arch::X86_64
+                && int(&t.thread, "thread_info_flags") & (1 << names::X86_TIF_IA32) != 0,
             threads: m.threads(t),
             thread_pids: m
                 .tasks
