@@ -55,6 +55,7 @@ enum Command {
     Diff(cmd::diff::Opts),
     Edit(cmd::edit::Opts),
     Info(cmd::info::Opts),
+    Keygen(cmd::keygen::Opts),
     Man(cmd::man::Opts),
     Mem(cmd::mem::Opts),
     Dump(cmd::dump::Opts),
@@ -96,6 +97,7 @@ fn main() -> ExitCode {
         Command::Encode(o) => o.run(),
         Command::Sample(o) => o.run(),
         Command::Strip(o) => o.run(),
+        Command::Keygen(o) => o.run(),
         Command::Schema(c) => c.run(),
     };
     match result {
