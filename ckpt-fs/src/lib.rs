@@ -42,7 +42,7 @@ pub enum Error {
     #[error(transparent)]
     Image(#[from] ckpt_format::Error),
     /// The root directory cannot be used.
-    #[error("root {}: {reason}", path.display())]
+    #[error("root directory {}: {reason}", path.display())]
     Root {
         /// The directory as given.
         path: PathBuf,

@@ -119,7 +119,8 @@ pub enum Use {
 }
 
 impl Use {
-    /// Its name, as the human table shows it.
+    /// Its name, as the human table shows it (`open file`, `bound socket`, `bind
+    /// directory`: the directory a socket was bound relative to).
     pub fn name(&self) -> &str {
         match self {
             Use::OpenFile(_) => "open file",
@@ -129,9 +130,9 @@ impl Use {
             Use::MappedFile { .. } => "mapped file",
             Use::Cwd => "cwd",
             Use::Root => "root",
-            Use::BoundSocket => "bound unix socket",
-            Use::PeerSocket => "peer unix socket",
-            Use::BindDirectory => "directory of a relative bind",
+            Use::BoundSocket => "bound socket",
+            Use::PeerSocket => "peer socket",
+            Use::BindDirectory => "bind directory",
             Use::Other { what } => what,
         }
     }
