@@ -11,8 +11,11 @@
 use std::collections::BTreeMap;
 
 use ckpt_format::input::Input;
+use ckpt_format::limits::PAGE_SIZE;
 use ckpt_format::model::places::{PlaceKind, PlaceTracker, PlaceValue};
-use ckpt_format::model::{ImageModel, ModelBuilder, ObjectModel, TaskModel};
+use ckpt_format::model::{
+    FdModel, ImageModel, ModelBuilder, ObjectModel, TaskModel, VmaModel, field_int,
+};
 use ckpt_format::summary::names::VM_SHARED;
 use ckpt_format::{Format, Reader};
 use serde::Serialize;
@@ -291,12 +294,195 @@ fn file_member(o: &ObjectModel, name: &str) -> u64 {
         .unwrap_or(0) as u64
 }
 
+/// The model's references the other way round, built once: who holds each file, each
+/// address space, each FS object, each socket (a lookup per path, not a scan).
+struct Index<'m> {
+    m: &'m ImageModel,
+    format: &'m Format,
+    /// Tasks by the member (`files_objref`, `mm_objref`, `fs_objref`) and tag they refer to.
+    tasks: BTreeMap<(&'static str, i64), Vec<&'m TaskModel>>,
+    /// Descriptors by the tag of their file: the table's tag and the descriptor.
+    fds: BTreeMap<i64, Vec<(i64, &'m FdModel)>>,
+    /// Address spaces by the tag of their executable.
+    exes: BTreeMap<i64, Vec<i64>>,
+    /// Mappings by the tag of their file: the address space's tag and the VMA.
+    maps: BTreeMap<i64, Vec<(i64, &'m VmaModel)>>,
+    /// FILE objects by the tag of their socket.
+    socket_files: BTreeMap<i64, Vec<i64>>,
+}
+
+/// The task references [`Index`] follows.
+const TASK_REFS: [&str; 3] = ["files_objref", "mm_objref", "fs_objref"];
+
+impl<'m> Index<'m> {
+    fn new(m: &'m ImageModel, format: &'m Format) -> Index<'m> {
+        let mut ix = Index {
+            m,
+            format,
+            tasks: BTreeMap::new(),
+            fds: BTreeMap::new(),
+            exes: BTreeMap::new(),
+            maps: BTreeMap::new(),
+            socket_files: BTreeMap::new(),
+        };
+        for t in &m.tasks {
+            for member in TASK_REFS {
+                if let Some(tag) = t.refs.get(member) {
+                    ix.tasks.entry((member, *tag)).or_default().push(t);
+                }
+            }
+        }
+        for o in m.objects.values() {
+            for d in &o.fds {
+                ix.fds.entry(d.file).or_default().push((o.tag, d));
+            }
+            if o.record == "MM" {
+                if let Some(exe) = o.int("exe_objref") {
+                    ix.exes.entry(exe as i64).or_default().push(o.tag);
+                }
+                for v in &o.vmas {
+                    let file = field_int(&v.fields, "vma_objref").unwrap_or(0) as i64;
+                    if file != 0 {
+                        ix.maps.entry(file).or_default().push((o.tag, v));
+                    }
+                }
+            }
+            if o.record == "FILE"
+                && let Some(sock) = o.int("sock_objref")
+            {
+                ix.socket_files.entry(sock as i64).or_default().push(o.tag);
+            }
+        }
+        ix
+    }
+
+    /// The tasks whose `member` refers to `tag`.
+    fn tasks(&self, member: &'static str, tag: i64) -> Vec<TaskRef> {
+        self.tasks
+            .get(&(member, tag))
+            .map(|ts| ts.iter().map(|t| task_ref(t)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The uses of the object a place belongs to.
+    fn uses_of(&self, s: &Seen) -> Vec<PathUse> {
+        let Some(o) = s.object.and_then(|t| self.m.object(t)) else {
+            return Vec::new();
+        };
+        let how = match (o.record.as_str(), s.use_) {
+            ("FILE", _) => return self.file_uses(o),
+            ("FS", "cwd") => Use::Cwd,
+            ("FS", "root") => Use::Root,
+            ("SOCKET", "bound unix socket") => Use::BoundSocket,
+            ("SOCKET", "peer unix socket") => Use::PeerSocket,
+            ("SOCKET", "directory of a relative bind") => Use::BindDirectory,
+            _ => return Vec::new(),
+        };
+        let tasks = if o.record == "FS" {
+            self.tasks("fs_objref", o.tag)
+        } else {
+            self.socket_tasks(o.tag)
+        };
+        if tasks.is_empty() {
+            return Vec::new();
+        }
+        vec![PathUse { tasks, how }]
+    }
+
+    /// A socket's tasks: those with a descriptor on a FILE of the socket.
+    fn socket_tasks(&self, sock: i64) -> Vec<TaskRef> {
+        let mut out: Vec<TaskRef> = Vec::new();
+        let files = self
+            .socket_files
+            .get(&sock)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        for file in files {
+            for (table, _) in self.fds.get(file).map(Vec::as_slice).unwrap_or(&[]) {
+                for t in self.tasks("files_objref", *table) {
+                    if !out.contains(&t) {
+                        out.push(t);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// A FILE's uses: its descriptors, the address spaces that run it and those that
+    /// map it.
+    fn file_uses(&self, o: &ObjectModel) -> Vec<PathUse> {
+        let mut out = Vec::new();
+        let f_type = file_member(o, "f_type") as i64;
+        let kind = self
+            .format
+            .schema
+            .enum_name("file", f_type, self.format.arch);
+        let flags = file_member(o, "f_flags");
+        for (table, d) in self.fds.get(&o.tag).map(Vec::as_slice).unwrap_or(&[]) {
+            let desc = Descriptor {
+                fd: d.fd,
+                flags,
+                access: Access::of(flags),
+                pos: file_member(o, "f_pos"),
+                close_on_exec: d.close_on_exec,
+            };
+            out.push(PathUse {
+                tasks: self.tasks("files_objref", *table),
+                how: match kind {
+                    Some("FIFO") => Use::Fifo(desc),
+                    Some("TTY") => Use::Tty(desc),
+                    _ => Use::OpenFile(desc),
+                },
+            });
+        }
+        for mm in self.exes.get(&o.tag).map(Vec::as_slice).unwrap_or(&[]) {
+            out.push(PathUse {
+                tasks: self.tasks("mm_objref", *mm),
+                how: Use::Executable,
+            });
+        }
+        for (mm, v) in self.maps.get(&o.tag).map(Vec::as_slice).unwrap_or(&[]) {
+            let vint = |n: &str| field_int(&v.fields, n).unwrap_or(0);
+            out.push(PathUse {
+                tasks: self.tasks("mm_objref", *mm),
+                how: Use::MappedFile {
+                    start: v.start,
+                    end: v.end,
+                    offset: (vint("vm_pgoff") as u64).saturating_mul(PAGE_SIZE as u64),
+                    shared: vint("vm_flags") as u64 & VM_SHARED != 0,
+                },
+            });
+        }
+        out
+    }
+
+    /// What the records say of the size of the file `o`: the `ino_size` of a mapping
+    /// of it, the largest position of a descriptor open on it.
+    fn record_sizes(&self, o: &ObjectModel, rec: &mut Recorded) {
+        if o.record != "FILE" {
+            return;
+        }
+        for (_, v) in self.maps.get(&o.tag).map(Vec::as_slice).unwrap_or(&[]) {
+            let size = field_int(&v.fields, "ino_size").unwrap_or(0);
+            if size > 0 {
+                rec.size = Some(size as u64);
+            }
+        }
+        let pos = file_member(o, "f_pos");
+        if pos > 0 && self.fds.contains_key(&o.tag) {
+            rec.min_size = Some(rec.min_size.unwrap_or(0).max(pos));
+        }
+    }
+}
+
 fn resolve(m: &ImageModel, format: &Format, seen: Vec<Seen>) -> PathList {
+    let ix = Index::new(m, format);
     let mut paths: Vec<ImagePath> = Vec::new();
     let mut at: BTreeMap<String, usize> = BTreeMap::new();
     let by_pid: BTreeMap<i64, &TaskModel> = m.tasks.iter().map(|t| (t.pid, t)).collect();
     for s in seen {
-        let mut uses = uses_of(m, format, &s);
+        let mut uses = ix.uses_of(&s);
         if uses.is_empty() {
             // No task reaches the object: the place's own task and words.
             uses.push(PathUse {
@@ -337,7 +523,7 @@ fn resolve(m: &ImageModel, format: &Format, seen: Vec<Seen>) -> PathList {
             }
         }
         if let Some(o) = s.object.and_then(|t| m.object(t)) {
-            record_sizes(m, o, &mut p.recorded);
+            ix.record_sizes(o, &mut p.recorded);
         }
     }
     PathList {
@@ -357,155 +543,6 @@ fn use_of_words(words: &str) -> Use {
         "peer unix socket" => Use::PeerSocket,
         "directory of a relative bind" => Use::BindDirectory,
         w => Use::Other { what: w.into() },
-    }
-}
-
-/// The tasks whose reference `member` (`files_objref`, `mm_objref`, `fs_objref`) is
-/// one of `tags`.
-fn tasks_with<'m>(m: &'m ImageModel, member: &str, tag: i64) -> Vec<&'m TaskModel> {
-    m.tasks
-        .iter()
-        .filter(|t| t.refs.get(member) == Some(&tag))
-        .collect()
-}
-
-fn refs(tasks: &[&TaskModel]) -> Vec<TaskRef> {
-    tasks.iter().map(|t| task_ref(t)).collect()
-}
-
-/// The uses of the object a place belongs to, from the model.
-fn uses_of(m: &ImageModel, format: &Format, s: &Seen) -> Vec<PathUse> {
-    let Some(o) = s.object.and_then(|t| m.object(t)) else {
-        return Vec::new();
-    };
-    match (o.record.as_str(), s.use_) {
-        ("FS", "cwd") => fs_use(m, o.tag, Use::Cwd),
-        ("FS", "root") => fs_use(m, o.tag, Use::Root),
-        ("SOCKET", "bound unix socket") => socket_use(m, o.tag, Use::BoundSocket),
-        ("SOCKET", "peer unix socket") => socket_use(m, o.tag, Use::PeerSocket),
-        ("SOCKET", "directory of a relative bind") => socket_use(m, o.tag, Use::BindDirectory),
-        ("FILE", _) => file_uses(m, format, o),
-        _ => Vec::new(),
-    }
-}
-
-fn fs_use(m: &ImageModel, tag: i64, how: Use) -> Vec<PathUse> {
-    let tasks = tasks_with(m, "fs_objref", tag);
-    if tasks.is_empty() {
-        return Vec::new();
-    }
-    vec![PathUse {
-        tasks: refs(&tasks),
-        how,
-    }]
-}
-
-/// A socket's tasks: those with a descriptor on a FILE of the socket.
-fn socket_use(m: &ImageModel, sock: i64, how: Use) -> Vec<PathUse> {
-    let mut tasks = Vec::new();
-    for f in m.objects.values().filter(|o| o.record == "FILE") {
-        if f.int("sock_objref") != Some(sock as i128) {
-            continue;
-        }
-        for (table, _) in tables_holding(m, f.tag) {
-            for t in tasks_with(m, "files_objref", table) {
-                if !tasks.iter().any(|x: &&TaskModel| x.index == t.index) {
-                    tasks.push(t);
-                }
-            }
-        }
-    }
-    if tasks.is_empty() {
-        return Vec::new();
-    }
-    vec![PathUse {
-        tasks: refs(&tasks),
-        how,
-    }]
-}
-
-/// The file tables with a descriptor on `file`, with the descriptors.
-fn tables_holding(m: &ImageModel, file: i64) -> Vec<(i64, Vec<&ckpt_format::model::FdModel>)> {
-    m.objects
-        .values()
-        .filter(|o| o.record == "FILE_TABLE")
-        .filter_map(|t| {
-            let fds: Vec<_> = t.fds.iter().filter(|d| d.file == file).collect();
-            (!fds.is_empty()).then_some((t.tag, fds))
-        })
-        .collect()
-}
-
-/// A FILE's uses: its descriptors, the address spaces that run it and those that map it.
-fn file_uses(m: &ImageModel, format: &Format, o: &ObjectModel) -> Vec<PathUse> {
-    let mut out = Vec::new();
-    let f_type = file_member(o, "f_type");
-    let kind = format.schema.enum_name("file", f_type as i64, format.arch);
-    for (table, fds) in tables_holding(m, o.tag) {
-        let tasks = tasks_with(m, "files_objref", table);
-        for d in fds {
-            let flags = file_member(o, "f_flags");
-            let desc = Descriptor {
-                fd: d.fd,
-                flags,
-                access: Access::of(flags),
-                pos: file_member(o, "f_pos"),
-                close_on_exec: d.close_on_exec,
-            };
-            out.push(PathUse {
-                tasks: refs(&tasks),
-                how: match kind {
-                    Some("FIFO") => Use::Fifo(desc),
-                    Some("TTY") => Use::Tty(desc),
-                    _ => Use::OpenFile(desc),
-                },
-            });
-        }
-    }
-    for mm in m.objects.values().filter(|x| x.record == "MM") {
-        let tasks = tasks_with(m, "mm_objref", mm.tag);
-        if mm.int("exe_objref") == Some(o.tag as i128) {
-            out.push(PathUse {
-                tasks: refs(&tasks),
-                how: Use::Executable,
-            });
-        }
-        for v in mm.vmas.iter() {
-            let vint = |n: &str| ckpt_format::model::field_int(&v.fields, n).unwrap_or(0);
-            if vint("vma_objref") != o.tag as i128 {
-                continue;
-            }
-            let flags = vint("vm_flags") as u64;
-            out.push(PathUse {
-                tasks: refs(&tasks),
-                how: Use::MappedFile {
-                    start: v.start,
-                    end: v.end,
-                    offset: (vint("vm_pgoff") as u64)
-                        .saturating_mul(ckpt_format::limits::PAGE_SIZE as u64),
-                    shared: flags & VM_SHARED != 0,
-                },
-            });
-        }
-    }
-    out
-}
-
-/// What the records say of the size of the file `o`: the `ino_size` of a mapping of it,
-/// the largest position of a descriptor open on a regular file.
-fn record_sizes(m: &ImageModel, o: &ObjectModel, rec: &mut Recorded) {
-    if o.record != "FILE" {
-        return;
-    }
-    for v in m.objects.values().flat_map(|x| &x.vmas) {
-        let vint = |n: &str| ckpt_format::model::field_int(&v.fields, n).unwrap_or(0);
-        if vint("vma_objref") == o.tag as i128 && vint("ino_size") > 0 {
-            rec.size = Some(vint("ino_size") as u64);
-        }
-    }
-    let pos = file_member(o, "f_pos");
-    if pos > 0 && !tables_holding(m, o.tag).is_empty() {
-        rec.min_size = Some(rec.min_size.unwrap_or(0).max(pos));
     }
 }
 
