@@ -19,6 +19,13 @@ fn sample() -> Vec<u8> {
     fs::read(common::root().join("samples/v23-rc2.x86_64.ckpt")).unwrap()
 }
 
+/// The sample image, written in `dir`.
+fn sample_in(dir: &Path) -> std::path::PathBuf {
+    let img = dir.join("img.ckpt");
+    fs::write(&img, sample()).unwrap();
+    img
+}
+
 fn file(root: &Path, path: &str, len: usize) {
     let p = root.join(path.trim_start_matches('/'));
     fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -150,8 +157,7 @@ fn verify_names_each_file_that_is_not_there_with_its_tasks_and_uses() {
 #[test]
 fn verify_of_a_complete_tree_exits_0_also_for_a_container() {
     let d = tempfile::tempdir().unwrap();
-    let img = d.path().join("img.ckpt");
-    fs::write(&img, sample()).unwrap();
+    let img = sample_in(d.path());
     let r = d.path().join("root");
     let o = run(&["fs", "list", s(&img), "--json"], None);
     for p in json(&o.stdout)["paths"].as_array().unwrap() {
@@ -202,8 +208,7 @@ fn verify_of_a_complete_tree_exits_0_also_for_a_container() {
 #[test]
 fn a_root_that_is_not_a_directory_is_a_usage_error_with_the_reason() {
     let d = tempfile::tempdir().unwrap();
-    let img = d.path().join("img.ckpt");
-    fs::write(&img, sample()).unwrap();
+    let img = sample_in(d.path());
     let none = d.path().join("none");
     for (cmd, root, why) in [
         ("verify", &none, "does not exist"),

@@ -134,45 +134,38 @@ impl Program {
 mod tests {
     use super::*;
 
-    const fn program(binary: &'static str) -> Program {
-        Program {
-            binary,
-            package: "coreutils",
-        }
+    /// `binary` run with `args`, as it fails, in words.
+    fn failure(binary: &'static str, package: &'static str, args: &[&str]) -> RunError {
+        Program { binary, package }.run(args).unwrap_err()
     }
 
     #[test]
     fn true_succeeds() {
-        let o = program("true").run::<[&str; 0], &str>([]).unwrap();
+        let o = Program {
+            binary: "true",
+            package: "coreutils",
+        }
+        .run::<[&str; 0], &str>([])
+        .unwrap();
         assert!(o.stdout.is_empty() && o.stderr.is_empty());
     }
 
     #[test]
     fn false_fails_with_its_exit_status() {
-        let e = program("false").run::<[&str; 0], &str>([]).unwrap_err();
+        let e = failure("false", "coreutils", &[]);
         assert!(matches!(e, RunError::Failed { code: Some(1), .. }), "{e}");
         assert_eq!(e.to_string(), "false failed with exit status 1");
     }
 
     #[test]
     fn stderr_is_reported_trimmed_with_the_status() {
-        let e = Program {
-            binary: "sh",
-            package: "dash",
-        }
-        .run(["-c", "echo x >&2; exit 3"])
-        .unwrap_err();
+        let e = failure("sh", "dash", &["-c", "echo x >&2; exit 3"]);
         assert_eq!(e.to_string(), "sh failed with exit status 3: x");
     }
 
     #[test]
     fn a_missing_binary_is_named_with_its_package() {
-        let e = Program {
-            binary: "ckpt-no-such-program",
-            package: "ckpt-no-such-package",
-        }
-        .run(["x"])
-        .unwrap_err();
+        let e = failure("ckpt-no-such-program", "ckpt-no-such-package", &["x"]);
         assert_eq!(
             e.to_string(),
             "ckpt-no-such-program is not installed (Debian package ckpt-no-such-package)"

@@ -7,7 +7,9 @@ use anyhow::Result;
 use ckpt_fs::lookup::Root;
 use ckpt_fs::paths::ImagePath;
 
-use super::{FORMAT_VERSION, open_root, read_paths, state_words, use_detail};
+use super::{
+    FORMAT_VERSION, ImageArgs, open_root, print_json, read_paths, state_words, use_detail,
+};
 
 /// `--help` after the options.
 pub const AFTER: &str =
@@ -31,11 +33,8 @@ directory), 3 I/O error";
 /// List every path the image depends on.
 #[derive(clap::Args)]
 pub struct Opts {
-    /// The image, or - for standard input.
-    image: String,
-    /// Revision of the image instead of detecting it.
-    #[arg(long, value_parser = crate::values::Revision, hide_possible_values = true)]
-    rev: Option<String>,
+    #[command(flatten)]
+    image: ImageArgs,
     /// Look each path up under this directory.
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
@@ -48,8 +47,7 @@ impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
         let root = self.root.as_deref().map(open_root).transpose()?;
-        let listed = read_paths(&self.image, self.rev.as_deref())?;
-        let mut out = std::io::stdout().lock();
+        let listed = read_paths(&self.image)?;
         if self.json {
             let paths: Vec<serde_json::Value> = listed
                 .list
@@ -57,22 +55,19 @@ impl Opts {
                 .iter()
                 .map(|p| json_path(p, root.as_ref()))
                 .collect::<Result<_>>()?;
-            serde_json::to_writer_pretty(
-                &mut out,
-                &serde_json::json!({
-                    "format_version": FORMAT_VERSION,
-                    "revision": listed.revision,
-                    "arch": listed.arch,
-                    "root": root.as_ref().map(|r| r.dir().display().to_string()),
-                    "tasks": listed.list.tasks,
-                    "paths": paths,
-                }),
-            )?;
-            writeln!(out)?;
+            print_json(&serde_json::json!({
+                "format_version": FORMAT_VERSION,
+                "revision": listed.revision,
+                "arch": listed.arch,
+                "root": root.as_ref().map(|r| r.dir().display().to_string()),
+                "tasks": listed.list.tasks,
+                "paths": paths,
+            }))?;
         } else {
+            let mut out = std::io::stdout().lock();
             print(&mut out, &listed.list, root.as_ref())?;
+            out.flush()?;
         }
-        out.flush()?;
         Ok(0)
     }
 }

@@ -55,9 +55,20 @@ pub fn open_root(dir: &std::path::Path) -> Result<Root> {
     })
 }
 
-/// Reads the paths of `image` (a file, a container or `-`).
-pub fn read_paths(image: &str, rev: Option<&str>) -> Result<Listed> {
-    let (reader, det) = open_image(image, rev)?;
+/// The image both subcommands read.
+#[derive(clap::Args)]
+pub struct ImageArgs {
+    /// The image, or - for standard input.
+    image: String,
+    /// Revision of the image instead of detecting it.
+    #[arg(long, value_parser = crate::values::Revision, hide_possible_values = true)]
+    rev: Option<String>,
+}
+
+/// Reads the paths of the image (a file, a container or `-`).
+pub fn read_paths(args: &ImageArgs) -> Result<Listed> {
+    let image = args.image.as_str();
+    let (reader, det) = open_image(image, args.rev.as_deref())?;
     let revision = det.schema.id.to_string();
     let arch = reader.format().arch.to_string();
     let list = ckpt_fs::paths::collect::<Source>(reader).map_err(|e| match e {
@@ -69,6 +80,16 @@ pub fn read_paths(image: &str, rev: Option<&str>) -> Result<Listed> {
         revision,
         arch,
     })
+}
+
+/// Writes `doc` to standard output, pretty, with a final newline.
+pub fn print_json(doc: &serde_json::Value) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, doc)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
 }
 
 /// A use in a few words: `fd 3 read-write pos 540561 cloexec`, `00400000-00404000

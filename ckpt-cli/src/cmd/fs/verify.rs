@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use ckpt_fs::verify::{Verification, verify};
 
-use super::{FORMAT_VERSION, open_root, read_paths, users};
+use super::{FORMAT_VERSION, ImageArgs, open_root, print_json, read_paths, users};
 
 /// `--help` after the options.
 pub const AFTER: &str =
@@ -34,11 +34,8 @@ Exit status:
 /// Compare a tree with what the image records of its paths.
 #[derive(clap::Args)]
 pub struct Opts {
-    /// The image, or - for standard input.
-    image: String,
-    /// Revision of the image instead of detecting it.
-    #[arg(long, value_parser = crate::values::Revision, hide_possible_values = true)]
-    rev: Option<String>,
+    #[command(flatten)]
+    image: ImageArgs,
     /// The tree to check: the root the restart will see.
     #[arg(long, value_name = "DIR")]
     root: PathBuf,
@@ -51,32 +48,28 @@ impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
         let root = open_root(&self.root)?;
-        let listed = read_paths(&self.image, self.rev.as_deref())?;
+        let listed = read_paths(&self.image)?;
         let v = verify(&listed.list, &root);
-        let mut out = std::io::stdout().lock();
         if self.json {
             let counts: serde_json::Map<String, serde_json::Value> = v
                 .counts()
                 .into_iter()
                 .map(|(n, k)| (n.replace(' ', "-"), k.into()))
                 .collect();
-            serde_json::to_writer_pretty(
-                &mut out,
-                &serde_json::json!({
-                    "format_version": FORMAT_VERSION,
-                    "revision": listed.revision,
-                    "arch": listed.arch,
-                    "root": v.root,
-                    "complete": v.complete(),
-                    "counts": counts,
-                    "paths": v.paths,
-                }),
-            )?;
-            writeln!(out)?;
+            print_json(&serde_json::json!({
+                "format_version": FORMAT_VERSION,
+                "revision": listed.revision,
+                "arch": listed.arch,
+                "root": v.root,
+                "complete": v.complete(),
+                "counts": counts,
+                "paths": v.paths,
+            }))?;
         } else {
+            let mut out = std::io::stdout().lock();
             print(&mut out, &v)?;
+            out.flush()?;
         }
-        out.flush()?;
         Ok(if v.complete() { 0 } else { crate::EXIT_NO })
     }
 }
