@@ -244,3 +244,29 @@ fn a_bad_image_is_refused_naming_it_and_the_record() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn a_file_deleted_while_open_is_listed_as_deleted_and_not_looked_for() {
+    let d = tempfile::tempdir().unwrap();
+    let img = sample_in(d.path());
+    let del = d.path().join("deleted.ckpt");
+    let rename = "/var/log/task0.log=/var/log/task0.log (deleted)";
+    common::ckpt_ok(&["edit", s(&img), "-o", s(&del), "--path", rename]);
+    let o = run(&["fs", "list", s(&del), "--json"], None);
+    let v = json(&o.stdout);
+    validate("fs-list.schema.json", &v);
+    let p = v["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"] == "/var/log/task0.log (deleted)")
+        .unwrap();
+    assert_eq!(p["recorded"]["deleted"], true);
+    assert_eq!(p["needed"], false);
+    let o = run(&["fs", "verify", s(&del), "--root", s(d.path())], None);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("/var/log/task0.log (deleted): not checked: deleted when the image was taken (not needed)"),
+        "{text}"
+    );
+}
