@@ -28,6 +28,8 @@
 //! assert!(list.paths.iter().any(|p| p.path == "/usr/bin/task0"));
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod external;
 pub mod lookup;
 pub mod paths;
