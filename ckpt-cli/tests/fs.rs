@@ -203,6 +203,17 @@ fn verify_of_a_complete_tree_exits_0_also_for_a_container() {
     let v = json(&o.stdout);
     validate("fs-verify.schema.json", &v);
     assert_eq!(v["complete"], true);
+    // The container on standard input too.
+    let o = run(
+        &["fs", "verify", "-", "--root", s(&r)],
+        Some(&fs::read(&boxed).unwrap()),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
