@@ -19,6 +19,26 @@ fn sample() -> Vec<u8> {
     fs::read(common::root().join("samples/v23-rc2.x86_64.ckpt")).unwrap()
 }
 
+/// The entry of `path` in a `--json` output's paths.
+fn entry<'v>(v: &'v serde_json::Value, path: &str) -> &'v serde_json::Value {
+    v["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"] == path)
+        .unwrap_or_else(|| panic!("no {path} in {v}"))
+}
+
+/// Requires exit status `code`, showing standard error otherwise.
+fn exits(o: &std::process::Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// The sample image, written in `dir`.
 fn sample_in(dir: &Path) -> std::path::PathBuf {
     let img = dir.join("img.ckpt");
@@ -89,12 +109,7 @@ fn list_shows_each_task_with_its_uses_and_with_root_their_state() {
     );
     let v = json(&o.stdout);
     validate("fs-list.schema.json", &v);
-    let exe = v["paths"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["path"] == "/usr/bin/task0")
-        .unwrap();
+    let exe = entry(&v, "/usr/bin/task0");
     assert_eq!(exe["state"]["presence"], "present");
     assert_eq!(exe["state"]["size"], 7);
     assert_eq!(exe["expects"], "regular");
@@ -135,19 +150,11 @@ fn verify_names_each_file_that_is_not_there_with_its_tasks_and_uses() {
         &["fs", "verify", "-", "--root", s(d.path()), "--json"],
         Some(&sample()),
     );
-    assert_eq!(o.status.code(), Some(1));
+    exits(&o, 1);
     let v = json(&o.stdout);
     validate("fs-verify.schema.json", &v);
     assert_eq!(v["complete"], false);
-    let outcome = |p: &str| {
-        v["paths"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["path"] == p)
-            .unwrap()["outcome"]
-            .clone()
-    };
+    let outcome = |p: &str| entry(&v, p)["outcome"].clone();
     assert_eq!(outcome("/usr/bin/task0"), "ok");
     assert_eq!(outcome("/var/log/task0.log"), "different-size");
     assert_eq!(outcome("/srv/app"), "different-type");
@@ -208,12 +215,7 @@ fn verify_of_a_complete_tree_exits_0_also_for_a_container() {
         &["fs", "verify", "-", "--root", s(&r)],
         Some(&fs::read(&boxed).unwrap()),
     );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    exits(&o, 0);
 }
 
 #[test]
@@ -248,12 +250,7 @@ fn a_bad_image_is_refused_naming_it_and_the_record() {
     assert!(err.contains("cut.ckpt"), "{err}");
     let missing = d.path().join("absent.ckpt");
     let o = ckpt(&["fs", "list", s(&missing)]);
-    assert_eq!(
-        o.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    exits(&o, 3);
 }
 
 #[test]
@@ -266,12 +263,7 @@ fn a_file_deleted_while_open_is_listed_as_deleted_and_not_looked_for() {
     let o = run(&["fs", "list", s(&del), "--json"], None);
     let v = json(&o.stdout);
     validate("fs-list.schema.json", &v);
-    let p = v["paths"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["path"] == "/var/log/task0.log (deleted)")
-        .unwrap();
+    let p = entry(&v, "/var/log/task0.log (deleted)");
     assert_eq!(p["recorded"]["deleted"], true);
     assert_eq!(p["needed"], false);
     let o = run(&["fs", "verify", s(&del), "--root", s(d.path())], None);
