@@ -60,6 +60,8 @@ enum Command {
     Mem(cmd::mem::Opts),
     Dump(cmd::dump::Opts),
     Encode(cmd::encode::Opts),
+    #[command(subcommand)]
+    Fs(cmd::fs::Command),
     Sample(cmd::sample::Opts),
     Strip(cmd::strip::Opts),
     #[command(subcommand)]
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
         Command::Info(o) => o.run(),
         Command::Dump(o) => o.run(),
         Command::Encode(o) => o.run(),
+        Command::Fs(c) => c.run(),
         Command::Sample(o) => o.run(),
         Command::Strip(o) => o.run(),
         Command::Keygen(o) => o.run(),

@@ -755,6 +755,13 @@ impl ModelBuilder {
         }
     }
 
+    /// The tag of the object the records being read belong to: the last object record
+    /// (FILE, FS, SOCKET, ...) after its OBJREF, so that a FILE_NAME or a FS's cwd can be
+    /// tied to the object that holds it (`ckpt fs list`).
+    pub fn current_object(&self) -> Option<i64> {
+        self.current_object
+    }
+
     /// The model read so far (pids of the tree not resolved yet: see
     /// [`ModelBuilder::tree_pids`]).
     pub fn partial(&self) -> &ImageModel {

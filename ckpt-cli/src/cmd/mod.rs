@@ -8,6 +8,7 @@ pub mod diff;
 pub mod dump;
 pub mod edit;
 pub mod encode;
+pub mod fs;
 pub mod info;
 pub mod keygen;
 pub mod man;

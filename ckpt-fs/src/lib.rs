@@ -1,0 +1,57 @@
+//! The files a Linux-CR checkpoint image needs (issue 13, in progress: snapshot, restore
+//! and manifest verification are to come).
+//!
+//! Linux-CR checkpoints processes, not files: an image refers to files by path. This
+//! crate says which paths an image depends on and how, and whether a tree has them:
+//!
+//! * [`paths`]: every path of an image, by task, with its uses (open file with its
+//!   descriptor, flags and position, executable, mapped file with its range, cwd, root,
+//!   bound unix socket, fifo, tty) and what the image records about it. It is built on
+//!   the place enumeration of [`ckpt_format::model::places`] (the one `ckpt edit
+//!   --path` rewrites) and the image model: one list, not two.
+//! * [`lookup`]: each path looked up under a root directory, never following a symbolic
+//!   link out of it.
+//! * [`verify`]: a tree compared with what the image records (existence, type, size).
+//! * [`external`]: running external programs (rsync, btrfs) with clear reports.
+//!
+//! The crate knows no terminal: it prints nothing and returns typed errors.
+//!
+//! ```
+//! use ckpt_format::build::{BuildOptions, build};
+//! use ckpt_format::{Arch, Format, Reader, Registry};
+//!
+//! let schema = Registry::get().find("v23-rc2").unwrap();
+//! let mut image = Vec::new();
+//! build(&Format::new(schema, Arch::X86_64), &BuildOptions::default(), &mut image).unwrap();
+//! let list = ckpt_fs::paths::collect(Reader::new(&image[..], Format::new(schema, Arch::X86_64)))
+//!     .unwrap();
+//! assert!(list.paths.iter().any(|p| p.path == "/usr/bin/task0"));
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod external;
+pub mod lookup;
+pub mod paths;
+pub mod verify;
+
+use std::path::PathBuf;
+
+/// What can go wrong listing or verifying the paths of an image.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The image cannot be read (the error names the record and its offset).
+    #[error(transparent)]
+    Image(#[from] ckpt_format::Error),
+    /// The root directory cannot be used.
+    #[error("root directory {}: {reason}", path.display())]
+    Root {
+        /// The directory as given.
+        path: PathBuf,
+        /// Why: it does not exist, is not a directory, cannot be read.
+        reason: String,
+    },
+}
+
+/// Results of this crate.
+pub type Result<T> = std::result::Result<T, Error>;
