@@ -213,6 +213,24 @@ pub struct Cx<'a> {
     ledger: &'a Ledger,
 }
 
+impl<'a> Cx<'a> {
+    fn new(
+        from: &'static Format,
+        to: &'static Format,
+        rec: &'a RecordInfo,
+        notes: &'a mut Vec<LedgerEntry>,
+        ledger: &'a Ledger,
+    ) -> Cx<'a> {
+        Cx {
+            from,
+            to,
+            rec,
+            notes,
+            ledger,
+        }
+    }
+}
+
 impl Cx<'_> {
     /// Notes a change of member `field` of the current record, and returns the entry so
     /// that its step or reason can be set.
@@ -346,13 +364,7 @@ pub fn run<R: Input, W: Sink>(
             let mut keep = Payload::Copy;
             let mut rewriter = None;
             for (k, t) in chain.iter_mut().enumerate() {
-                let mut cx = Cx {
-                    from,
-                    to,
-                    rec: &info,
-                    notes: &mut notes,
-                    ledger: &summary.ledger,
-                };
+                let mut cx = Cx::new(from, to, &info, &mut notes, &summary.ledger);
                 match t.streamed(&mut cx, &mut outs)? {
                     Payload::Drop => keep = Payload::Drop,
                     Payload::Rewrite if rewriter.is_none() => rewriter = Some(k),
@@ -372,13 +384,7 @@ pub fn run<R: Input, W: Sink>(
             if keep == Payload::Copy
                 && let Some(k) = rewriter
             {
-                let mut cx = Cx {
-                    from,
-                    to,
-                    rec: &info,
-                    notes: &mut notes,
-                    ledger: &summary.ledger,
-                };
+                let mut cx = Cx::new(from, to, &info, &mut notes, &summary.ledger);
                 let mut io = DriverBody {
                     reader: &mut reader,
                     sinks: &mut sinks,
@@ -413,13 +419,7 @@ pub fn run<R: Input, W: Sink>(
         let mut bytes = original.to_vec();
         let mut taken = false;
         for t in chain.iter_mut() {
-            let mut cx = Cx {
-                from,
-                to,
-                rec: &info,
-                notes: &mut notes,
-                ledger: &summary.ledger,
-            };
+            let mut cx = Cx::new(from, to, &info, &mut notes, &summary.ledger);
             if t.record(&mut cx, &mut bytes, &mut outs)? == Flow::Done {
                 taken = true;
                 break;
