@@ -96,6 +96,21 @@ impl Format {
         self.arch.endian()
     }
 
+    /// Bytes of one slot of MM's saved auxv: 8 from v19 (u64 entries, the header's
+    /// `at_vector_size` counts them), a native long before (`mm_saved_auxv_len` bytes).
+    pub fn saved_auxv_slot(&self) -> usize {
+        let entries = self.layout("ckpt_hdr_header").is_ok_and(|l| {
+            l.fields()
+                .iter()
+                .any(|f| f.path == "constants.at_vector_size")
+        });
+        if entries {
+            8
+        } else {
+            self.arch.word_size() as usize
+        }
+    }
+
     /// Name of record type `t` (`TASK`).
     pub fn record_name(&self, t: u32) -> Option<&'static str> {
         self.by_number.get(&t).copied()

@@ -441,16 +441,7 @@ impl ModelBuilder {
             }
             ("BUFFER", Some(("MM", "saved_auxv"))) => {
                 let body = &r.record_bytes()[8..];
-                let entries = self.format.layout("ckpt_hdr_header").is_ok_and(|l| {
-                    l.fields()
-                        .iter()
-                        .any(|f| f.path == "constants.at_vector_size")
-                });
-                let slot = if entries {
-                    8
-                } else {
-                    self.format.arch.word_size() as usize
-                };
+                let slot = self.format.saved_auxv_slot();
                 let endian = self.format.endian();
                 let mut v: Vec<u64> = body
                     .chunks_exact(slot)

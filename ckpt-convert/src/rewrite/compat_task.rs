@@ -761,16 +761,11 @@ pub(super) fn saved_auxv(
     }
     let body = &bytes[8.min(bytes.len())..];
     let (e_in, e_out) = (conv.from.endian(), conv.to.endian());
-    let entries_u64 = |f: &ckpt_format::Format| {
-        f.layout("ckpt_hdr_header").ok().is_some_and(|l| {
-            l.fields()
-                .iter()
-                .any(|x| x.path == "constants.at_vector_size")
-        })
-    };
+    // A 32-bit kernel's slots hold one word each; a 64-bit kernel packs a 32-bit task's
+    // words, so its slots are read and written as 32-bit words whatever their size.
     let unit_of = |f: &ckpt_format::Format| {
-        if f.arch.word_size() == 4 && entries_u64(f) {
-            8
+        if f.arch.word_size() == 4 {
+            f.saved_auxv_slot()
         } else {
             4
         }
