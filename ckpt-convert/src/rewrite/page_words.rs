@@ -102,7 +102,10 @@ pub(super) fn flush(
             conv,
             addrs.len() as u64,
         )?));
-        let mut rec = buffer_header(conv, addrs.len() as u64)?;
+        let (rtype, body_len) = buffer_header(conv, addrs.len() as u64)?;
+        let mut rec = vec![0u8; 8];
+        put_uint(&mut rec[..4], rtype as u64, conv.to.endian());
+        put_uint(&mut rec[4..], 8 + body_len, conv.to.endian());
         rec.extend_from_slice(&words(conv, &addrs));
         rec.extend_from_slice(&pages);
         outs.push(crate::transform::Out::Record(rec));
@@ -111,17 +114,17 @@ pub(super) fn flush(
     Ok(())
 }
 
-fn buffer_header(conv: &Conv<'_>, n: u64) -> Result<Vec<u8>, ConvertError> {
+/// The target's BUFFER of a chunk of `n` pages: its record type and body length (n
+/// addresses, n pages), which must fit a record's u32 length.
+fn buffer_header(conv: &Conv<'_>, n: u64) -> Result<(u32, u64), ConvertError> {
     let word = conv.to.arch.word_size() as u64;
-    let len = 8 + n * (word + PAGE_SIZE as u64);
-    let len = u32::try_from(len).map_err(|_| {
-        ConvertError::Refused(format!("a chunk of {n} pages does not fit a record"))
-    })?;
-    let rtype = conv.target_type("BUFFER")?;
-    let mut h = vec![0u8; 8];
-    put_uint(&mut h[..4], rtype as u64, conv.to.endian());
-    put_uint(&mut h[4..], len as u64, conv.to.endian());
-    Ok(h)
+    let body_len = n * (word + PAGE_SIZE as u64);
+    if u32::try_from(8 + body_len).is_err() {
+        return Err(ConvertError::Refused(format!(
+            "a chunk of {n} pages does not fit a record"
+        )));
+    }
+    Ok((conv.target_type("BUFFER")?, body_len))
 }
 
 fn words(conv: &Conv<'_>, addrs: &[u64]) -> Vec<u8> {
@@ -179,9 +182,8 @@ pub(super) fn rewrite(
         Direction::Up => {
             for part in addrs.chunks(target_limit as usize) {
                 body.record(pgarr(conv, part.len() as u64)?)?;
-                let h = buffer_header(conv, part.len() as u64)?;
-                let body_len = get_uint(&h[4..8], conv.to.endian()) - 8;
-                body.begin_record(get_uint(&h[..4], conv.to.endian()) as u32, body_len)?;
+                let (rtype, body_len) = buffer_header(conv, part.len() as u64)?;
+                body.begin_record(rtype, body_len)?;
                 body.write(&words(conv, part))?;
                 body.copy(part.len() as u64 * page)?;
                 st.chunks_out += 1;
@@ -227,7 +229,7 @@ pub(super) fn summary(conv: &mut Conv<'_>, st: &PageChunks, info: &RecordInfo) {
     if info.name != "TAIL" || st.chunks_in == 0 {
         return;
     }
-    let Some((step, dir)) = conv.plan.arch_change else {
+    let (Some((step, _)), Some((a, b, _))) = (conv.plan.arch_change, limits(conv)) else {
         return;
     };
     let (sw, tw) = (conv.from.arch.word_size(), conv.to.arch.word_size());
@@ -245,10 +247,6 @@ pub(super) fn summary(conv: &mut Conv<'_>, st: &PageChunks, info: &RecordInfo) {
             st.chunks_out
         ))),
     );
-    let (a, b) = match dir {
-        Direction::Up => (step.chunk_pages.0, step.chunk_pages.1),
-        Direction::Down => (step.chunk_pages.1, step.chunk_pages.0),
-    };
     e.reason = Some(format!(
         "{}; {} (at most {a} pages a chunk on {}, {b} on {})",
         step.rule(ArchRewrite::PageWords).why,
