@@ -30,9 +30,12 @@
 
 #![deny(missing_docs)]
 
+pub mod btrfs;
 pub mod external;
 pub mod lookup;
+pub mod mounts;
 pub mod paths;
+pub mod rsync;
 pub mod verify;
 
 use std::path::PathBuf;
