@@ -210,6 +210,17 @@ pub fn snapshot_readonly(of: &Path, dest: &Path) -> Result<Subvolume, BtrfsError
     show(dest)
 }
 
+/// Deletes the subvolume at `path` (`btrfs subvolume delete`): how a snapshot that
+/// failed its checks is taken back.
+pub fn delete(path: &Path) -> Result<(), BtrfsError> {
+    BTRFS.run([
+        OsStr::new("subvolume"),
+        OsStr::new("delete"),
+        path.as_os_str(),
+    ])?;
+    Ok(())
+}
+
 /// `btrfs send` of the read-only `snapshot` into the file `out` (written by btrfs;
 /// the caller gives a temporary name and renames it when this succeeds), incremental
 /// against `parent` when given.

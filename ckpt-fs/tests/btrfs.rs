@@ -50,6 +50,10 @@ fn snapshots_are_read_only_and_do_not_follow_later_changes() {
     // Never over anything.
     let e = btrfs::snapshot_readonly(&sv, &fs_.path().join("snap")).unwrap_err();
     assert!(matches!(e, BtrfsError::Exists(_)), "{e}");
+    // Taken back.
+    btrfs::delete(&snap.path).unwrap();
+    assert!(!fs_.path().join("snap").exists());
+    assert!(btrfs::delete(&snap.path).is_err());
 }
 
 #[test]
