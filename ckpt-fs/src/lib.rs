@@ -33,6 +33,7 @@
 pub mod btrfs;
 pub mod external;
 pub mod lookup;
+pub mod manifest;
 pub mod mounts;
 pub mod paths;
 pub mod rsync;
@@ -54,6 +55,68 @@ pub enum Error {
         /// Why: it does not exist, is not a directory, cannot be read.
         reason: String,
     },
+    /// A file cannot be read or written.
+    #[error("{}: {reason}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why, in words.
+        reason: String,
+    },
+    /// A path the restart needs is not under the root (or cannot be looked up there).
+    #[error("{path} is needed by {users} and is not under the root: {reason}")]
+    NeededMissing {
+        /// The path, as the image names it.
+        path: String,
+        /// Who uses it how: `pid 1 "init" (executable)`, joined.
+        users: String,
+        /// Why: `/etc does not exist`, ...
+        reason: String,
+    },
+    /// A manifest that cannot be read: not JSON, not of a manifest's shape, or of a
+    /// major version this build does not read.
+    #[error("manifest: {reason}")]
+    Manifest {
+        /// What is wrong, with the line and column of the JSON where it has them.
+        reason: String,
+    },
+    /// The manifest is of another image.
+    #[error(
+        "the manifest is of another image: it names sha256 {manifest}, the image has sha256 {image}"
+    )]
+    OtherImage {
+        /// The sha256 the manifest names.
+        manifest: String,
+        /// The image's.
+        image: String,
+    },
+    /// A file changed while the snapshot read it.
+    #[error("{path} changed while it was read: {what}")]
+    Changed {
+        /// The path, as the image names it.
+        path: String,
+        /// What changed (`its size was 10 bytes, 12 were read`, ...).
+        what: String,
+    },
+    /// The archive is refused (not a ckpt snapshot, or an entry that would leave the
+    /// root, a device, a size over the limit, ...).
+    #[error("{archive}: {reason}")]
+    Refused {
+        /// The archive, as given.
+        archive: String,
+        /// Why, naming the entry.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// An I/O error on `path`, in words.
+    pub fn io(path: impl Into<PathBuf>, e: &std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            reason: lookup::io_words(e),
+        }
+    }
 }
 
 /// Results of this crate.

@@ -12,13 +12,13 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Symbolic links followed in one lookup before it gives up (the kernel's limit).
 pub const MAX_LINKS: usize = 40;
 
 /// The type of a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FileType {
     /// A regular file.
@@ -161,65 +161,10 @@ impl Root {
 
     /// The state of `path` (absolute, or relative to the root) under the root.
     pub fn lookup(&self, path: &str) -> State {
-        let mut todo: VecDeque<OsString> = components(Path::new(path));
-        let mut at: Vec<OsString> = Vec::new();
-        let mut links = 0;
-        let mut md = match fs::metadata(&self.dir) {
-            Ok(m) => m,
-            Err(e) => return State::absent(Presence::Unreadable, io_words(&e)),
+        let (at, md) = match self.resolve(path, true, None) {
+            Ok(r) => r,
+            Err(s) => return s,
         };
-        while let Some(c) = todo.pop_front() {
-            if c == ".." {
-                at.pop();
-                md = match fs::metadata(self.real(&at)) {
-                    Ok(m) => m,
-                    Err(e) => return State::absent(Presence::Unreadable, io_words(&e)),
-                };
-                continue;
-            }
-            if !md.is_dir() {
-                return State::absent(
-                    Presence::Missing,
-                    format!("{} is not a directory", shown(&at)),
-                );
-            }
-            at.push(c);
-            let here = self.real(&at);
-            match fs::symlink_metadata(&here) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    links += 1;
-                    if links > MAX_LINKS {
-                        return State::absent(
-                            Presence::Unreadable,
-                            format!("more than {MAX_LINKS} symbolic links on the way"),
-                        );
-                    }
-                    let target = match fs::read_link(&here) {
-                        Ok(t) => t,
-                        Err(e) => return State::absent(Presence::Unreadable, io_words(&e)),
-                    };
-                    at.pop();
-                    if target.is_absolute() {
-                        at.clear();
-                    }
-                    for (k, t) in components(&target).into_iter().enumerate() {
-                        todo.insert(k, t);
-                    }
-                    md = match fs::metadata(self.real(&at)) {
-                        Ok(m) => m,
-                        Err(e) => return State::absent(Presence::Unreadable, io_words(&e)),
-                    };
-                }
-                Ok(m) => md = m,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return State::absent(
-                        Presence::Missing,
-                        format!("{} does not exist", shown(&at)),
-                    );
-                }
-                Err(e) => return State::absent(Presence::Unreadable, io_words(&e)),
-            }
-        }
         let resolved = shown(&at);
         let asked = shown(&components(Path::new(path)).into_iter().collect::<Vec<_>>());
         State {
@@ -232,6 +177,92 @@ impl Root {
             resolved: (resolved != asked).then_some(resolved),
             reason: None,
         }
+    }
+
+    /// Where `path` is on the host, its directories resolved inside the root but its last
+    /// component not followed (an `lstat` under the root), with its metadata; the state
+    /// that says why when it is not there.
+    pub fn locate(&self, path: &str) -> std::result::Result<(PathBuf, Metadata), State> {
+        let (at, md) = self.resolve(path, false, None)?;
+        Ok((self.real(&at), md))
+    }
+
+    /// Every path under the root (absolute, relative to the root) that looking `path` up
+    /// goes through, in order: each directory, each symbolic link on the way and what it
+    /// leads to, the path's own file last (symbolic links followed). A parent is always
+    /// named before its children. The state that says why when it is not there.
+    pub fn trail(&self, path: &str) -> std::result::Result<Vec<String>, State> {
+        let mut trail = Vec::new();
+        self.resolve(path, true, Some(&mut trail))?;
+        Ok(trail)
+    }
+
+    /// Resolves `path` component by component inside the root: the components of where it
+    /// leads and their metadata. `follow_last`: a symbolic link as the last component is
+    /// followed. `trail` collects each path gone through.
+    fn resolve(
+        &self,
+        path: &str,
+        follow_last: bool,
+        mut trail: Option<&mut Vec<String>>,
+    ) -> std::result::Result<(Vec<OsString>, Metadata), State> {
+        let mut todo: VecDeque<OsString> = components(Path::new(path));
+        let mut at: Vec<OsString> = Vec::new();
+        let mut links = 0;
+        let unreadable = |e: io::Error| State::absent(Presence::Unreadable, io_words(&e));
+        let mut md = fs::metadata(&self.dir).map_err(unreadable)?;
+        while let Some(c) = todo.pop_front() {
+            if c == ".." {
+                at.pop();
+                md = fs::metadata(self.real(&at)).map_err(unreadable)?;
+                continue;
+            }
+            if !md.is_dir() {
+                return Err(State::absent(
+                    Presence::Missing,
+                    format!("{} is not a directory", shown(&at)),
+                ));
+            }
+            at.push(c);
+            let here = self.real(&at);
+            match fs::symlink_metadata(&here) {
+                Ok(m) if m.file_type().is_symlink() && (follow_last || !todo.is_empty()) => {
+                    if let Some(t) = trail.as_deref_mut() {
+                        t.push(shown(&at));
+                    }
+                    links += 1;
+                    if links > MAX_LINKS {
+                        return Err(State::absent(
+                            Presence::Unreadable,
+                            format!("more than {MAX_LINKS} symbolic links on the way"),
+                        ));
+                    }
+                    let target = fs::read_link(&here).map_err(unreadable)?;
+                    at.pop();
+                    if target.is_absolute() {
+                        at.clear();
+                    }
+                    for (k, t) in components(&target).into_iter().enumerate() {
+                        todo.insert(k, t);
+                    }
+                    md = fs::metadata(self.real(&at)).map_err(unreadable)?;
+                }
+                Ok(m) => {
+                    if let Some(t) = trail.as_deref_mut() {
+                        t.push(shown(&at));
+                    }
+                    md = m
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(State::absent(
+                        Presence::Missing,
+                        format!("{} does not exist", shown(&at)),
+                    ));
+                }
+                Err(e) => return Err(unreadable(e)),
+            }
+        }
+        Ok((at, md))
     }
 
     fn real(&self, at: &[OsString]) -> PathBuf {
@@ -265,7 +296,7 @@ fn shown(at: &[OsString]) -> String {
 }
 
 /// An I/O error in words (no error code in Debug form).
-fn io_words(e: &io::Error) -> String {
+pub(crate) fn io_words(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::PermissionDenied => "permission denied".into(),
         io::ErrorKind::NotFound => "does not exist".into(),

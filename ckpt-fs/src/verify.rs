@@ -1,14 +1,24 @@
 //! A tree compared with what an image records of its paths, before a restart: each
 //! path there or not, of the type its uses need, of the size the image records.
 //!
-//! This is the check without a manifest: an image records no content hashes, modes or
-//! owners, so only existence, type and size are compared (a manifest of a snapshot,
-//! issue 13 part 2, will add those).
+//! [`verify`] is the check without a manifest: an image records no content hashes,
+//! modes or owners, so only existence, type and size are compared.
+//! [`crate::manifest::Manifest::verify`] compares with a snapshot's manifest and adds
+//! content (sha256), symbolic link target, mode and owner.
 
 use serde::Serialize;
 
 use crate::lookup::{FileType, Presence, Root, State};
 use crate::paths::{ImagePath, PathList};
+
+/// A file's owner and group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Owner {
+    /// The owner.
+    pub uid: u32,
+    /// The group.
+    pub gid: u32,
+}
 
 /// The result for one path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,6 +44,34 @@ pub enum Outcome {
         /// Its size.
         found: u64,
     },
+    /// There, but its content is not the manifest's (sha256).
+    DifferentContent {
+        /// The manifest's sha256.
+        expected: String,
+        /// Its sha256.
+        found: String,
+    },
+    /// A symbolic link, but to another target than the manifest's.
+    DifferentTarget {
+        /// The manifest's target.
+        expected: String,
+        /// Its target.
+        found: String,
+    },
+    /// There, but with other permission bits than the manifest's.
+    DifferentMode {
+        /// The manifest's mode.
+        expected: u32,
+        /// Its mode.
+        found: u32,
+    },
+    /// There, but of another owner or group than the manifest's.
+    DifferentOwner {
+        /// The manifest's owner and group.
+        expected: Owner,
+        /// Its owner and group.
+        found: Owner,
+    },
     /// It cannot be looked up.
     Unreadable,
     /// Not looked for: the file had been deleted, or the path is relative.
@@ -48,6 +86,10 @@ impl Outcome {
             Outcome::Missing => "missing",
             Outcome::DifferentType { .. } => "different type",
             Outcome::DifferentSize { .. } => "different size",
+            Outcome::DifferentContent { .. } => "different content",
+            Outcome::DifferentTarget { .. } => "different target",
+            Outcome::DifferentMode { .. } => "different mode",
+            Outcome::DifferentOwner { .. } => "different owner",
             Outcome::Unreadable => "unreadable",
             Outcome::NotChecked => "not checked",
         }
@@ -101,6 +143,19 @@ impl Checked {
                 }
                 (None, None) => format!("{found} bytes"),
             },
+            Outcome::DifferentContent { expected, found } => {
+                format!("content of sha256 {found}, the manifest records {expected}")
+            }
+            Outcome::DifferentTarget { expected, found } => {
+                format!("a link to {found}, the manifest records {expected}")
+            }
+            Outcome::DifferentMode { expected, found } => {
+                format!("mode {found:04o}, the manifest records {expected:04o}")
+            }
+            Outcome::DifferentOwner { expected, found } => format!(
+                "owner {}:{}, the manifest records {}:{}",
+                found.uid, found.gid, expected.uid, expected.gid
+            ),
             Outcome::NotChecked if self.path.recorded.deleted => {
                 "not checked: deleted when the image was taken".into()
             }
@@ -136,6 +191,10 @@ impl Verification {
             "missing",
             "different type",
             "different size",
+            "different content",
+            "different target",
+            "different mode",
+            "different owner",
             "unreadable",
             "not checked",
         ];
