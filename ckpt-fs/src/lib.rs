@@ -34,6 +34,8 @@ pub mod external;
 pub mod lookup;
 pub mod manifest;
 pub mod paths;
+pub mod restore;
+pub mod snapshot;
 pub mod verify;
 
 use std::path::PathBuf;
