@@ -36,7 +36,9 @@ pub mod lookup;
 pub mod manifest;
 pub mod mounts;
 pub mod paths;
+pub mod restore;
 pub mod rsync;
+pub mod snapshot;
 pub mod verify;
 
 use std::path::PathBuf;

@@ -4,55 +4,12 @@
 
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::path::Path;
 
-use ckpt_format::build::{BuildOptions, build};
-use ckpt_format::{Arch, Format, Reader, Registry};
 use ckpt_fs::lookup::{FileType, Root};
 use ckpt_fs::manifest::{Entry, ImageIdentity, Manifest, Method, capture, capture_set};
-use ckpt_fs::paths::{PathList, collect};
 
-fn image() -> Vec<u8> {
-    let s = Registry::get().find("v23-rc2").unwrap();
-    let mut img = Vec::new();
-    build(
-        &Format::new(s, Arch::X86_64),
-        &BuildOptions::default(),
-        &mut img,
-    )
-    .unwrap();
-    img
-}
-
-fn list(img: &[u8]) -> PathList {
-    let s = Registry::get().find("v23-rc2").unwrap();
-    collect(Reader::new(img, Format::new(s, Arch::X86_64))).unwrap()
-}
-
-fn file(root: &Path, path: &str, len: usize) {
-    let p = root.join(path.trim_start_matches('/'));
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, vec![b'x'; len]).unwrap();
-}
-
-fn fifo(root: &Path, path: &str) {
-    let p = root.join(path.trim_start_matches('/'));
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
-}
-
-/// A tree with every path the builder image needs; /usr/bin reached through a link.
-pub fn tree(r: &Path) {
-    file(r, "/usr/lib/bin/task0", 100);
-    file(r, "/usr/lib/bin/task1", 100);
-    symlink("lib/bin", r.join("usr/bin")).unwrap();
-    file(r, "/var/log/task0.log", 600_000);
-    file(r, "/var/log/task1.log", 200_000);
-    fs::create_dir_all(r.join("srv/app")).unwrap();
-    fifo(r, "/run/fifo0");
-    fifo(r, "/run/fifo1");
-}
+mod common;
+use common::{file, image, list, tree};
 
 #[test]
 fn the_capture_set_has_parents_first_links_and_where_they_lead() {
