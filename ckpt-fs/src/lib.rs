@@ -109,6 +109,25 @@ pub enum Error {
         /// Why, naming the entry.
         reason: String,
     },
+    /// rsync failed (its exit status in words) or is not installed.
+    #[error(transparent)]
+    Rsync(Box<rsync::RsyncError>),
+    /// btrfs failed or is not installed, or a path is not where a btrfs operation
+    /// needs it.
+    #[error(transparent)]
+    Btrfs(Box<btrfs::BtrfsError>),
+}
+
+impl From<rsync::RsyncError> for Error {
+    fn from(e: rsync::RsyncError) -> Error {
+        Error::Rsync(Box::new(e))
+    }
+}
+
+impl From<btrfs::BtrfsError> for Error {
+    fn from(e: btrfs::BtrfsError) -> Error {
+        Error::Btrfs(Box::new(e))
+    }
 }
 
 impl Error {

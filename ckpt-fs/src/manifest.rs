@@ -617,10 +617,7 @@ impl Manifest {
     /// type, size, content (sha256), symbolic link target, mode and owner. The uses are
     /// empty ([`Manifest::verify_uses`] adds the image's).
     pub fn verify(&self, root: &Root) -> Verification {
-        Verification {
-            root: root.dir().display().to_string(),
-            paths: self.files.iter().map(|e| check_entry(e, root)).collect(),
-        }
+        verify_files(&self.files, root)
     }
 
     /// [`Manifest::verify`], each file with the uses of the image's paths that lead to
@@ -647,6 +644,15 @@ impl Manifest {
             c.path.uses = u;
         }
         v
+    }
+}
+
+/// Compares the tree under `root` with `files` (a manifest's): see
+/// [`Manifest::verify`].
+pub fn verify_files(files: &[Entry], root: &Root) -> Verification {
+    Verification {
+        root: root.dir().display().to_string(),
+        paths: files.iter().map(|e| check_entry(e, root)).collect(),
     }
 }
 

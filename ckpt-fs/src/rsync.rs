@@ -179,16 +179,33 @@ pub fn copy(
         .collect();
     match RSYNC.run(&args) {
         Ok(out) => Ok(parse_stats(command, &String::from_utf8_lossy(&out.stdout))),
-        Err(RunError::Failed {
+        Err(e) => Err(failure(e)),
+    }
+}
+
+/// Copies the one file `file` to `to` (a local path or an rsync remote), keeping its
+/// times and mode: how a manifest goes beside a remote snapshot.
+pub fn send_file(file: &Path, to: &str) -> Result<(), RsyncError> {
+    let args = [OsString::from("-t"), file.as_os_str().into(), to.into()];
+    match RSYNC.run(&args) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(failure(e)),
+    }
+}
+
+/// rsync's failure with its exit status in words.
+fn failure(e: RunError) -> RsyncError {
+    match e {
+        RunError::Failed {
             code: Some(code),
             stderr,
             ..
-        }) => Err(RsyncError::Failed {
+        } => RsyncError::Failed {
             code,
             meaning: exit_meaning(code),
             stderr,
-        }),
-        Err(e) => Err(RsyncError::Run(e)),
+        },
+        e => RsyncError::Run(e),
     }
 }
 

@@ -86,3 +86,80 @@ fn a_listed_file_that_is_gone_fails_with_rsyncs_status_in_words() {
     );
     assert!(t.contains("gone"), "{t}");
 }
+
+/// The builder image's files snapshot with rsync to a local directory: the manifest
+/// beside it, read back, and the copy verified against it.
+#[test]
+#[ignore = "needs rsync; run with -- --ignored (CKPT_REQUIRE_COMPONENTS=1 to fail without)"]
+fn an_rsync_snapshot_copies_what_the_image_needs_and_its_manifest_verifies_the_copy() {
+    use ckpt_fs::lookup::Root;
+    use ckpt_fs::manifest::{ImageIdentity, Manifest, Method};
+    use ckpt_fs::snapshot::{Request, rsync as method};
+
+    if !common::have("rsync snapshot", "rsync", "rsync") {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    fs::create_dir(&src).unwrap();
+    common::tree(&src);
+    let img = common::image_file(d.path());
+    let image = ImageIdentity::of_file(&img).unwrap();
+    let list = common::list(&fs::read(&img).unwrap());
+    let root = Root::open(&src).unwrap();
+    let req = Request {
+        image: &image,
+        list: &list,
+        root: &root,
+        includes: &[],
+    };
+    let dest = d.path().join("copy");
+    let done = method::snapshot(
+        &req,
+        &Destination::Local(dest.clone()),
+        None,
+        &RsyncOptions::default(),
+    )
+    .unwrap();
+    let beside = d.path().join("copy.manifest.json");
+    assert_eq!(done.summary.dest, beside);
+    let m = Manifest::from_reader(fs::File::open(&beside).unwrap()).unwrap();
+    assert_eq!(m.method, Method::Rsync);
+    assert_eq!(m.image, image);
+    assert!(
+        m.files
+            .iter()
+            .any(|e| e.path == "/usr/lib/bin/task0" && e.needed)
+    );
+    assert!(
+        m.files
+            .iter()
+            .any(|e| e.path == "/usr/bin" && e.target.as_deref() == Some("lib/bin"))
+    );
+    assert!(m.skipped.iter().any(|s| s.path == "/dev/null"));
+    assert_eq!(
+        done.summary.bytes,
+        m.files.iter().map(|e| e.size).sum::<u64>()
+    );
+    let v = m.verify(&Root::open(&dest).unwrap());
+    assert!(v.complete(), "{:?}", v.failures().collect::<Vec<_>>());
+    assert_eq!(
+        fs::read(dest.join("var/log/task0.log")).unwrap(),
+        fs::read(src.join("var/log/task0.log")).unwrap()
+    );
+    // Changed afterwards: the manifest says which file and how.
+    fs::write(dest.join("var/log/task1.log"), b"other").unwrap();
+    let v = m.verify(&Root::open(&dest).unwrap());
+    let bad: Vec<_> = v.failures().map(|c| c.path.path.as_str()).collect();
+    assert_eq!(bad, ["/var/log/task1.log"]);
+
+    // A remote destination needs to be told where the manifest stays here.
+    let e = method::snapshot(
+        &req,
+        &Destination::parse("host:/srv/x"),
+        None,
+        &RsyncOptions::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("needs --manifest FILE"), "{e}");
+}

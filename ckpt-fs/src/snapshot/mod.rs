@@ -4,13 +4,16 @@
 //! every method shares (the request, the summary, writing DEST through a temporary file
 //! beside it), each method its own module ([`tar`]).
 
+pub mod btrfs;
+pub mod rsync;
 pub mod tar;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::lookup::FileType;
 use crate::lookup::Root;
-use crate::manifest::{Capture, ImageIdentity, Manifest, capture};
+use crate::manifest::{Capture, Entry, ImageIdentity, Manifest, Method, Skipped, capture};
 use crate::paths::PathList;
 use crate::{Error, Result};
 
@@ -20,6 +23,10 @@ pub const MANIFEST_NAME: &str = ".ckpt-manifest.json";
 
 /// The prefix of the PAX records of extended attributes (as GNU tar writes them).
 pub const PAX_XATTR: &str = "SCHILY.xattr.";
+
+/// What a manifest written beside a destination adds to its name
+/// (`DEST.manifest.json`): the rsync and btrfs methods, whose DEST is a tree.
+pub const MANIFEST_SUFFIX: &str = ".manifest.json";
 
 /// What to snapshot.
 #[derive(Debug, Clone, Copy)]
@@ -105,4 +112,33 @@ impl<W: Write> Write for Counting<W> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// The manifest of `capture` under `root` for `image`, taken by `method`: each file's
+/// entry with its content hashed (streaming), whether the image needs it, sockets left
+/// out (the restart binds them again); and the bytes of file content hashed. The
+/// methods that copy with another program (rsync) or snapshot the filesystem (btrfs)
+/// build their manifest here; tar hashes as it archives.
+pub fn hashed_manifest(
+    root: &Root,
+    capture: &Capture,
+    image: &ImageIdentity,
+    method: Method,
+) -> Result<(Manifest, u64)> {
+    let mut m = Manifest::new(image.clone(), method, root.dir());
+    let mut bytes = 0;
+    for path in &capture.paths {
+        let mut e = Entry::of(root, path, true)?;
+        if e.kind == FileType::Socket {
+            m.skipped.push(Skipped {
+                path: path.clone(),
+                reason: "a unix socket: the restart binds it again".into(),
+            });
+            continue;
+        }
+        e.needed = capture.needed.contains(path);
+        bytes += e.size;
+        m.files.push(e);
+    }
+    Ok((m, bytes))
 }
