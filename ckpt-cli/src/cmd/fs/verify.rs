@@ -95,14 +95,14 @@ impl Opts {
             }))?;
         } else {
             let mut out = std::io::stdout().lock();
-            print(&mut out, &v)?;
+            print(&mut out, &v, manifest.is_some())?;
             out.flush()?;
         }
         Ok(if v.complete() { 0 } else { crate::EXIT_NO })
     }
 }
 
-fn print(out: &mut impl Write, v: &Verification) -> Result<()> {
+fn print(out: &mut impl Write, v: &Verification, with_manifest: bool) -> Result<()> {
     let counts: Vec<String> = v
         .counts()
         .into_iter()
@@ -134,9 +134,10 @@ fn print(out: &mut impl Write, v: &Verification) -> Result<()> {
     } else {
         writeln!(
             out,
-            "\n{failing} path{} the restart needs {} not as the image records",
+            "\n{failing} path{} the restart needs {} not as the {} records",
             if failing == 1 { "" } else { "s" },
-            if failing == 1 { "is" } else { "are" }
+            if failing == 1 { "is" } else { "are" },
+            if with_manifest { "manifest" } else { "image" }
         )?;
     }
     Ok(())
