@@ -161,12 +161,9 @@ fn verify_names_each_file_that_is_not_there_with_its_tasks_and_uses() {
     assert_eq!(outcome("/usr/bin/task1"), "missing");
 }
 
-#[test]
-fn verify_of_a_complete_tree_exits_0_also_for_a_container() {
-    let d = tempfile::tempdir().unwrap();
-    let img = sample_in(d.path());
-    let r = d.path().join("root");
-    let o = run(&["fs", "list", s(&img), "--json"], None);
+/// A tree at `r` with every path `img` needs, as it records them.
+fn complete_tree(img: &Path, r: &Path) {
+    let o = run(&["fs", "list", s(img), "--json"], None);
     for p in json(&o.stdout)["paths"].as_array().unwrap() {
         if p["needed"] != true {
             continue;
@@ -186,12 +183,20 @@ fn verify_of_a_complete_tree_exits_0_also_for_a_container() {
                 );
             }
             _ => file(
-                &r,
+                r,
                 path,
                 p["recorded"]["min_size"].as_u64().unwrap_or(0) as usize,
             ),
         }
     }
+}
+
+#[test]
+fn verify_of_a_complete_tree_exits_0_also_for_a_container() {
+    let d = tempfile::tempdir().unwrap();
+    let img = sample_in(d.path());
+    let r = d.path().join("root");
+    complete_tree(&img, &r);
     let o = run(&["fs", "verify", s(&img), "--root", s(&r)], None);
     assert_eq!(
         o.status.code(),
@@ -271,5 +276,296 @@ fn a_file_deleted_while_open_is_listed_as_deleted_and_not_looked_for() {
     assert!(
         text.contains("/var/log/task0.log (deleted): not checked: deleted when the image was taken (not needed)"),
         "{text}"
+    );
+}
+
+/// The manifest member of the tar snapshot `archive` (plain), as JSON.
+fn manifest_in(archive: &Path) -> serde_json::Value {
+    let mut ar = tar::Archive::new(fs::File::open(archive).unwrap());
+    let mut last = None;
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut v).unwrap();
+        last = Some((e.path().unwrap().display().to_string(), v));
+    }
+    let (name, bytes) = last.unwrap();
+    assert_eq!(name, ".ckpt-manifest.json");
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn snapshot_verify_manifest_and_restore_round_trip() {
+    let d = tempfile::tempdir().unwrap();
+    let img = sample_in(d.path());
+    let r = d.path().join("root");
+    complete_tree(&img, &r);
+    file(&r, "/etc/app/conf", 5);
+    for zstd in [false, true] {
+        let dest = d.path().join(if zstd { "s.tar.zst" } else { "s.tar" });
+        let mut args = vec![
+            "fs",
+            "snapshot",
+            s(&img),
+            "--root",
+            s(&r),
+            "--method",
+            "tar",
+        ];
+        args.extend(["-o", s(&dest), "--include", "/etc/app", "--json"]);
+        if zstd {
+            args.push("--zstd");
+        }
+        let o = run(&args, None);
+        exits(&o, 0);
+        let v = json(&o.stdout);
+        validate("fs-snapshot.schema.json", &v);
+        assert_eq!(
+            (v["method"].clone(), v["compressed"].clone()),
+            ("tar".into(), zstd.into())
+        );
+        assert!(v["files"].as_u64().unwrap() > 10);
+        let skipped: Vec<&str> = v["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["path"].as_str().unwrap())
+            .collect();
+        assert!(skipped.contains(&"/dev/null"), "{skipped:?}");
+        let o = run(
+            &[
+                "fs",
+                "verify",
+                s(&img),
+                "--root",
+                s(&r),
+                "--manifest",
+                s(&dest),
+                "--json",
+            ],
+            None,
+        );
+        exits(&o, 0);
+        let v = json(&o.stdout);
+        validate("fs-verify.schema.json", &v);
+        assert_eq!(v["manifest"], s(&dest));
+        assert_eq!(v["format_version"], "1.1.0");
+    }
+    let dest = d.path().join("s.tar");
+    let m = manifest_in(&dest);
+    validate("fs-manifest.schema.json", &m);
+    let files = m["files"].as_array().unwrap();
+    let conf = files.iter().find(|f| f["path"] == "/etc/app/conf").unwrap();
+    assert_eq!(
+        (conf["needed"].clone(), conf["size"].clone()),
+        (false.into(), 5.into())
+    );
+    let json_manifest = d.path().join("m.json");
+    fs::write(&json_manifest, serde_json::to_vec(&m).unwrap()).unwrap();
+    // Same size, other content: the manifest says so, with the tasks.
+    let log = r.join("var/log/task0.log");
+    fs::write(&log, vec![b'y'; fs::metadata(&log).unwrap().len() as usize]).unwrap();
+    let o = run(
+        &[
+            "fs",
+            "verify",
+            s(&img),
+            "--root",
+            s(&r),
+            "--manifest",
+            s(&json_manifest),
+        ],
+        None,
+    );
+    exits(&o, 1);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("/var/log/task0.log: content of sha256 "),
+        "{text}"
+    );
+    assert!(
+        text.contains("used by pid 1 \"init\" (open file fd 3"),
+        "{text}"
+    );
+    // Restored into an empty tree: everything as the manifest records it.
+    let out = d.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let o = run(
+        &["fs", "restore", s(&dest), "--root", s(&out), "--json"],
+        None,
+    );
+    exits(&o, 0);
+    let v = json(&o.stdout);
+    validate("fs-restore.schema.json", &v);
+    assert_eq!(v["complete"], true);
+    assert_eq!(fs::read(out.join("etc/app/conf")).unwrap(), b"xxxxx");
+    let o = run(
+        &[
+            "fs",
+            "verify",
+            s(&img),
+            "--root",
+            s(&out),
+            "--manifest",
+            s(&dest),
+        ],
+        None,
+    );
+    exits(&o, 0);
+    let args = ["fs", "restore", s(&dest), "--root", s(&out)];
+    let o = ckpt(&args);
+    exits(&o, 1);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("exists there under the root (--overwrite replaces it)"),
+        "{err}"
+    );
+    common::assert_no_debug_text(&args, &o.stderr);
+    let o = run(
+        &["fs", "restore", s(&dest), "--root", s(&out), "--overwrite"],
+        None,
+    );
+    exits(&o, 0);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("replaced"));
+}
+
+#[test]
+fn bad_input_to_snapshot_verify_and_restore_is_refused_with_the_reason() {
+    let d = tempfile::tempdir().unwrap();
+    let img = sample_in(d.path());
+    let r = d.path().join("root");
+    complete_tree(&img, &r);
+    let dest = d.path().join("s.tar");
+    let none = d.path().join("none");
+    common::ckpt_ok(&[
+        "fs",
+        "snapshot",
+        s(&img),
+        "--root",
+        s(&r),
+        "--method",
+        "tar",
+        "-o",
+        s(&dest),
+    ]);
+    let check = |args: &[&str], code: i32, want: &str| {
+        let o = ckpt(args);
+        exits(&o, code);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(want), "{args:?}: {want}\n{err}");
+        common::assert_no_debug_text(args, &o.stderr);
+    };
+    let x = d.path().join("x.tar");
+    fn snap<'a>(img: &'a Path, root: &'a Path, out: &'a Path) -> [&'a str; 9] {
+        let (img, root, out) = (s(img), s(root), s(out));
+        [
+            "fs", "snapshot", img, "--root", root, "--method", "tar", "-o", out,
+        ]
+    }
+    check(&snap(&img, &none, &x), 2, "does not exist");
+    check(
+        &["fs", "restore", s(&dest), "--root", s(&none)],
+        2,
+        "does not exist",
+    );
+    check(
+        &[
+            "fs",
+            "verify",
+            s(&img),
+            "--root",
+            s(&none),
+            "--manifest",
+            s(&dest),
+        ],
+        2,
+        "does not exist",
+    );
+    check(
+        &[
+            "fs",
+            "snapshot",
+            "-",
+            "--root",
+            s(&r),
+            "--method",
+            "tar",
+            "-o",
+            s(&none),
+        ],
+        2,
+        "give IMAGE as a file",
+    );
+    // A needed file missing: named with its tasks, and no DEST.
+    fs::remove_file(r.join("usr/bin/task1")).unwrap();
+    check(
+        &snap(&img, &r, &x),
+        1,
+        "/usr/bin/task1 is needed by pid 2 \"sshd\" (executable)",
+    );
+    assert!(!x.exists());
+    // The manifest of another image: exit 2, both sha256 named.
+    let other = d.path().join("other.ckpt");
+    common::ckpt_ok(&[
+        "edit",
+        s(&img),
+        "-o",
+        s(&other),
+        "--path",
+        "/srv/app=/srv/other",
+    ]);
+    let o = ckpt(&[
+        "fs",
+        "verify",
+        s(&other),
+        "--root",
+        s(&r),
+        "--manifest",
+        s(&dest),
+    ]);
+    exits(&o, 2);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let m = manifest_in(&dest);
+    let theirs = m["image"]["sha256"].as_str().unwrap();
+    assert!(
+        err.contains(&format!("it names sha256 {theirs}, the image has sha256 ")),
+        "{err}"
+    );
+    // A tar that is not a snapshot.
+    let plain = d.path().join("plain.tar");
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    b.append_data(&mut h, "a", &b"a"[..]).unwrap();
+    fs::write(&plain, b.into_inner().unwrap()).unwrap();
+    let out = d.path().join("out");
+    fs::create_dir(&out).unwrap();
+    check(
+        &["fs", "restore", s(&plain), "--root", s(&out)],
+        1,
+        "not a ckpt snapshot: no manifest",
+    );
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 0);
+    check(
+        &[
+            "fs",
+            "verify",
+            s(&img),
+            "--root",
+            s(&r),
+            "--manifest",
+            s(&plain),
+        ],
+        2,
+        "neither a manifest nor a ckpt snapshot",
+    );
+    check(
+        &["fs", "restore", s(&img), "--root", s(&out)],
+        1,
+        "not a tar archive",
     );
 }

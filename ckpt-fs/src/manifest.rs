@@ -116,7 +116,7 @@ fn open_plain(path: &Path) -> Result<Box<dyn ckpt_format::input::Input>> {
 }
 
 /// Reads until `buf` is full or the end: how many bytes were read.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {

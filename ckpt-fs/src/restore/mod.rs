@@ -131,6 +131,43 @@ pub fn restore(archive: &Path, root: &Root, opts: RestoreOptions) -> Result<Rest
     })
 }
 
+/// The manifest in the file `path`: a manifest (JSON) or a tar snapshot, plain or zstd,
+/// whose last member it is.
+pub fn manifest_of(path: &Path) -> Result<Manifest> {
+    let mut f = File::open(path).map_err(|e| Error::io(path, &e))?;
+    let mut head = [0u8; 512];
+    let n = crate::manifest::read_full(&mut f, &mut head).map_err(|e| Error::io(path, &e))?;
+    if head[..n].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        let f = File::open(path).map_err(|e| Error::io(path, &e))?;
+        return Manifest::from_reader(io::BufReader::new(f));
+    }
+    let opts = RestoreOptions {
+        allow_devices: true,
+        max_bytes: u64::MAX,
+        ..RestoreOptions::default()
+    };
+    let mut manifest = None;
+    for_each_member(open(path)?, opts, |m, data| {
+        if manifest.is_some() {
+            return Err(format!("{}: a member after the manifest", m.path));
+        }
+        if m.path == format!("/{MANIFEST_NAME}") && m.size <= MAX_MANIFEST_BYTES {
+            manifest = Some(Manifest::from_reader(data.take(m.size)).map_err(|e| e.to_string())?);
+        }
+        Ok(())
+    })
+    .map_err(|reason| Error::Refused {
+        archive: path.display().to_string(),
+        reason,
+    })?;
+    manifest.ok_or_else(|| Error::Refused {
+        archive: path.display().to_string(),
+        reason: format!(
+            "neither a manifest nor a ckpt snapshot (no {MANIFEST_NAME} as its last member)"
+        ),
+    })
+}
+
 /// The archive's bytes, decompressed when they are zstd.
 fn open(archive: &Path) -> Result<Box<dyn Read>> {
     let mut f = File::open(archive).map_err(|e| Error::io(archive, &e))?;

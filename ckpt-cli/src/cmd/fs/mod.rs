@@ -1,8 +1,10 @@
-//! `ckpt fs`: the files an image needs (issue 13, in progress: snapshot, restore and
-//! manifest verification are to come). The work is `ckpt_fs`'s; these files parse and
-//! print.
+//! `ckpt fs`: the files an image needs (issue 13: list, snapshot with tar, verify with
+//! or without a manifest, restore; the rsync and btrfs methods are to come). The work
+//! is `ckpt_fs`'s; these files parse and print.
 
 pub mod list;
+pub mod restore;
+pub mod snapshot;
 pub mod verify;
 
 use anyhow::Result;
@@ -11,8 +13,15 @@ use ckpt_fs::paths::{PathList, PathUse, Use};
 
 use crate::io::{Source, open_image, with_detection};
 
-/// Version of the `--json` outputs of `fs list` and `fs verify`.
+/// Version of the `--json` output of `fs list`.
 pub const FORMAT_VERSION: &str = "1.0.0";
+
+/// Version of the `--json` output of `fs verify` (1.1.0: `manifest` and the outcomes a
+/// manifest adds).
+pub const VERIFY_FORMAT_VERSION: &str = "1.1.0";
+
+/// Version of the `--json` outputs of `fs snapshot` and `fs restore`.
+pub const SNAPSHOT_FORMAT_VERSION: &str = "1.0.0";
 
 /// The files an image needs: list them, check a tree before a restart.
 #[derive(clap::Subcommand)]
@@ -20,9 +29,15 @@ pub enum Command {
     /// Every path the image depends on, by task, with how it is used.
     #[command(after_help = list::AFTER)]
     List(list::Opts),
-    /// Compare a tree with what the image records of its paths (exit 1 when the restart would not find them).
+    /// Capture the files the image needs (and --include trees) with a manifest.
+    #[command(after_help = snapshot::AFTER)]
+    Snapshot(snapshot::Opts),
+    /// Compare a tree with what the image records of its paths, or with a snapshot's manifest (exit 1 when the restart would not find them).
     #[command(after_help = verify::AFTER)]
     Verify(verify::Opts),
+    /// Extract a tar snapshot under a root, safely, then verify it.
+    #[command(after_help = restore::AFTER)]
+    Restore(restore::Opts),
 }
 
 impl Command {
@@ -30,7 +45,9 @@ impl Command {
     pub fn run(self) -> Result<u8> {
         match self {
             Command::List(o) => o.run(),
+            Command::Snapshot(o) => o.run(),
             Command::Verify(o) => o.run(),
+            Command::Restore(o) => o.run(),
         }
     }
 }
@@ -47,12 +64,38 @@ pub struct Listed {
 
 /// Opens the root (a usage error when it is not a directory), before the image is read.
 pub fn open_root(dir: &std::path::Path) -> Result<Root> {
-    Root::open(dir).map_err(|e| match e {
+    Root::open(dir).map_err(fs_error)
+}
+
+/// A library error in the CLI's terms: a root or manifest that cannot be used, a
+/// manifest of another image, is a usage error (exit 2); a file that cannot be read or
+/// written an I/O error (exit 3); the rest (a needed file missing, an archive refused)
+/// the answer no (exit 1).
+pub fn fs_error(e: ckpt_fs::Error) -> anyhow::Error {
+    match e {
         ckpt_fs::Error::Root { path, reason } => {
             super::usage(format!("--root {}: {reason}", path.display()))
         }
+        e @ (ckpt_fs::Error::OtherImage { .. } | ckpt_fs::Error::Manifest { .. }) => {
+            super::usage(e.to_string())
+        }
+        e @ ckpt_fs::Error::Io { .. } => anyhow::Error::new(std::io::Error::other(e.to_string())),
         other => anyhow::Error::new(other),
-    })
+    }
+}
+
+/// The image as a file, for its sha256 (standard input cannot be read twice).
+pub fn image_identity(args: &ImageArgs, what: &str) -> Result<ckpt_fs::manifest::ImageIdentity> {
+    if args.image == "-" {
+        return Err(super::usage(format!(
+            "{what} reads the image twice (its sha256, its paths): give IMAGE as a file, not -"
+        )));
+    }
+    ckpt_fs::manifest::ImageIdentity::of_file_as(
+        std::path::Path::new(&args.image),
+        args.rev.as_deref(),
+    )
+    .map_err(fs_error)
 }
 
 /// The image both subcommands read.
