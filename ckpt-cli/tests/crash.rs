@@ -17,6 +17,7 @@ use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::Instant;
 
 use ckpt_format::prng::SplitMix64;
+use ckpt_tests::components::missing;
 use sha2::{Digest, Sha256};
 
 mod common;
@@ -228,15 +229,6 @@ fn the_next_run_removes_what_dead_runs_left_for_its_output_only() {
 
 /// A tmpfs mounted on a directory, unmounted when dropped.
 struct Mount(PathBuf);
-
-/// Says that a test cannot run here, and why; fails the test instead when
-/// `CKPT_REQUIRE_COMPONENTS=1` (CI: every component must be there).
-fn missing(test: &str, why: &str) {
-    if std::env::var("CKPT_REQUIRE_COMPONENTS").is_ok_and(|v| v == "1") {
-        panic!("{test}: {why} (CKPT_REQUIRE_COMPONENTS=1: a missing component fails)");
-    }
-    eprintln!("{test}: NOT RUN: {why}");
-}
 
 impl Mount {
     /// Mounts a tmpfs with `options` on `dir`, or reports it [`missing`] and gives `None`.

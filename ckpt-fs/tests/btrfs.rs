@@ -9,10 +9,13 @@ use std::path::Path;
 use ckpt_fs::btrfs::{self, BtrfsError};
 use common::LoopBtrfs;
 
+/// Where the tests' btrfs images go: under target/.
+const TMP: &str = env!("CARGO_TARGET_TMPDIR");
+
 #[test]
 #[ignore = "needs root, a loop device and btrfs-progs; run with -- --ignored (CKPT_REQUIRE_COMPONENTS=1 to fail without)"]
 fn the_subvolume_holding_a_root_is_found_with_the_root_inside_it() {
-    let Some(fs_) = LoopBtrfs::new("subvolume holding") else {
+    let Some(fs_) = LoopBtrfs::new_in("subvolume holding", TMP) else {
         return;
     };
     let sv = fs_.subvolume("sv");
@@ -30,7 +33,7 @@ fn the_subvolume_holding_a_root_is_found_with_the_root_inside_it() {
 #[test]
 #[ignore = "needs root, a loop device and btrfs-progs; run with -- --ignored (CKPT_REQUIRE_COMPONENTS=1 to fail without)"]
 fn snapshots_are_read_only_and_do_not_follow_later_changes() {
-    let Some(fs_) = LoopBtrfs::new("snapshot") else {
+    let Some(fs_) = LoopBtrfs::new_in("snapshot", TMP) else {
         return;
     };
     let sv = fs_.subvolume("sv");
@@ -59,7 +62,10 @@ fn snapshots_are_read_only_and_do_not_follow_later_changes() {
 #[test]
 #[ignore = "needs root, a loop device and btrfs-progs; run with -- --ignored (CKPT_REQUIRE_COMPONENTS=1 to fail without)"]
 fn a_snapshot_on_another_filesystem_is_refused_naming_both() {
-    let (Some(a), Some(b)) = (LoopBtrfs::new("other fs a"), LoopBtrfs::new("other fs b")) else {
+    let (Some(a), Some(b)) = (
+        LoopBtrfs::new_in("other fs a", TMP),
+        LoopBtrfs::new_in("other fs b", TMP),
+    ) else {
         return;
     };
     let sv = a.subvolume("sv");
@@ -77,7 +83,10 @@ fn a_snapshot_on_another_filesystem_is_refused_naming_both() {
 #[test]
 #[ignore = "needs root, a loop device and btrfs-progs; run with -- --ignored (CKPT_REQUIRE_COMPONENTS=1 to fail without)"]
 fn send_and_incremental_send_are_received_on_another_filesystem() {
-    let (Some(src), Some(dst)) = (LoopBtrfs::new("send a"), LoopBtrfs::new("send b")) else {
+    let (Some(src), Some(dst)) = (
+        LoopBtrfs::new_in("send a", TMP),
+        LoopBtrfs::new_in("send b", TMP),
+    ) else {
         return;
     };
     let sv = src.subvolume("sv");
@@ -111,7 +120,7 @@ fn send_and_incremental_send_are_received_on_another_filesystem() {
     assert_eq!(fs::read(r2.path.join("etc/new")).unwrap(), b"second");
 
     // An incremental stream whose parent the receiver lacks fails with btrfs's words.
-    let Some(empty) = LoopBtrfs::new("send c") else {
+    let Some(empty) = LoopBtrfs::new_in("send c", TMP) else {
         return;
     };
     let e = btrfs::receive(&incr, empty.path()).unwrap_err();
@@ -124,7 +133,7 @@ fn send_and_incremental_send_are_received_on_another_filesystem() {
 #[test]
 #[ignore = "needs root, a loop device and btrfs-progs; run with -- --ignored (CKPT_REQUIRE_COMPONENTS=1 to fail without)"]
 fn receive_into_a_directory_not_on_btrfs_says_what_it_is_on() {
-    let Some(src) = LoopBtrfs::new("receive not btrfs") else {
+    let Some(src) = LoopBtrfs::new_in("receive not btrfs", TMP) else {
         return;
     };
     let sv = src.subvolume("sv");
@@ -148,7 +157,7 @@ struct Scene {
 
 impl Scene {
     fn new(test: &str) -> Option<Scene> {
-        let fs_ = LoopBtrfs::new(test)?;
+        let fs_ = LoopBtrfs::new_in(test, TMP)?;
         let ct = fs_.subvolume("ct");
         fs::create_dir(ct.join("rootfs")).unwrap();
         common::tree(&ct.join("rootfs"));
@@ -192,7 +201,7 @@ fn a_btrfs_snapshot_names_itself_in_its_manifest_and_is_sent_and_received_with_i
     let Some(sc) = Scene::new("btrfs snapshot") else {
         return;
     };
-    let Some(target) = LoopBtrfs::new("btrfs snapshot target") else {
+    let Some(target) = LoopBtrfs::new_in("btrfs snapshot target", TMP) else {
         return;
     };
     let snap1 = sc.fs.path().join("ct-1");
@@ -250,7 +259,7 @@ fn a_btrfs_snapshot_names_itself_in_its_manifest_and_is_sent_and_received_with_i
     assert!(m.verify(&Root::open(&r1.root).unwrap()).complete());
     // The second manifest does not name the first stream's snapshot: refused, and what
     // was received is taken back.
-    let other = LoopBtrfs::new("btrfs snapshot other").unwrap();
+    let other = LoopBtrfs::new_in("btrfs snapshot other", TMP).unwrap();
     let e = receive(&stream1, other.path(), Some(&m2)).unwrap_err();
     assert!(
         e.to_string().contains("the stream is of another snapshot"),

@@ -1,6 +1,8 @@
 //! Shared helpers of the integration tests: every revision × architecture pair, and
 //! builder images.
 
+pub mod components;
+
 use ckpt_format::build::{BuildOptions, build};
 use ckpt_format::{Arch, Format, Registry, Schema};
 

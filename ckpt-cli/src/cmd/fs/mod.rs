@@ -1,8 +1,9 @@
-//! `ckpt fs`: the files an image needs (issue 13: list, snapshot with tar, verify with
-//! or without a manifest, restore; the rsync and btrfs methods are to come). The work
-//! is `ckpt_fs`'s; these files parse and print.
+//! `ckpt fs`: the files an image needs (issue 13): list them, snapshot them with tar,
+//! rsync or btrfs, receive a btrfs stream, verify a tree with or without a manifest,
+//! restore a tar snapshot. The work is `ckpt_fs`'s; these files parse and print.
 
 pub mod list;
+pub mod receive;
 pub mod restore;
 pub mod snapshot;
 pub mod verify;
@@ -19,6 +20,9 @@ pub const FORMAT_VERSION: &str = "1.0.0";
 /// Version of the `--json` output of `fs verify` (1.1.0: `manifest` and the outcomes a
 /// manifest adds).
 pub const VERIFY_FORMAT_VERSION: &str = "1.1.0";
+
+/// Version of the `--json` output of `fs receive`.
+pub const RECEIVE_FORMAT_VERSION: &str = "1.0.0";
 
 /// Version of the `--json` outputs of `fs snapshot` and `fs restore`.
 pub const SNAPSHOT_FORMAT_VERSION: &str = "1.0.0";
@@ -38,6 +42,9 @@ pub enum Command {
     /// Extract a tar snapshot under a root, safely, then verify it.
     #[command(after_help = restore::AFTER)]
     Restore(restore::Opts),
+    /// Receive a btrfs send stream of a snapshot, and check it against its manifest.
+    #[command(after_help = receive::AFTER)]
+    Receive(receive::Opts),
 }
 
 impl Command {
@@ -48,6 +55,7 @@ impl Command {
             Command::Snapshot(o) => o.run(),
             Command::Verify(o) => o.run(),
             Command::Restore(o) => o.run(),
+            Command::Receive(o) => o.run(),
         }
     }
 }
@@ -69,7 +77,7 @@ pub fn open_root(dir: &std::path::Path) -> Result<Root> {
 
 /// A library error in the CLI's terms: a root or manifest that cannot be used, a
 /// manifest of another image, is a usage error (exit 2); a file that cannot be read or
-/// written an I/O error (exit 3); the rest (a needed file missing, an archive refused)
+/// written, rsync or btrfs failing or missing, an I/O error (exit 3); the rest (a needed file missing, an archive refused)
 /// the answer no (exit 1).
 pub fn fs_error(e: ckpt_fs::Error) -> anyhow::Error {
     match e {
@@ -79,7 +87,9 @@ pub fn fs_error(e: ckpt_fs::Error) -> anyhow::Error {
         e @ (ckpt_fs::Error::OtherImage { .. } | ckpt_fs::Error::Manifest { .. }) => {
             super::usage(e.to_string())
         }
-        e @ ckpt_fs::Error::Io { .. } => anyhow::Error::new(std::io::Error::other(e.to_string())),
+        e @ (ckpt_fs::Error::Io { .. } | ckpt_fs::Error::Rsync(_) | ckpt_fs::Error::Btrfs(_)) => {
+            anyhow::Error::new(std::io::Error::other(e.to_string()))
+        }
         other => anyhow::Error::new(other),
     }
 }

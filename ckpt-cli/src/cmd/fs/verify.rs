@@ -78,11 +78,7 @@ impl Opts {
             None => verify(&listed.list, &root),
         };
         if self.json {
-            let counts: serde_json::Map<String, serde_json::Value> = v
-                .counts()
-                .into_iter()
-                .map(|(n, k)| (n.replace(' ', "-"), k.into()))
-                .collect();
+            let counts = counts_json(&v);
             print_json(&serde_json::json!({
                 "format_version": VERIFY_FORMAT_VERSION,
                 "revision": listed.revision,
@@ -102,7 +98,8 @@ impl Opts {
     }
 }
 
-fn print(out: &mut impl Write, v: &Verification, with_manifest: bool) -> Result<()> {
+/// Prints `v`: the counts, each path that is not as recorded with its uses, the answer.
+pub fn print(out: &mut impl Write, v: &Verification, with_manifest: bool) -> Result<()> {
     let counts: Vec<String> = v
         .counts()
         .into_iter()
@@ -141,4 +138,14 @@ fn print(out: &mut impl Write, v: &Verification, with_manifest: bool) -> Result<
         )?;
     }
     Ok(())
+}
+
+/// The counts of `v` by outcome, as the JSON outputs give them (`different-size`: 2).
+pub fn counts_json(v: &Verification) -> serde_json::Value {
+    let counts: serde_json::Map<String, serde_json::Value> = v
+        .counts()
+        .into_iter()
+        .map(|(n, k)| (n.replace(' ', "-"), k.into()))
+        .collect();
+    counts.into()
 }
