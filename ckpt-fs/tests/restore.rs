@@ -455,3 +455,43 @@ proptest! {
         same_trees(&s.manifest, &src, &out);
     }
 }
+
+/// A snapshot of the builder tree, its bytes.
+fn snapshot_bytes() -> Vec<u8> {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    tree(&src);
+    file(&src, "/etc/a/b", 3);
+    let dest = d.path().join("s.tar");
+    take(d.path(), &src, &["/etc/a".into()], &dest, false);
+    fs::read(dest).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// What the fuzz target checks, on damaged snapshots: refused or restored, never a
+    /// panic, never a file outside the root, nothing left when refused.
+    #[test]
+    fn damaged_snapshots_never_write_outside_the_root(
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+        cut in any::<Option<prop::sample::Index>>(),
+    ) {
+        let mut bytes = snapshot_bytes();
+        for (at, v) in &flips {
+            let k = at.index(bytes.len());
+            bytes[k] = *v;
+        }
+        if let Some(c) = cut {
+            bytes.truncate(c.index(bytes.len()));
+        }
+        let s = scene();
+        fs::write(&s.archive, &bytes).unwrap();
+        let res = restore(&s.archive, &Root::open(&s.root).unwrap(), RestoreOptions::default());
+        prop_assert_eq!(names(&s.sentinel), ["keep"]);
+        prop_assert_eq!(names(s.root.parent().unwrap()), ["a.tar", "root", "sentinel"]);
+        if res.is_err() {
+            prop_assert!(names(&s.root).is_empty());
+        }
+    }
+}
