@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use ckpt_fs::lookup::Root;
@@ -135,27 +135,10 @@ fn a_snapshot_restores_to_the_same_tree_and_verifies() {
     }
 }
 
-/// A root, a sentinel directory beside it, and an archive at `dir/a.tar`.
-struct Scene {
-    _d: tempfile::TempDir,
-    root: PathBuf,
-    sentinel: PathBuf,
-    archive: PathBuf,
-}
+type Scene = RestoreScene;
 
 fn scene() -> Scene {
-    let d = tempfile::tempdir().unwrap();
-    let root = d.path().join("root");
-    let sentinel = d.path().join("sentinel");
-    fs::create_dir(&root).unwrap();
-    fs::create_dir(&sentinel).unwrap();
-    fs::write(sentinel.join("keep"), b"keep").unwrap();
-    Scene {
-        archive: d.path().join("a.tar"),
-        root,
-        sentinel,
-        _d: d,
-    }
+    RestoreScene::new()
 }
 
 /// A header of `kind` and `size` named `name` as bytes (no check of the name).
@@ -249,14 +232,7 @@ fn refused(build: impl FnOnce(&mut Builder<Vec<u8>>), prepare: impl FnOnce(&Scen
     );
 }
 
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
+use ckpt_tests::{RestoreScene, sorted_names as names};
 
 #[test]
 fn hostile_archives_are_refused_and_nothing_is_written() {
@@ -488,8 +464,7 @@ proptest! {
         let s = scene();
         fs::write(&s.archive, &bytes).unwrap();
         let res = restore(&s.archive, &Root::open(&s.root).unwrap(), RestoreOptions::default());
-        prop_assert_eq!(names(&s.sentinel), ["keep"]);
-        prop_assert_eq!(names(s.root.parent().unwrap()), ["a.tar", "root", "sentinel"]);
+        s.assert_untouched_outside();
         if res.is_err() {
             prop_assert!(names(&s.root).is_empty());
         }
