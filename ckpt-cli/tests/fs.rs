@@ -294,6 +294,31 @@ fn manifest_in(archive: &Path) -> serde_json::Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
+/// `ckpt fs snapshot IMG --root ROOT --method tar -o OUT`.
+fn snapshot_args<'a>(img: &'a Path, root: &'a Path, out: &'a Path) -> [&'a str; 9] {
+    let (img, root, out) = (s(img), s(root), s(out));
+    [
+        "fs", "snapshot", img, "--root", root, "--method", "tar", "-o", out,
+    ]
+}
+
+/// `ckpt fs verify IMG --root ROOT --manifest M [--json]`.
+fn verify_manifest(img: &Path, root: &Path, m: &Path, json: bool) -> std::process::Output {
+    let mut args = vec![
+        "fs",
+        "verify",
+        s(img),
+        "--root",
+        s(root),
+        "--manifest",
+        s(m),
+    ];
+    if json {
+        args.push("--json");
+    }
+    run(&args, None)
+}
+
 #[test]
 fn snapshot_verify_manifest_and_restore_round_trip() {
     let d = tempfile::tempdir().unwrap();
@@ -303,16 +328,8 @@ fn snapshot_verify_manifest_and_restore_round_trip() {
     file(&r, "/etc/app/conf", 5);
     for zstd in [false, true] {
         let dest = d.path().join(if zstd { "s.tar.zst" } else { "s.tar" });
-        let mut args = vec![
-            "fs",
-            "snapshot",
-            s(&img),
-            "--root",
-            s(&r),
-            "--method",
-            "tar",
-        ];
-        args.extend(["-o", s(&dest), "--include", "/etc/app", "--json"]);
+        let mut args = snapshot_args(&img, &r, &dest).to_vec();
+        args.extend(["--include", "/etc/app", "--json"]);
         if zstd {
             args.push("--zstd");
         }
@@ -332,19 +349,7 @@ fn snapshot_verify_manifest_and_restore_round_trip() {
             .map(|k| k["path"].as_str().unwrap())
             .collect();
         assert!(skipped.contains(&"/dev/null"), "{skipped:?}");
-        let o = run(
-            &[
-                "fs",
-                "verify",
-                s(&img),
-                "--root",
-                s(&r),
-                "--manifest",
-                s(&dest),
-                "--json",
-            ],
-            None,
-        );
+        let o = verify_manifest(&img, &r, &dest, true);
         exits(&o, 0);
         let v = json(&o.stdout);
         validate("fs-verify.schema.json", &v);
@@ -365,18 +370,7 @@ fn snapshot_verify_manifest_and_restore_round_trip() {
     // Same size, other content: the manifest says so, with the tasks.
     let log = r.join("var/log/task0.log");
     fs::write(&log, vec![b'y'; fs::metadata(&log).unwrap().len() as usize]).unwrap();
-    let o = run(
-        &[
-            "fs",
-            "verify",
-            s(&img),
-            "--root",
-            s(&r),
-            "--manifest",
-            s(&json_manifest),
-        ],
-        None,
-    );
+    let o = verify_manifest(&img, &r, &json_manifest, false);
     exits(&o, 1);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -399,18 +393,7 @@ fn snapshot_verify_manifest_and_restore_round_trip() {
     validate("fs-restore.schema.json", &v);
     assert_eq!(v["complete"], true);
     assert_eq!(fs::read(out.join("etc/app/conf")).unwrap(), b"xxxxx");
-    let o = run(
-        &[
-            "fs",
-            "verify",
-            s(&img),
-            "--root",
-            s(&out),
-            "--manifest",
-            s(&dest),
-        ],
-        None,
-    );
+    let o = verify_manifest(&img, &out, &dest, false);
     exits(&o, 0);
     let args = ["fs", "restore", s(&dest), "--root", s(&out)];
     let o = ckpt(&args);
@@ -437,17 +420,7 @@ fn bad_input_to_snapshot_verify_and_restore_is_refused_with_the_reason() {
     complete_tree(&img, &r);
     let dest = d.path().join("s.tar");
     let none = d.path().join("none");
-    common::ckpt_ok(&[
-        "fs",
-        "snapshot",
-        s(&img),
-        "--root",
-        s(&r),
-        "--method",
-        "tar",
-        "-o",
-        s(&dest),
-    ]);
+    common::ckpt_ok(&snapshot_args(&img, &r, &dest));
     let check = |args: &[&str], code: i32, want: &str| {
         let o = ckpt(args);
         exits(&o, code);
@@ -456,13 +429,7 @@ fn bad_input_to_snapshot_verify_and_restore_is_refused_with_the_reason() {
         common::assert_no_debug_text(args, &o.stderr);
     };
     let x = d.path().join("x.tar");
-    fn snap<'a>(img: &'a Path, root: &'a Path, out: &'a Path) -> [&'a str; 9] {
-        let (img, root, out) = (s(img), s(root), s(out));
-        [
-            "fs", "snapshot", img, "--root", root, "--method", "tar", "-o", out,
-        ]
-    }
-    check(&snap(&img, &none, &x), 2, "does not exist");
+    check(&snapshot_args(&img, &none, &x), 2, "does not exist");
     check(
         &["fs", "restore", s(&dest), "--root", s(&none)],
         2,
@@ -499,7 +466,7 @@ fn bad_input_to_snapshot_verify_and_restore_is_refused_with_the_reason() {
     // A needed file missing: named with its tasks, and no DEST.
     fs::remove_file(r.join("usr/bin/task1")).unwrap();
     check(
-        &snap(&img, &r, &x),
+        &snapshot_args(&img, &r, &x),
         1,
         "/usr/bin/task1 is needed by pid 2 \"sshd\" (executable)",
     );

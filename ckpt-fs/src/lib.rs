@@ -1,5 +1,5 @@
-//! The files a Linux-CR checkpoint image needs (issue 13, in progress: snapshot, restore
-//! and manifest verification are to come).
+//! The files a Linux-CR checkpoint image needs (issue 13: list, verify, tar snapshot
+//! with its manifest, safe restore; the rsync and btrfs methods are to come).
 //!
 //! Linux-CR checkpoints processes, not files: an image refers to files by path. This
 //! crate says which paths an image depends on and how, and whether a tree has them:
@@ -12,6 +12,12 @@
 //! * [`lookup`]: each path looked up under a root directory, never following a symbolic
 //!   link out of it.
 //! * [`verify`]: a tree compared with what the image records (existence, type, size).
+//! * [`manifest`]: what a snapshot captures, the manifest that says which image it is
+//!   for and what each file was (type, size, mode, owner, mtime, sha256, link target,
+//!   xattrs), and a tree compared with it.
+//! * [`snapshot`]: the files captured with their manifest ([`snapshot::tar`]: one
+//!   archive, the manifest its last member).
+//! * [`restore`]: a tar snapshot extracted safely under a root, then verified.
 //! * [`external`]: running external programs (rsync, btrfs) with clear reports.
 //!
 //! The crate knows no terminal: it prints nothing and returns typed errors.

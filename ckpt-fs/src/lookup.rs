@@ -114,6 +114,21 @@ pub struct State {
 }
 
 impl State {
+    /// The state of a file that is there, of metadata `md`; `resolved`: where a symbolic
+    /// link on the way took it.
+    pub fn present(md: &Metadata, resolved: Option<String>) -> State {
+        State {
+            presence: Presence::Present,
+            kind: Some(FileType::of(md)),
+            size: Some(md.len()),
+            mode: Some(md.mode() & 0o7777),
+            uid: Some(md.uid()),
+            gid: Some(md.gid()),
+            resolved,
+            reason: None,
+        }
+    }
+
     fn absent(presence: Presence, reason: String) -> State {
         State {
             presence,
@@ -167,16 +182,7 @@ impl Root {
         };
         let resolved = shown(&at);
         let asked = shown(&components(Path::new(path)).into_iter().collect::<Vec<_>>());
-        State {
-            presence: Presence::Present,
-            kind: Some(FileType::of(&md)),
-            size: Some(md.len()),
-            mode: Some(md.mode() & 0o7777),
-            uid: Some(md.uid()),
-            gid: Some(md.gid()),
-            resolved: (resolved != asked).then_some(resolved),
-            reason: None,
-        }
+        State::present(&md, (resolved != asked).then_some(resolved))
     }
 
     /// Where `path` is on the host, its directories resolved inside the root but its last

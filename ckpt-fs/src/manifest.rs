@@ -677,16 +677,7 @@ fn check_entry(e: &Entry, root: &Root) -> Checked {
             (s, o)
         }
         Ok((real, md)) => {
-            let s = State {
-                presence: Presence::Present,
-                kind: Some(FileType::of(&md)),
-                size: Some(md.len()),
-                mode: Some(md.mode() & 0o7777),
-                uid: Some(md.uid()),
-                gid: Some(md.gid()),
-                resolved: None,
-                reason: None,
-            };
+            let s = State::present(&md, None);
             let o = compare_entry(e, &real, &md);
             (s, o)
         }

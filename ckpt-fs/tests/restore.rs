@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use ckpt_fs::lookup::Root;
@@ -135,27 +135,10 @@ fn a_snapshot_restores_to_the_same_tree_and_verifies() {
     }
 }
 
-/// A root, a sentinel directory beside it, and an archive at `dir/a.tar`.
-struct Scene {
-    _d: tempfile::TempDir,
-    root: PathBuf,
-    sentinel: PathBuf,
-    archive: PathBuf,
-}
+type Scene = RestoreScene;
 
 fn scene() -> Scene {
-    let d = tempfile::tempdir().unwrap();
-    let root = d.path().join("root");
-    let sentinel = d.path().join("sentinel");
-    fs::create_dir(&root).unwrap();
-    fs::create_dir(&sentinel).unwrap();
-    fs::write(sentinel.join("keep"), b"keep").unwrap();
-    Scene {
-        archive: d.path().join("a.tar"),
-        root,
-        sentinel,
-        _d: d,
-    }
+    RestoreScene::new()
 }
 
 /// A header of `kind` and `size` named `name` as bytes (no check of the name).
@@ -249,14 +232,7 @@ fn refused(build: impl FnOnce(&mut Builder<Vec<u8>>), prepare: impl FnOnce(&Scen
     );
 }
 
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
+use ckpt_tests::{RestoreScene, sorted_names as names};
 
 #[test]
 fn hostile_archives_are_refused_and_nothing_is_written() {
@@ -453,5 +429,44 @@ proptest! {
         prop_assert!(r.verification.complete());
         prop_assert!(r.verification.paths.iter().all(|c| c.outcome.name() == "ok"));
         same_trees(&s.manifest, &src, &out);
+    }
+}
+
+/// A snapshot of the builder tree, its bytes.
+fn snapshot_bytes() -> Vec<u8> {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    tree(&src);
+    file(&src, "/etc/a/b", 3);
+    let dest = d.path().join("s.tar");
+    take(d.path(), &src, &["/etc/a".into()], &dest, false);
+    fs::read(dest).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// What the fuzz target checks, on damaged snapshots: refused or restored, never a
+    /// panic, never a file outside the root, nothing left when refused.
+    #[test]
+    fn damaged_snapshots_never_write_outside_the_root(
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+        cut in any::<Option<prop::sample::Index>>(),
+    ) {
+        let mut bytes = snapshot_bytes();
+        for (at, v) in &flips {
+            let k = at.index(bytes.len());
+            bytes[k] = *v;
+        }
+        if let Some(c) = cut {
+            bytes.truncate(c.index(bytes.len()));
+        }
+        let s = scene();
+        fs::write(&s.archive, &bytes).unwrap();
+        let res = restore(&s.archive, &Root::open(&s.root).unwrap(), RestoreOptions::default());
+        s.assert_untouched_outside();
+        if res.is_err() {
+            prop_assert!(names(&s.root).is_empty());
+        }
     }
 }

@@ -262,3 +262,59 @@ pub mod editing {
         Ok(out)
     }
 }
+
+/// The names in the directory `dir`, sorted (tests and the `restore` fuzz target check
+/// with it that nothing was written beside a root).
+pub fn sorted_names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A place to restore an archive into: in a temporary directory, an empty `root`, a
+/// `sentinel` directory beside it holding `keep`, and the path `a.tar` of the archive.
+pub struct RestoreScene {
+    /// The temporary directory (removed when dropped).
+    pub dir: tempfile::TempDir,
+    /// The root to restore into.
+    pub root: std::path::PathBuf,
+    /// A directory beside it that a restore must never touch.
+    pub sentinel: std::path::PathBuf,
+    /// Where the archive goes.
+    pub archive: std::path::PathBuf,
+}
+
+impl RestoreScene {
+    /// A new scene.
+    pub fn new() -> RestoreScene {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let sentinel = dir.path().join("sentinel");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::create_dir(&sentinel).unwrap();
+        std::fs::write(sentinel.join("keep"), b"keep").unwrap();
+        RestoreScene {
+            archive: dir.path().join("a.tar"),
+            root,
+            sentinel,
+            dir,
+        }
+    }
+
+    /// Panics unless nothing beside the root changed: the sentinel as it was, no other
+    /// name beside the root and the archive.
+    pub fn assert_untouched_outside(&self) {
+        assert_eq!(sorted_names(&self.sentinel), ["keep"]);
+        assert_eq!(std::fs::read(self.sentinel.join("keep")).unwrap(), b"keep");
+        assert_eq!(sorted_names(self.dir.path()), ["a.tar", "root", "sentinel"]);
+    }
+}
+
+impl Default for RestoreScene {
+    fn default() -> RestoreScene {
+        RestoreScene::new()
+    }
+}
