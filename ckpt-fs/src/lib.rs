@@ -1,5 +1,6 @@
-//! The files a Linux-CR checkpoint image needs (issue 13: list, verify, tar snapshot
-//! with its manifest, safe restore; the rsync and btrfs methods are to come).
+//! The files a Linux-CR checkpoint image needs (issue 13): list them, verify a tree,
+//! snapshot them with their manifest (tar, rsync, btrfs), restore a tar snapshot
+//! safely.
 //!
 //! Linux-CR checkpoints processes, not files: an image refers to files by path. This
 //! crate says which paths an image depends on and how, and whether a tree has them:
@@ -16,8 +17,12 @@
 //!   for and what each file was (type, size, mode, owner, mtime, sha256, link target,
 //!   xattrs), and a tree compared with it.
 //! * [`snapshot`]: the files captured with their manifest ([`snapshot::tar`]: one
-//!   archive, the manifest its last member).
+//!   archive, the manifest its last member; [`snapshot::rsync`]: copied by rsync, the
+//!   manifest beside; [`snapshot::btrfs`]: a read-only snapshot of the subvolume, the
+//!   manifest naming it, a send stream and its receive).
 //! * [`restore`]: a tar snapshot extracted safely under a root, then verified.
+//! * [`rsync`], [`btrfs`]: those programs run for a snapshot, and [`mounts`]: which
+//!   filesystem a path is on.
 //! * [`external`]: running external programs (rsync, btrfs) with clear reports.
 //!
 //! The crate knows no terminal: it prints nothing and returns typed errors.
