@@ -159,6 +159,8 @@ fn write_stream(snapshot: &Path, s: &Send) -> Result<((), u64)> {
     };
     let tmp = tempfile::Builder::new()
         .prefix(".ckpt-send-")
+        // 0666 less the umask, like any new file (not tempfile's 0600).
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, &e))?;
     btrfs::send(snapshot, s.parent.as_deref(), tmp.path())?;

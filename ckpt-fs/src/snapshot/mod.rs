@@ -81,6 +81,8 @@ pub fn write_beside<T>(
     };
     let tmp = tempfile::Builder::new()
         .prefix(".ckpt-snapshot-")
+        // 0666 less the umask, like any new file (not tempfile's 0600).
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, &e))?;
     let mut out = Counting {
