@@ -164,7 +164,9 @@ impl From<ContainerError> for SealError {
     fn from(e: ContainerError) -> SealError {
         match e {
             ContainerError::Io(io) => SealError::Io(io),
-            ContainerError::Bad { offset, what } if what.contains("cut short") => {
+            ContainerError::Bad { offset, what }
+                if what.contains("cut short") || what.contains("shorter than its prefix") =>
+            {
                 SealError::Truncated {
                     at: "before its first chunk".into(),
                     offset,

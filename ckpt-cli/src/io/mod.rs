@@ -358,6 +358,19 @@ impl Output {
         Ok(out)
     }
 
+    /// The temporary file of a regular file's output, flushed, to write at chosen offsets
+    /// (a sealer writes its frames so); None for standard output, a device or a FIFO.
+    pub fn seekable(&mut self) -> Result<Option<&mut File>> {
+        match self {
+            Output::File(w, path, _) => {
+                w.flush()
+                    .with_context(|| format!("writing {}", path.display()))?;
+                Ok(Some(w.get_mut().as_file_mut()))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// The file written to (the temporary one for a regular file).
     fn file(&self) -> &File {
         match self {
