@@ -42,6 +42,7 @@ pub mod keys;
 pub mod locate;
 pub mod seal;
 pub mod signing;
+pub mod unframed;
 pub mod unseal;
 
 pub use error::{RecordAt, SealError};
@@ -49,4 +50,5 @@ pub use keys::{KeyError, KeyKind, PrivateKey, PublicKey};
 pub use locate::record_at;
 pub use seal::{SealOptions, SealOutput, SealSummary, seal};
 pub use signing::{SealingKey, Secret, VerifyingKey};
+pub use unframed::Unframed;
 pub use unseal::{SealInfo, SealReport, Unsealer, VerifyOptions, read_seal, verify};
