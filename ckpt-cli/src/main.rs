@@ -24,6 +24,7 @@ mod interrupt;
 mod io;
 mod kconfig;
 mod sealing;
+mod through_seal;
 mod values;
 
 /// Exit status: the answer is no (invalid image, failed check, differences).

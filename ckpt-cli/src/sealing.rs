@@ -110,6 +110,17 @@ pub fn name_record(
     }
 }
 
+/// The sealed image `path` (`-`: standard input) as a reader, buffered by the MiB.
+pub fn open_sealed_input(path: &str) -> Result<Box<dyn std::io::Read>> {
+    if path == "-" {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    let f = File::open(path)
+        .context("cannot open")
+        .context(crate::io::InFile::new(path))?;
+    Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
+}
+
 /// Seconds since 1970-01-01 UTC, now.
 pub fn now() -> u64 {
     std::time::SystemTime::now()

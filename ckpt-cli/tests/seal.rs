@@ -33,6 +33,16 @@ fn setup() -> Setup {
     }
 }
 
+/// Seals `image` into `t.dir/NAME` with `how` (`--key`, `--secret`) and `key`, and the
+/// options `extra`; returns the sealed file.
+fn seal_to(t: &Setup, image: &Path, name: &str, how: &str, key: &Path, extra: &[&str]) -> PathBuf {
+    let sealed = t.dir.join(name);
+    let mut args = vec!["seal", s(image), "-o", s(&sealed), how, s(key)];
+    args.extend_from_slice(extra);
+    ok(&args, None);
+    sealed
+}
+
 fn fails(args: &[&str], code: i32, says: &str) -> String {
     let o = run(args, None);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
@@ -131,11 +141,7 @@ fn seal_verify_unseal_round_trip_with_a_key_and_a_secret() {
 #[test]
 fn each_failure_has_its_exit_code_and_its_own_message() {
     let t = setup();
-    let sealed = t.dir.join("img.sealed");
-    ok(
-        &["seal", s(&t.image), "-o", s(&sealed), "--key", s(&t.key)],
-        None,
-    );
+    let sealed = seal_to(&t, &t.image, "img.sealed", "--key", &t.key, &[]);
     let other = t.dir.join("other.key");
     ok(&["keygen", "-o", s(&other)], None);
     let other_pub = t.dir.join("other.key.pub");
@@ -242,18 +248,7 @@ fn each_failure_has_its_exit_code_and_its_own_message() {
 fn unseal_of_an_image_tampered_in_its_second_half_gives_a_prefix_and_exit_1() {
     let t = setup();
     let plain = std::fs::read(&t.image).unwrap();
-    let sealed = t.dir.join("img.sealed");
-    ok(
-        &[
-            "seal",
-            s(&t.image),
-            "-o",
-            s(&sealed),
-            "--secret",
-            s(&t.secret),
-        ],
-        None,
-    );
+    let sealed = seal_to(&t, &t.image, "img.sealed", "--secret", &t.secret, &[]);
     let bad = t.dir.join("bad.sealed");
     let len = std::fs::metadata(&sealed).unwrap().len() as usize;
     tamper(&sealed, &bad, len * 3 / 4);
@@ -284,16 +279,12 @@ fn unseal_of_an_image_tampered_in_its_second_half_gives_a_prefix_and_exit_1() {
 #[test]
 fn info_check_and_strip_know_a_sealed_image() {
     let t = setup();
-    let sealed = t.dir.join("img.sealed");
     let ann = t.dir.join("ann.ckpt");
     ok(
         &["annotate", s(&t.image), "-o", s(&ann), "--note", "site=lab"],
         None,
     );
-    ok(
-        &["seal", s(&ann), "-o", s(&sealed), "--key", s(&t.key)],
-        None,
-    );
+    let sealed = seal_to(&t, &ann, "img.sealed", "--key", &t.key, &[]);
     let info = String::from_utf8(ok(&["info", s(&sealed)], None)).unwrap();
     assert!(info.contains("seal:       Ed25519"), "{info}");
     assert!(info.contains("not verified"), "{info}");
@@ -349,20 +340,14 @@ fn info_check_and_strip_know_a_sealed_image() {
 #[test]
 fn a_detached_seal_is_written_and_verifies() {
     let t = setup();
-    let sealed = t.dir.join("img.sealed");
     let sig = t.dir.join("img.sig");
-    ok(
-        &[
-            "seal",
-            s(&t.image),
-            "-o",
-            s(&sealed),
-            "--key",
-            s(&t.key),
-            "--detached",
-            s(&sig),
-        ],
-        None,
+    let sealed = seal_to(
+        &t,
+        &t.image,
+        "img.sealed",
+        "--key",
+        &t.key,
+        &["--detached", s(&sig)],
     );
     assert!(std::fs::metadata(&sig).unwrap().len() > 200);
     ok(
@@ -391,5 +376,160 @@ fn a_detached_seal_is_written_and_verifies() {
         ],
         1,
         "bad signature",
+    );
+}
+
+#[test]
+fn convert_edit_and_annotate_read_through_the_seal_and_sign_again() {
+    let t = setup();
+    let sealed = seal_to(&t, &t.image, "img.sealed", "--key", &t.key, &[]);
+    let out = t.dir.join("out.ckpt");
+    // Without a key: refused, naming the options; nothing written.
+    fails(
+        &["convert", s(&sealed), "--to-rev", "v21-rc", "-o", s(&out)],
+        2,
+        "--pubkey PUB or --secret FILE",
+    );
+    fails(
+        &["edit", s(&sealed), "--hostname", "h", "-o", s(&out)],
+        2,
+        "--pubkey PUB or --secret FILE",
+    );
+    fails(
+        &["annotate", s(&sealed), "--note", "a=b", "-o", s(&out)],
+        2,
+        "--pubkey PUB or --secret FILE",
+    );
+    assert!(!out.exists());
+    // With the key: a plain image out, the same as from the unsealed image.
+    let plain = t.dir.join("plain.ckpt");
+    ok(
+        &[
+            "unseal",
+            s(&sealed),
+            "--pubkey",
+            s(&t.public),
+            "-o",
+            s(&plain),
+        ],
+        None,
+    );
+    let direct = t.dir.join("direct.ckpt");
+    ok(
+        &["convert", s(&plain), "--to-rev", "v21-rc", "-o", s(&direct)],
+        None,
+    );
+    ok(
+        &[
+            "convert",
+            s(&sealed),
+            "--to-rev",
+            "v21-rc",
+            "-o",
+            s(&out),
+            "--pubkey",
+            s(&t.public),
+        ],
+        None,
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&direct).unwrap()
+    );
+    // --sign seals the output again: it unseals to the same plain output.
+    let resealed = t.dir.join("edited.sealed");
+    ok(
+        &[
+            "edit",
+            s(&sealed),
+            "--hostname",
+            "h",
+            "-o",
+            s(&resealed),
+            "--pubkey",
+            s(&t.public),
+            "--sign",
+            s(&t.key),
+        ],
+        None,
+    );
+    let edited = t.dir.join("edited.ckpt");
+    ok(
+        &["edit", s(&plain), "--hostname", "h", "-o", s(&edited)],
+        None,
+    );
+    let back = ok(
+        &["unseal", s(&resealed), "--pubkey", s(&t.public), "-o", "-"],
+        None,
+    );
+    assert_eq!(back, std::fs::read(&edited).unwrap());
+    let annotated = t.dir.join("annotated.sealed");
+    ok(
+        &[
+            "annotate",
+            s(&sealed),
+            "--note",
+            "a=b",
+            "-o",
+            s(&annotated),
+            "--pubkey",
+            s(&t.public),
+            "--sign",
+            s(&t.key),
+        ],
+        None,
+    );
+    let info = String::from_utf8(ok(&["info", s(&annotated)], None)).unwrap();
+    assert!(
+        info.contains("note: a=b") && info.contains("seal:"),
+        "{info}"
+    );
+    // A bad seal is refused, naming the chunk; a wrong key too.
+    let bad = t.dir.join("bad.sealed");
+    let len = std::fs::metadata(&sealed).unwrap().len() as usize;
+    tamper(&sealed, &bad, len * 3 / 4);
+    let gone = t.dir.join("gone.ckpt");
+    fails(
+        &[
+            "convert",
+            s(&bad),
+            "--to-rev",
+            "v21-rc",
+            "-o",
+            s(&gone),
+            "--pubkey",
+            s(&t.public),
+        ],
+        1,
+        "chunk 3 of 4",
+    );
+    assert!(!gone.exists());
+    fails(
+        &[
+            "edit",
+            s(&sealed),
+            "--hostname",
+            "h",
+            "-o",
+            s(&gone),
+            "--secret",
+            s(&t.secret),
+        ],
+        1,
+        "sealed with Ed25519",
+    );
+    fails(
+        &[
+            "edit",
+            s(&plain),
+            "--hostname",
+            "h",
+            "-o",
+            s(&gone),
+            "--pubkey",
+            s(&t.public),
+        ],
+        2,
+        "not a sealed image",
     );
 }

@@ -89,19 +89,13 @@ impl Opts {
         }
         let vk = key.as_ref().map(ckpt_seal::VerifyingKey::Ed25519);
         if let Some(k) = &vk {
-            let f = std::fs::File::open(&self.image)
-                .context("cannot open")
-                .context(crate::io::InFile::new(&self.image))?;
+            let input = crate::sealing::open_sealed_input(&self.image)?;
             let opts = ckpt_seal::VerifyOptions::default();
-            ckpt_seal::verify(
-                std::io::BufReader::with_capacity(1 << 20, f),
-                k,
-                opts.clone(),
-            )
-            .map_err(|e| crate::sealing::name_record(e, &self.image, k, &opts))
-            .map_err(crate::sealing::seal_error)
-            .context("--require-seal")
-            .context(crate::io::InFile::new(&self.image))?;
+            ckpt_seal::verify(input, k, opts.clone())
+                .map_err(|e| crate::sealing::name_record(e, &self.image, k, &opts))
+                .map_err(crate::sealing::seal_error)
+                .context("--require-seal")
+                .context(crate::io::InFile::new(&self.image))?;
         }
         // A target that reads the image identically is the image's own revision.
         let (reader, det) = if sealed {
@@ -146,7 +140,13 @@ impl Opts {
                     records: Vec::new(),
                 },
             );
-        } else if let Some(c) = container.filter(|c| !c.is_sealed()) {
+        } else if let Some(c) = match container {
+            // On standard input the container's tail is read once the image has been.
+            None if self.image == "-" => crate::io::container_of("-")?,
+            c => c,
+        }
+        .filter(|c| !c.is_sealed())
+        {
             // No kernel reads past the container's prefix (schemas/container.md).
             report.problems.insert(
                 0,

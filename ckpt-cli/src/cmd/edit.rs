@@ -109,6 +109,8 @@ pub struct Opts {
     /// Write the image to a terminal too (refused otherwise).
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    seal: crate::through_seal::ThroughSealArgs,
 }
 
 /// The version of the JSON document of `--json` and `--report`.
@@ -172,7 +174,21 @@ impl Opts {
     }
 
     /// Runs the subcommand.
-    pub fn run(self) -> Result<u8> {
+    pub fn run(mut self) -> Result<u8> {
+        // A sealed image is read through its seal; --sign seals the output.
+        let through = crate::through_seal::Through::open(
+            &self.image,
+            self.output.as_deref().filter(|_| !self.dry_run),
+            &self.seal,
+            "edit",
+        )?;
+        self.image = through.image(&self.image);
+        self.output = self.output.as_deref().map(|o| through.output(o));
+        let code = self.run_plain()?;
+        through.finish(code)
+    }
+
+    fn run_plain(self) -> Result<u8> {
         let ops = self.operations()?;
         let mut outputs: Vec<(&str, &Path)> = Vec::new();
         if let Some(o) = &self.output {

@@ -6,10 +6,10 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use ckpt_seal::{PrivateKey, SealOptions, SealOutput, SealingKey};
+use ckpt_seal::{SealOptions, SealingKey};
 
 use crate::io::{InFile, Output, container_of, refuse_colliding_outputs, refuse_same_file};
-use crate::sealing::{now, read_secret, seal_error};
+use crate::sealing::{now, read_secret};
 
 const AFTER: &str =
     "Writes SEALED: ckpt's container (schemas/container.md, 1.1) holding the image in
@@ -71,17 +71,8 @@ impl Opts {
         let secret;
         let key = match (&self.key, &self.secret) {
             (Some(k), _) => {
-                let pass = match &self.passphrase_file {
-                    Some(p) => Some(super::keygen::read_passphrase(p)?),
-                    None => None,
-                };
-                let text = zeroize::Zeroizing::new(
-                    std::fs::read_to_string(k)
-                        .with_context(|| format!("--key {}: cannot read", k.display()))?,
-                );
-                private = PrivateKey::from_pem(&text, pass.as_deref().map(|p| p.as_slice()))
-                    .and_then(|p| p.public().expect(ckpt_seal::KeyKind::Ed25519).map(|()| p))
-                    .map_err(|e| super::usage(format!("--key {}: {e}", k.display())))?;
+                private =
+                    crate::through_seal::read_private(k, self.passphrase_file.as_deref(), "--key")?;
                 SealingKey::Ed25519(&private)
             }
             (None, Some(s)) => {
@@ -110,22 +101,14 @@ impl Opts {
             opts.range = Some((c.image_offset, c.image_len));
             opts.annotations = Some(c.annotations);
         }
-        let mut out = Output::create_image(&self.output, self.force)?;
-        let summary = match out.seekable()? {
-            Some(f) => ckpt_seal::seal(&mut input, SealOutput::Seekable(f), &key, &opts),
-            None => ckpt_seal::seal(&mut input, SealOutput::Stream(&mut out), &key, &opts),
-        }
-        .map_err(seal_error)
-        .context(named())?;
-        if let Some(f) = out.seekable()? {
-            f.seek(SeekFrom::End(0)).context("seeking the output")?;
-        }
+        let summary =
+            crate::through_seal::seal_to(&mut input, &self.output, self.force, &key, &opts)
+                .context(named())?;
         if let Some(d) = &self.detached {
             let mut sig = Output::create(d)?;
             sig.write_all(&summary.section)?;
             sig.commit()?;
         }
-        out.commit()?;
         let h = &summary.header;
         // A closed standard error changes nothing.
         let _ = writeln!(

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use ckpt_seal::{SealError, Unsealer};
 
 use crate::io::{InFile, Output, refuse_same_file};
@@ -44,16 +44,7 @@ impl Opts {
         refuse_same_file(&self.sealed, &self.output)?;
         let key = VerifyKey::read(&self.key)?;
         let named = || InFile::new(&self.sealed);
-        let input: Box<dyn std::io::Read> = if self.sealed == "-" {
-            Box::new(std::io::stdin().lock())
-        } else {
-            Box::new(std::io::BufReader::with_capacity(
-                1 << 20,
-                std::fs::File::open(&self.sealed)
-                    .context("cannot open")
-                    .context(named())?,
-            ))
-        };
+        let input = crate::sealing::open_sealed_input(&self.sealed)?;
         let opts = ckpt_seal::VerifyOptions {
             now: crate::sealing::now(),
             ..ckpt_seal::VerifyOptions::default()

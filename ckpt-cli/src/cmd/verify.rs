@@ -119,16 +119,7 @@ impl Opts {
             self.sig.as_deref(),
         )?;
         let named = || InFile::new(&self.sealed);
-        let input: Box<dyn std::io::Read> = if self.sealed == "-" {
-            Box::new(std::io::stdin().lock())
-        } else {
-            Box::new(std::io::BufReader::with_capacity(
-                1 << 20,
-                std::fs::File::open(&self.sealed)
-                    .context("cannot open")
-                    .context(named())?,
-            ))
-        };
+        let input = crate::sealing::open_sealed_input(&self.sealed)?;
         let result = ckpt_seal::verify(input, &key.as_key(), opts.clone())
             .map_err(|e| name_record(e, &self.sealed, &key.as_key(), &opts));
         let mut out = std::io::stdout().lock();

@@ -95,32 +95,22 @@ impl<R: Read> StreamedImage<R> {
 /// [`super::read_info`] checks it but for the file's size (a stream has none): returns it,
 /// the byte order, and the container's total length. Leaves `r` just after the prefix.
 pub fn read_prefix<R: Read>(r: &mut R) -> Result<(Prefix, Endian, u64), ContainerError> {
-    {
-        let mut head = [0u8; PREFIX_LEN as usize];
-        let mut got = 0;
-        while got < head.len() {
-            match r.read(&mut head[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        if got < 10 {
-            return Err(bad(0, "not a ckpt container: shorter than its prefix"));
-        }
-        let endian = order_of(&head[..got])?;
-        if got < head.len() {
-            return Err(bad(
-                got as u64,
-                format!("the container is cut short: {got} bytes, less than its prefix"),
-            ));
-        }
-        let p: Prefix = read_part(&mut Cursor::new(&head[..]), endian, "prefix")?;
-        check_version_and_flags((p.major, p.minor, p.patch), p.flags)?;
-        let total = check_lengths(&p)?;
-        Ok((p, endian, total))
+    let head = crate::read::read_up_to(r, PREFIX_LEN as usize)?;
+    let got = head.len();
+    if got < 10 {
+        return Err(bad(0, "not a ckpt container: shorter than its prefix"));
     }
+    let endian = order_of(&head)?;
+    if got < PREFIX_LEN as usize {
+        return Err(bad(
+            got as u64,
+            format!("the container is cut short: {got} bytes, less than its prefix"),
+        ));
+    }
+    let p: Prefix = read_part(&mut Cursor::new(&head[..]), endian, "prefix")?;
+    check_version_and_flags((p.major, p.minor, p.patch), p.flags)?;
+    let total = check_lengths(&p)?;
+    Ok((p, endian, total))
 }
 
 /// Reads the sections and the footer after the image region of the container whose
