@@ -21,6 +21,15 @@ pub struct VerifyKeyArgs {
     pub secret: Option<PathBuf>,
 }
 
+/// `SEALED (--pubkey PUB | --secret FILE)`: a sealed image and what verifies it.
+#[derive(clap::Args, Debug)]
+pub struct SealedArgs {
+    /// The sealed image, or - for standard input.
+    pub sealed: String,
+    #[command(flatten)]
+    pub key: VerifyKeyArgs,
+}
+
 /// A verifying key as read from its file.
 pub enum VerifyKey {
     /// An Ed25519 public key.

@@ -165,6 +165,27 @@ impl Through {
         })
     }
 
+    /// [`Through::open`] for a command whose options are `image` and `output` (None:
+    /// nothing written), which it points at the verified image and the output to seal.
+    pub fn around(
+        image: &mut String,
+        output: Option<&mut PathBuf>,
+        args: &ThroughSealArgs,
+        command: &str,
+    ) -> Result<Through> {
+        let through = Through::open(
+            image,
+            output.as_deref().map(PathBuf::as_path),
+            args,
+            command,
+        )?;
+        *image = through.image(image);
+        if let Some(o) = output {
+            *o = through.output(o);
+        }
+        Ok(through)
+    }
+
     /// The image the command reads: the verified plain image, or IMAGE itself.
     pub fn image(&self, image: &str) -> String {
         match &self.plain {

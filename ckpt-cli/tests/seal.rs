@@ -350,33 +350,20 @@ fn a_detached_seal_is_written_and_verifies() {
         &["--detached", s(&sig)],
     );
     assert!(std::fs::metadata(&sig).unwrap().len() > 200);
-    ok(
-        &[
-            "verify",
-            s(&sealed),
-            "--pubkey",
-            s(&t.public),
-            "--sig",
-            s(&sig),
-        ],
-        None,
-    );
+    let with_sig = [
+        "verify",
+        s(&sealed),
+        "--pubkey",
+        s(&t.public),
+        "--sig",
+        s(&sig),
+    ];
+    ok(&with_sig, None);
     let mut b = std::fs::read(&sig).unwrap();
     let last = b.len() - 1;
     b[last] ^= 1;
     std::fs::write(&sig, b).unwrap();
-    fails(
-        &[
-            "verify",
-            s(&sealed),
-            "--pubkey",
-            s(&t.public),
-            "--sig",
-            s(&sig),
-        ],
-        1,
-        "bad signature",
-    );
+    fails(&with_sig, 1, "bad signature");
 }
 
 #[test]
@@ -438,21 +425,9 @@ fn convert_edit_and_annotate_read_through_the_seal_and_sign_again() {
     );
     // --sign seals the output again: it unseals to the same plain output.
     let resealed = t.dir.join("edited.sealed");
-    ok(
-        &[
-            "edit",
-            s(&sealed),
-            "--hostname",
-            "h",
-            "-o",
-            s(&resealed),
-            "--pubkey",
-            s(&t.public),
-            "--sign",
-            s(&t.key),
-        ],
-        None,
-    );
+    let through = ["--pubkey", s(&t.public), "--sign", s(&t.key)];
+    let edit = ["edit", s(&sealed), "--hostname", "h", "-o", s(&resealed)];
+    ok(&[&edit[..], &through].concat(), None);
     let edited = t.dir.join("edited.ckpt");
     ok(
         &["edit", s(&plain), "--hostname", "h", "-o", s(&edited)],
@@ -464,21 +439,8 @@ fn convert_edit_and_annotate_read_through_the_seal_and_sign_again() {
     );
     assert_eq!(back, std::fs::read(&edited).unwrap());
     let annotated = t.dir.join("annotated.sealed");
-    ok(
-        &[
-            "annotate",
-            s(&sealed),
-            "--note",
-            "a=b",
-            "-o",
-            s(&annotated),
-            "--pubkey",
-            s(&t.public),
-            "--sign",
-            s(&t.key),
-        ],
-        None,
-    );
+    let annotate = ["annotate", s(&sealed), "--note", "a=b", "-o", s(&annotated)];
+    ok(&[&annotate[..], &through].concat(), None);
     let info = String::from_utf8(ok(&["info", s(&annotated)], None)).unwrap();
     assert!(
         info.contains("note: a=b") && info.contains("seal:"),

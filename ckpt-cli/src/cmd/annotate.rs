@@ -83,14 +83,13 @@ impl Opts {
     /// Runs the subcommand.
     pub fn run(mut self) -> Result<u8> {
         // A sealed image is read through its seal; --sign seals the output.
-        let through = crate::through_seal::Through::open(
-            &self.image,
-            Some(self.output.as_path()),
-            &self.seal,
+        let seal = self.seal.clone();
+        let through = crate::through_seal::Through::around(
+            &mut self.image,
+            Some(&mut self.output),
+            &seal,
             "annotate",
         )?;
-        self.image = through.image(&self.image);
-        self.output = through.output(&self.output);
         let code = self.run_plain()?;
         through.finish(code)
     }

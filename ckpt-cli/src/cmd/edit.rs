@@ -176,14 +176,13 @@ impl Opts {
     /// Runs the subcommand.
     pub fn run(mut self) -> Result<u8> {
         // A sealed image is read through its seal; --sign seals the output.
-        let through = crate::through_seal::Through::open(
-            &self.image,
-            self.output.as_deref().filter(|_| !self.dry_run),
-            &self.seal,
+        let seal = self.seal.clone();
+        let through = crate::through_seal::Through::around(
+            &mut self.image,
+            self.output.as_mut().filter(|_| !self.dry_run),
+            &seal,
             "edit",
         )?;
-        self.image = through.image(&self.image);
-        self.output = self.output.as_deref().map(|o| through.output(o));
         let code = self.run_plain()?;
         through.finish(code)
     }

@@ -7,7 +7,7 @@ use anyhow::Result;
 use ckpt_seal::{SealError, Unsealer};
 
 use crate::io::{InFile, Output, refuse_same_file};
-use crate::sealing::{VerifyKey, VerifyKeyArgs, name_record, seal_error};
+use crate::sealing::{VerifyKey, name_record, seal_error};
 
 const AFTER: &str = "Verifies SEALED as it reads it (a pipe too), front to back, and writes only
 verified bytes: the signature first, then each 1 MiB chunk once it holds. The annotations
@@ -26,10 +26,8 @@ Exit status: 0 unsealed, 1 invalid seal, 2 usage error, 3 I/O error";
 #[derive(clap::Args)]
 #[command(after_help = AFTER)]
 pub struct Opts {
-    /// The sealed image, or - for standard input.
-    sealed: String,
     #[command(flatten)]
-    key: VerifyKeyArgs,
+    input: crate::sealing::SealedArgs,
     /// The plain image to write, or - for standard output.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
@@ -41,16 +39,16 @@ pub struct Opts {
 impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
-        refuse_same_file(&self.sealed, &self.output)?;
-        let key = VerifyKey::read(&self.key)?;
-        let named = || InFile::new(&self.sealed);
-        let input = crate::sealing::open_sealed_input(&self.sealed)?;
+        refuse_same_file(&self.input.sealed, &self.output)?;
+        let key = VerifyKey::read(&self.input.key)?;
+        let named = || InFile::new(&self.input.sealed);
+        let input = crate::sealing::open_sealed_input(&self.input.sealed)?;
         let opts = ckpt_seal::VerifyOptions {
             now: crate::sealing::now(),
             ..ckpt_seal::VerifyOptions::default()
         };
         let failed = |e: SealError| {
-            seal_error(name_record(e, &self.sealed, &key.as_key(), &opts)).context(named())
+            seal_error(name_record(e, &self.input.sealed, &key.as_key(), &opts)).context(named())
         };
         let mut u = Unsealer::new(input, &key.as_key(), opts.clone()).map_err(failed)?;
         let mut out = Output::create_image(&self.output, self.force)?;

@@ -7,9 +7,7 @@ use anyhow::{Context, Result};
 use ckpt_seal::{SealError, VerifyOptions};
 
 use crate::io::InFile;
-use crate::sealing::{
-    VerifyKey, VerifyKeyArgs, name_record, now, seal_error, seal_json, sealed_by, utc,
-};
+use crate::sealing::{VerifyKey, name_record, now, seal_error, seal_json, sealed_by, utc};
 
 /// The version of `verify --json` (schemas/json/verify.schema.json).
 pub const FORMAT_VERSION: &str = "1.0.0";
@@ -34,10 +32,8 @@ Exit status: 0 valid, 1 invalid seal, 2 usage error, 3 I/O error";
 #[derive(clap::Args)]
 #[command(after_help = AFTER)]
 pub struct Opts {
-    /// The sealed image, or - for standard input.
-    sealed: String,
     #[command(flatten)]
-    key: VerifyKeyArgs,
+    input: crate::sealing::SealedArgs,
     /// A detached seal (`ckpt seal --detached`) to verify against instead of the one inside.
     #[arg(long, value_name = "SIG")]
     sig: Option<PathBuf>,
@@ -112,16 +108,16 @@ fn kind(e: &SealError) -> &'static str {
 impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
-        let key = VerifyKey::read(&self.key)?;
+        let key = VerifyKey::read(&self.input.key)?;
         let opts = verify_options(
             self.expect_sha256.as_deref(),
             self.max_age.as_deref(),
             self.sig.as_deref(),
         )?;
-        let named = || InFile::new(&self.sealed);
-        let input = crate::sealing::open_sealed_input(&self.sealed)?;
+        let named = || InFile::new(&self.input.sealed);
+        let input = crate::sealing::open_sealed_input(&self.input.sealed)?;
         let result = ckpt_seal::verify(input, &key.as_key(), opts.clone())
-            .map_err(|e| name_record(e, &self.sealed, &key.as_key(), &opts));
+            .map_err(|e| name_record(e, &self.input.sealed, &key.as_key(), &opts));
         let mut out = std::io::stdout().lock();
         match result {
             Ok(r) => {
