@@ -9,7 +9,7 @@ use super::{
 };
 use crate::arch::Endian;
 
-/// A section before the image, as [`ContainerInfo::leading`] lists it.
+/// A section before the image, as [`super::ContainerInfo::leading`] lists it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeadingSection {
     /// Its kind ([`SECTION_SEAL`]).
