@@ -23,6 +23,8 @@ mod cmd;
 mod interrupt;
 mod io;
 mod kconfig;
+mod sealing;
+mod through_seal;
 mod values;
 
 /// Exit status: the answer is no (invalid image, failed check, differences).
@@ -63,7 +65,10 @@ enum Command {
     #[command(subcommand)]
     Fs(cmd::fs::Command),
     Sample(cmd::sample::Opts),
+    Seal(cmd::seal::Opts),
     Strip(cmd::strip::Opts),
+    Unseal(cmd::unseal::Opts),
+    Verify(cmd::verify::Opts),
     #[command(subcommand)]
     Schema(cmd::schema::Command),
 }
@@ -100,6 +105,9 @@ fn main() -> ExitCode {
         Command::Fs(c) => c.run(),
         Command::Sample(o) => o.run(),
         Command::Strip(o) => o.run(),
+        Command::Seal(o) => o.run(),
+        Command::Unseal(o) => o.run(),
+        Command::Verify(o) => o.run(),
         Command::Keygen(o) => o.run(),
         Command::Schema(c) => c.run(),
     };

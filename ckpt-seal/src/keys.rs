@@ -329,8 +329,13 @@ impl PublicKey {
     /// The key's fingerprint: `SHA256:` and the hex of the SHA-256 of its SPKI DER, as
     /// `info` and error messages name keys.
     pub fn fingerprint(&self) -> String {
+        format!("SHA256:{}", hex::encode(self.fingerprint_bytes()))
+    }
+
+    /// The SHA-256 of its SPKI DER: the fingerprint as a seal header stores it.
+    pub fn fingerprint_bytes(&self) -> [u8; 32] {
         let der = self.der().unwrap_or_default();
-        format!("SHA256:{}", hex::encode(Sha256::digest(&der)))
+        Sha256::digest(&der).into()
     }
 
     /// Checks that the key is of `kind`.

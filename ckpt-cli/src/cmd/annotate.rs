@@ -53,6 +53,8 @@ pub struct Opts {
     /// A free note (repeatable).
     #[arg(long, value_name = "KEY=VALUE")]
     note: Vec<String>,
+    #[command(flatten)]
+    seal: crate::through_seal::ThroughSealArgs,
 }
 
 /// Reads a kernel config (plain or gzip), checks that it is one, and returns it gzipped.
@@ -79,7 +81,20 @@ fn host_config() -> Result<PathBuf> {
 
 impl Opts {
     /// Runs the subcommand.
-    pub fn run(self) -> Result<u8> {
+    pub fn run(mut self) -> Result<u8> {
+        // A sealed image is read through its seal; --sign seals the output.
+        let seal = self.seal.clone();
+        let through = crate::through_seal::Through::around(
+            &mut self.image,
+            Some(&mut self.output),
+            &seal,
+            "annotate",
+        )?;
+        let code = self.run_plain()?;
+        through.finish(code)
+    }
+
+    fn run_plain(self) -> Result<u8> {
         if self.image == "-" {
             return Err(super::usage(
                 "annotate reads a file, not standard input".into(),

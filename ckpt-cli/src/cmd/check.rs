@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use ckpt_convert::KernelVersion;
 use ckpt_convert::check::{KernelConfig, check};
 use ckpt_format::Registry;
@@ -19,6 +19,9 @@ Examples:
   ckpt check image.ckpt
   ckpt check image.ckpt --target-kernel 2.6.33 --target-config /boot/config-2.6.33 --target-cpu host
   ckpt check image.ckpt --to-rev v23-rc2 --target-kernel 2.6.37 --target-cpu fxsr=1,xsave=1,xstate-size=832 --json
+
+A sealed image fails naming `ckpt unseal`; with --require-seal PUB the seal is verified
+first (the whole image), then the plain image inside it is checked, read through the seal.
 
 Exit status:
   0  the image would restart on the target (checks not made are listed as not verified)
@@ -47,6 +50,10 @@ pub struct Opts {
     /// The target CPU: fxsr=0|1,xsave=0|1,xstate-size=N, or host.
     #[arg(long)]
     target_cpu: Option<String>,
+    /// Verify the image's seal under this public key first, then check the plain image
+    /// inside it (exit 0 only when both hold).
+    #[arg(long, value_name = "PUB")]
+    require_seal: Option<PathBuf>,
     /// Output JSON.
     #[arg(long)]
     json: bool,
@@ -65,8 +72,39 @@ impl Opts {
             (None, Some(k)) => Some(ckpt_convert::kernel::revision_for(k).map_err(super::usage)?),
             (None, None) => None,
         };
+        let container = match self.image.as_str() {
+            "-" => None,
+            p => crate::io::container_of(p)?,
+        };
+        let sealed = container.as_ref().is_some_and(|c| c.is_sealed());
+        let key = match &self.require_seal {
+            Some(p) => Some(crate::sealing::read_public(p, "--require-seal")?),
+            None => None,
+        };
+        if key.is_some() && self.image == "-" {
+            return Err(super::usage(
+                "--require-seal reads a file (it is read twice: the seal verified, then the image checked)"
+                    .into(),
+            ));
+        }
+        let vk = key.as_ref().map(ckpt_seal::VerifyingKey::Ed25519);
+        if let Some(k) = &vk {
+            let input = crate::sealing::open_sealed_input(&self.image)?;
+            let opts = ckpt_seal::VerifyOptions::default();
+            ckpt_seal::verify(input, k, opts.clone())
+                .map_err(|e| crate::sealing::name_record(e, &self.image, k, &opts))
+                .map_err(crate::sealing::seal_error)
+                .context("--require-seal")
+                .context(crate::io::InFile::new(&self.image))?;
+        }
         // A target that reads the image identically is the image's own revision.
-        let (reader, det) = open_image_as(&self.image, self.rev.as_deref(), named)?;
+        let (reader, det) = if sealed {
+            let (r, d, _) =
+                crate::io::open_sealed(&self.image, self.rev.as_deref(), named, vk.as_ref())?;
+            (r, d)
+        } else {
+            open_image_as(&self.image, self.rev.as_deref(), named)?
+        };
         let target = named.unwrap_or(det.schema);
         let config = match &self.target_config {
             Some(p) => Some(crate::kconfig::read(p, "--target-config")?.config),
@@ -87,7 +125,28 @@ impl Opts {
         )
         .map_err(|e| with_detection(anyhow::Error::new(e), &det, &self.image))?;
         let mut report = report;
-        if let Some(c) = crate::io::container_of(&self.image)? {
+        if sealed && vk.is_none() {
+            // No kernel reads past the container's prefix, and the seal is not verified.
+            report.problems.insert(
+                0,
+                ckpt_convert::check::Finding {
+                    check: "seal".into(),
+                    image: "a sealed image (ckpt container 1.1), its seal not verified".into(),
+                    target: "a plain image".into(),
+                    consequence: "restart fails at the first record header; `ckpt unseal \
+                                  --pubkey PUB -o -` verifies the seal and gives the plain image \
+                                  (`check --require-seal PUB` verifies it, then checks it)"
+                        .into(),
+                    records: Vec::new(),
+                },
+            );
+        } else if let Some(c) = match container {
+            // On standard input the container's tail is read once the image has been.
+            None if self.image == "-" => crate::io::container_of("-")?,
+            c => c,
+        }
+        .filter(|c| !c.is_sealed())
+        {
             // No kernel reads past the container's prefix (schemas/container.md).
             report.problems.insert(
                 0,

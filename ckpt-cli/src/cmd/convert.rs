@@ -109,11 +109,26 @@ pub struct Opts {
     /// Write the image to a terminal too (refused otherwise).
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    seal: crate::through_seal::ThroughSealArgs,
 }
 
 impl Opts {
     /// Runs the subcommand.
-    pub fn run(self) -> Result<u8> {
+    pub fn run(mut self) -> Result<u8> {
+        // A sealed image is read through its seal; --sign seals the output.
+        let seal = self.seal.clone();
+        let through = crate::through_seal::Through::around(
+            &mut self.image,
+            Some(&mut self.output),
+            &seal,
+            "convert",
+        )?;
+        let code = self.run_plain()?;
+        through.finish(code)
+    }
+
+    fn run_plain(self) -> Result<u8> {
         refuse_same_file(&self.image, &self.output)?;
         if let Some(report) = &self.report {
             refuse_same_file(&self.image, report)?;

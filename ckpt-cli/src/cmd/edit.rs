@@ -109,6 +109,8 @@ pub struct Opts {
     /// Write the image to a terminal too (refused otherwise).
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    seal: crate::through_seal::ThroughSealArgs,
 }
 
 /// The version of the JSON document of `--json` and `--report`.
@@ -172,7 +174,20 @@ impl Opts {
     }
 
     /// Runs the subcommand.
-    pub fn run(self) -> Result<u8> {
+    pub fn run(mut self) -> Result<u8> {
+        // A sealed image is read through its seal; --sign seals the output.
+        let seal = self.seal.clone();
+        let through = crate::through_seal::Through::around(
+            &mut self.image,
+            self.output.as_mut().filter(|_| !self.dry_run),
+            &seal,
+            "edit",
+        )?;
+        let code = self.run_plain()?;
+        through.finish(code)
+    }
+
+    fn run_plain(self) -> Result<u8> {
         let ops = self.operations()?;
         let mut outputs: Vec<(&str, &Path)> = Vec::new();
         if let Some(o) = &self.output {

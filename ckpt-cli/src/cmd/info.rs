@@ -65,7 +65,22 @@ pub struct Opts {
 impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
-        let (mut r, det) = open_image(&self.image, self.rev.as_deref())?;
+        // A sealed image is described, not verified: the seal says so (`ckpt verify`).
+        let sealed = match self.image.as_str() {
+            "-" => None,
+            p => crate::io::container_of(p)?.filter(ContainerInfo::is_sealed),
+        };
+        let (mut r, det, seal) = match &sealed {
+            Some(_) => {
+                let (r, d, s) =
+                    crate::io::open_sealed(&self.image, self.rev.as_deref(), None, None)?;
+                (r, d, Some(s))
+            }
+            None => {
+                let (r, d) = open_image(&self.image, self.rev.as_deref())?;
+                (r, d, None)
+            }
+        };
         let options = InfoOptions {
             records: self.verbose,
             tree: self.pids,
@@ -113,16 +128,32 @@ impl Opts {
         } else if self.json {
             let mut v = serde_json::to_value(&info)?;
             if let (Some(c), Some(o)) = (crate::io::container_of(&self.image)?, v.as_object_mut()) {
-                let against = self.contradictions(&c, &det)?;
-                o.insert("container".into(), container_json(&c, against.as_deref()));
+                let against = match &seal {
+                    Some(_) => None,
+                    None => self.contradictions(&c, &det)?,
+                };
+                let mut cj = container_json(&c, against.as_deref());
+                if let (Some(s), Some(co)) = (&seal, cj.as_object_mut()) {
+                    let mut sj = crate::sealing::seal_json(s);
+                    if let Some(so) = sj.as_object_mut() {
+                        so.insert("verified".into(), false.into());
+                    }
+                    co.insert("seal".into(), sj);
+                }
+                o.insert("container".into(), cj);
             }
             serde_json::to_writer_pretty(&mut out, &v)?;
             writeln!(out)?;
         } else {
             print_text(&mut out, &info, &det, None)?;
             if let Some(c) = crate::io::container_of(&self.image)? {
-                let against = self.contradictions(&c, &det)?;
-                print_container(&mut out, &c, against.as_deref())?;
+                match &seal {
+                    Some(s) => print_seal(&mut out, &c, s)?,
+                    None => {
+                        let against = self.contradictions(&c, &det)?;
+                        print_container(&mut out, &c, against.as_deref())?;
+                    }
+                }
             }
         }
         out.flush()?;
@@ -154,7 +185,7 @@ impl Opts {
 }
 
 /// The version of the `container` part of `info --json` (schemas/json/container.schema.json).
-const CONTAINER_JSON_VERSION: &str = "1.1.0";
+const CONTAINER_JSON_VERSION: &str = "1.2.0";
 
 /// What ckpt's container around the image carries, as `info --json` gives it.
 fn container_json(c: &ContainerInfo, against: Option<&[Contradiction]>) -> serde_json::Value {
@@ -185,6 +216,42 @@ fn container_json(c: &ContainerInfo, against: Option<&[Contradiction]>) -> serde
         o.insert("contradictions".into(), serde_json::json!(x));
     }
     v
+}
+
+/// Prints the seal of a sealed container (schemas/seal.md), not verified, and its
+/// annotations.
+fn print_seal(out: &mut impl Write, c: &ContainerInfo, s: &ckpt_seal::SealInfo) -> Result<()> {
+    let (ma, mi, pa) = c.version;
+    let h = &s.header;
+    writeln!(
+        out,
+        "container:  ckpt container {ma}.{mi}.{pa}, sealed: {} chunks of the plain image in {} bytes at offset {}; no kernel restarts it (`ckpt unseal` verifies it and gives the plain image)",
+        h.chunk_count, c.image_len, c.image_offset
+    )?;
+    writeln!(
+        out,
+        "seal:       {} (seal format {}.{}.{}), by {}, created {}; TPM: {}; encrypted: {}",
+        s.algorithm().name(),
+        h.major,
+        h.minor,
+        h.patch,
+        crate::sealing::sealed_by(s),
+        crate::sealing::utc(h.created_at),
+        if s.tpm() { "yes" } else { "no" },
+        if s.encrypted() { "yes" } else { "no" },
+    )?;
+    writeln!(
+        out,
+        "            not verified here: the image above was read without checking the seal (`ckpt verify` checks it)"
+    )?;
+    let a = &c.annotations;
+    for (k, v) in &a.notes {
+        writeln!(out, "            note: {k}={v}")?;
+    }
+    if a.kernel_config_gz.is_some() {
+        writeln!(out, "            kernel config: annotated")?;
+    }
+    Ok(())
 }
 
 /// Prints what ckpt's container around the image carries (schemas/container.md).

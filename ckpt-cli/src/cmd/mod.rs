@@ -15,9 +15,12 @@ pub mod man;
 pub mod mem;
 pub mod sample;
 pub mod schema;
+pub mod seal;
 pub mod stats;
 pub mod strip;
 pub mod tasks;
+pub mod unseal;
+pub mod verify;
 
 use anyhow::Result;
 

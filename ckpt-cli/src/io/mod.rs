@@ -71,6 +71,39 @@ pub fn open_image_as(
     Ok((r, d))
 }
 
+/// The plain image inside the sealed container `path` (a file), with its seal: read
+/// through the seal, verified, when `key` is given (the caller has verified the whole
+/// container first: `check --require-seal`), else read **without verifying** it, only to
+/// describe it (`info`). Every other reader refuses a sealed image, naming `ckpt unseal`.
+pub fn open_sealed(
+    path: &str,
+    rev: Option<&str>,
+    prefer: Option<&ckpt_format::Schema>,
+    key: Option<&ckpt_seal::VerifyingKey<'_>>,
+) -> Result<(Reader<Source>, Detection, ckpt_seal::SealInfo)> {
+    let named = || InFile::new(path);
+    let open = || -> Result<(Source, ckpt_seal::SealInfo)> {
+        let f = File::open(path).context("cannot open").context(named())?;
+        let f = io::BufReader::with_capacity(1 << 20, f);
+        let opened = match key {
+            Some(k) => ckpt_seal::Unsealer::new(f, k, ckpt_seal::VerifyOptions::default())
+                .map(|u| (u.seal().clone(), Box::new(u) as Source)),
+            None => ckpt_seal::Unframed::open(f).map(|(u, s)| (s, Box::new(u) as Source)),
+        };
+        let (seal, src) = opened
+            .map_err(crate::sealing::seal_error)
+            .context(named())?;
+        Ok((src, seal))
+    };
+    let (mut scan, seal) = open()?;
+    let ev = Evidence::scan(&mut scan)
+        .context("cannot identify the sealed image")
+        .context(named())?;
+    let (src, _) = open()?;
+    let (r, d) = detect::open_preferring(src, rev, Some(ev), prefer).context(named())?;
+    Ok((r, d, seal))
+}
+
 /// The image an error is about: a context in the error chain, printed as its path
 /// (`standard input` for `-`) and given as `file` in `--json` errors.
 #[derive(Debug, Clone)]
@@ -356,6 +389,19 @@ impl Output {
             .into());
         }
         Ok(out)
+    }
+
+    /// The temporary file of a regular file's output, flushed, to write at chosen offsets
+    /// (a sealer writes its frames so); None for standard output, a device or a FIFO.
+    pub fn seekable(&mut self) -> Result<Option<&mut File>> {
+        match self {
+            Output::File(w, path, _) => {
+                w.flush()
+                    .with_context(|| format!("writing {}", path.display()))?;
+                Ok(Some(w.get_mut().as_file_mut()))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The file written to (the temporary one for a regular file).

@@ -35,14 +35,30 @@ pub const FOOTER_MAGIC: [u8; 8] = *b"CKPT-END";
 pub const PREFIX_LEN: u64 = 64;
 /// The size of the footer.
 pub const FOOTER_LEN: u64 = 16;
-/// The container format this code writes: (major, minor, patch).
-pub const VERSION: (u16, u16, u16) = (1, 0, 0);
+/// The newest container format this code reads and writes: (major, minor, patch). 1.1
+/// knows the sealed flag and the seal section before the image.
+pub const VERSION: (u16, u16, u16) = (1, 1, 0);
+/// The version a container without a seal is written in: it uses nothing of 1.1, so a
+/// 1.0 reader reads it.
+pub const PLAIN_VERSION: (u16, u16, u16) = (1, 0, 0);
 /// Flag bit: the container holds annotations.
 pub const FLAG_ANNOTATED: u32 = 1;
-/// The flag bits format 1.0 knows (sealed and encrypted are reserved for issue 14).
-const KNOWN_FLAGS: u32 = FLAG_ANNOTATED;
+/// Flag bit (1.1): the container is sealed; a seal section comes before the image, and
+/// the image region holds the sealed frames (`schemas/seal.md`), not the plain image.
+pub const FLAG_SEALED: u32 = 2;
+/// Flag bit, reserved: the image is encrypted (a later ckpt; this one refuses it).
+pub const FLAG_ENCRYPTED: u32 = 4;
+/// The flag bits format 1.1 knows (encrypted is reserved).
+const KNOWN_FLAGS: u32 = FLAG_ANNOTATED | FLAG_SEALED;
 /// Section kind: annotations.
 pub const SECTION_ANNOTATIONS: u32 = 1;
+/// Section kind (1.1): the seal, before the image (`schemas/seal.md`).
+pub const SECTION_SEAL: u32 = 2;
+/// Section kind, reserved: the encryption parameters, before the image.
+pub const SECTION_ENCRYPTION: u32 = 3;
+/// The most bytes of sections before the image (the gap between the prefix and
+/// `image_offset`) a reader accepts.
+pub const MAX_LEADING: u64 = 64 << 10;
 /// The largest section ckpt reads into memory (a kernel config is at most a few hundred
 /// KiB compressed).
 pub const MAX_SECTION: u64 = 64 << 20;
@@ -148,18 +164,23 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// The envelope this ckpt writes: [`VERSION`], annotated.
+    /// The envelope this ckpt writes around a plain image: [`PLAIN_VERSION`], annotated.
     pub fn new(endian: Endian) -> Envelope {
         Envelope {
             endian,
-            version: VERSION,
+            version: PLAIN_VERSION,
             flags: FLAG_ANNOTATED,
         }
     }
 
-    /// Whether this ckpt can write it: major [`VERSION`], known flags only.
+    /// Whether this ckpt can write it: major [`VERSION`], known flags only, not sealed
+    /// ([`write_in`] writes a plain image; a seal is written by ckpt-seal).
     pub fn check(&self) -> Result<(), ContainerError> {
-        check_version_and_flags(self.version, self.flags)
+        check_version_and_flags(self.version, self.flags)?;
+        if self.flags & FLAG_SEALED != 0 {
+            return Err(ContainerError::Sealed);
+        }
+        Ok(())
     }
 }
 
@@ -182,6 +203,17 @@ pub struct ContainerInfo {
     pub unknown_sections: Vec<u32>,
     /// Bytes of the whole container.
     pub total_len: u64,
+    /// The sections before the image (a sealed container's seal), by kind, where their
+    /// bodies start and their lengths; read but not decoded here (ckpt-seal decodes a
+    /// seal).
+    pub leading: Vec<LeadingSection>,
+}
+
+impl ContainerInfo {
+    /// Whether the container is sealed ([`FLAG_SEALED`]).
+    pub fn is_sealed(&self) -> bool {
+        self.flags & FLAG_SEALED != 0
+    }
 }
 
 /// Why a container could not be read or written.
@@ -195,6 +227,13 @@ pub enum ContainerError {
         /// What was expected.
         what: String,
     },
+    /// The container is sealed: its image region holds sealed frames, which only a seal's
+    /// verifier reads (the plain image is given by `ckpt unseal`, never read unverified).
+    #[error(
+        "the container is sealed: its image is read through the seal, which `ckpt unseal` \
+         verifies and gives the plain image of (`ckpt verify` checks it)"
+    )]
+    Sealed,
     /// Reading or writing failed.
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -279,9 +318,13 @@ pub fn read_info<R: Read + Seek>(r: &mut R) -> Result<ContainerInfo, ContainerEr
             ),
         ));
     }
+    let mut info = empty_info(&p, endian, total);
+    if info.is_sealed() {
+        r.seek(SeekFrom::Start(PREFIX_LEN))?;
+        info.leading = read_leading(r, &p, endian)?;
+    }
     let sections_at = p.image_offset + p.image_len;
     r.seek(SeekFrom::Start(sections_at))?;
-    let mut info = empty_info(&p, endian, total);
     read_sections(r, sections_at, &p, endian, &mut info)?;
     Ok(info)
 }
@@ -316,6 +359,7 @@ fn empty_info(p: &Prefix, endian: Endian, total: u64) -> ContainerInfo {
         annotations: Annotations::default(),
         unknown_sections: Vec::new(),
         total_len: total,
+        leading: Vec::new(),
     }
 }
 
@@ -335,7 +379,7 @@ fn check_version_and_flags(version: (u16, u16, u16), flags: u32) -> Result<(), C
         return Err(bad(
             16,
             format!(
-                "flags {flags:#x}: bits this ckpt does not know (sealed or encrypted images need a later ckpt)"
+                "flags {flags:#x}: bits this ckpt does not know (encrypted images need a later ckpt)"
             ),
         ));
     }
@@ -565,6 +609,47 @@ pub fn write_in<W: Write, R: Read>(
 ) -> Result<u64, ContainerError> {
     env.check()?;
     let endian = env.endian;
+    let section = annotation_section(a, endian)?;
+    let sections_len = section.len() as u64;
+    let prefix = Prefix {
+        magic: MAGIC,
+        order: 0x0102,
+        major: env.version.0,
+        minor: env.version.1,
+        patch: env.version.2,
+        flags: env.flags,
+        sections: 1,
+        image_offset: PREFIX_LEN,
+        image_len,
+        sections_len,
+        reserved: [0; 16],
+    };
+    out.write_all(&to_bytes(&prefix, endian))?;
+    let copied = io::copy(&mut image.take(image_len), &mut out)?;
+    if copied != image_len {
+        return Err(bad(
+            PREFIX_LEN + copied,
+            format!("the image ended after {copied} of its {image_len} bytes"),
+        ));
+    }
+    out.write_all(&section)?;
+    let total = PREFIX_LEN + image_len + sections_len + FOOTER_LEN;
+    out.write_all(&to_bytes(
+        &Footer {
+            magic: FOOTER_MAGIC,
+            total,
+        },
+        endian,
+    ))?;
+    out.flush()?;
+    Ok(total)
+}
+
+/// The annotation section (its header and body) of `a` in byte order `endian`, as a
+/// container carries it after its image. Refuses an unknown entry whose key is one this
+/// ckpt knows, an entry too long for its length field, a note key that is empty or holds
+/// `=`, and more than [`MAX_SECTION`] bytes.
+pub fn annotation_section(a: &Annotations, endian: Endian) -> Result<Vec<u8>, ContainerError> {
     if let Some((k, _)) = a.unknown.iter().find(|(k, _)| (1..=5).contains(k)) {
         return Err(bad(
             0,
@@ -597,51 +682,32 @@ pub fn write_in<W: Write, R: Read>(
             ),
         ));
     }
-    let section = SectionHeader {
+    let header = SectionHeader {
         kind: SECTION_ANNOTATIONS,
         flags: 0,
         len: body.len() as u64,
     };
-    let sections_len = 16 + body.len() as u64;
-    let prefix = Prefix {
-        magic: MAGIC,
-        order: 0x0102,
-        major: env.version.0,
-        minor: env.version.1,
-        patch: env.version.2,
-        flags: env.flags,
-        sections: 1,
-        image_offset: PREFIX_LEN,
-        image_len,
-        sections_len,
-        reserved: [0; 16],
-    };
-    out.write_all(&to_bytes(&prefix, endian))?;
-    let copied = io::copy(&mut image.take(image_len), &mut out)?;
-    if copied != image_len {
-        return Err(bad(
-            PREFIX_LEN + copied,
-            format!("the image ended after {copied} of its {image_len} bytes"),
-        ));
-    }
-    out.write_all(&to_bytes(&section, endian))?;
-    out.write_all(&body)?;
-    let total = PREFIX_LEN + image_len + sections_len + FOOTER_LEN;
-    out.write_all(&to_bytes(
-        &Footer {
-            magic: FOOTER_MAGIC,
-            total,
-        },
-        endian,
-    ))?;
-    out.flush()?;
-    Ok(total)
+    let mut section = encode_part(&header, endian);
+    section.extend(body);
+    Ok(section)
+}
+
+/// A fixed part ([`Prefix`], [`SectionHeader`], [`Footer`]) as bytes in byte order `endian`.
+pub fn encode_part<T>(v: &T, endian: Endian) -> Vec<u8>
+where
+    T: for<'a> BinWrite<Args<'a> = ()>,
+{
+    to_bytes(v, endian)
 }
 
 /// Copies the plain image out of container `r` to `out`, byte for byte: the image before
-/// anything was added. Returns its length.
+/// anything was added. Returns its length. A sealed container is refused
+/// ([`ContainerError::Sealed`]): its plain image is given by verifying the seal.
 pub fn strip<R: Read + Seek, W: Write>(r: &mut R, mut out: W) -> Result<u64, ContainerError> {
     let info = read_info(r)?;
+    if info.is_sealed() {
+        return Err(ContainerError::Sealed);
+    }
     r.seek(SeekFrom::Start(info.image_offset))?;
     let n = io::copy(&mut r.take(info.image_len), &mut out)?;
     if n != info.image_len {
@@ -654,8 +720,10 @@ pub fn strip<R: Read + Seek, W: Write>(r: &mut R, mut out: W) -> Result<u64, Con
     Ok(n)
 }
 
+mod leading;
+pub use leading::{LeadingSection, read_leading};
 mod stream;
-pub use stream::{StreamTail, StreamedImage};
+pub use stream::{StreamTail, StreamedImage, read_prefix, read_tail_after_image};
 
 /// The plain image inside a container file, as a byte source for the reader: reads end
 /// where the image ends, skips seek, and page payloads may be copied from the file in the
@@ -667,11 +735,15 @@ pub struct ImageInContainer {
 }
 
 impl ImageInContainer {
-    /// Reads the container `file` ([`read_info`]) and positions it at its image.
+    /// Reads the container `file` ([`read_info`]) and positions it at its image. A
+    /// sealed container is refused ([`ContainerError::Sealed`]).
     pub fn open(
         mut file: std::fs::File,
     ) -> Result<(ImageInContainer, ContainerInfo), ContainerError> {
         let info = read_info(&mut file)?;
+        if info.is_sealed() {
+            return Err(ContainerError::Sealed);
+        }
         file.seek(SeekFrom::Start(info.image_offset))?;
         let end = info.image_offset + info.image_len;
         Ok((ImageInContainer { file, end }, info))

@@ -23,9 +23,10 @@ use std::io::{self, Cursor, Read};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    ContainerError, ContainerInfo, PREFIX_LEN, Prefix, bad, check_lengths, check_version_and_flags,
-    empty_info, order_of, read_part, read_sections,
+    ContainerError, ContainerInfo, FLAG_SEALED, PREFIX_LEN, Prefix, bad, check_lengths,
+    check_version_and_flags, empty_info, order_of, read_part, read_sections,
 };
+use crate::arch::Endian;
 
 /// What the image reader and the tail share: the stream, and where it is.
 struct Shared<R> {
@@ -61,29 +62,10 @@ impl<R: Read> StreamedImage<R> {
     /// [`super::read_info`] checks it, but for the file's size, which a stream does not
     /// have) and returns the image, positioned at its first byte, and its tail.
     pub fn open(mut r: R) -> Result<(StreamedImage<R>, StreamTail<R>), ContainerError> {
-        let mut head = [0u8; PREFIX_LEN as usize];
-        let mut got = 0;
-        while got < head.len() {
-            match r.read(&mut head[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
+        let (p, endian, total) = read_prefix(&mut r)?;
+        if p.flags & FLAG_SEALED != 0 {
+            return Err(ContainerError::Sealed);
         }
-        if got < 10 {
-            return Err(bad(0, "not a ckpt container: shorter than its prefix"));
-        }
-        let endian = order_of(&head[..got])?;
-        if got < head.len() {
-            return Err(bad(
-                got as u64,
-                format!("the container is cut short: {got} bytes, less than its prefix"),
-            ));
-        }
-        let p: Prefix = read_part(&mut Cursor::new(&head[..]), endian, "prefix")?;
-        check_version_and_flags((p.major, p.minor, p.patch), p.flags)?;
-        let total = check_lengths(&p)?;
         let gap = p.image_offset - PREFIX_LEN;
         let skipped = io::copy(&mut (&mut r).take(gap), &mut io::sink())?;
         if skipped != gap {
@@ -107,6 +89,44 @@ impl<R: Read> StreamedImage<R> {
             StreamTail { shared },
         ))
     }
+}
+
+/// Reads the prefix of the container a stream starts with, checked as
+/// [`super::read_info`] checks it but for the file's size (a stream has none): returns it,
+/// the byte order, and the container's total length. Leaves `r` just after the prefix.
+pub fn read_prefix<R: Read>(r: &mut R) -> Result<(Prefix, Endian, u64), ContainerError> {
+    let head = crate::read::read_up_to(r, PREFIX_LEN as usize)?;
+    let got = head.len();
+    if got < 10 {
+        return Err(bad(0, "not a ckpt container: shorter than its prefix"));
+    }
+    let endian = order_of(&head)?;
+    if got < PREFIX_LEN as usize {
+        return Err(bad(
+            got as u64,
+            format!("the container is cut short: {got} bytes, less than its prefix"),
+        ));
+    }
+    let p: Prefix = read_part(&mut Cursor::new(&head[..]), endian, "prefix")?;
+    check_version_and_flags((p.major, p.minor, p.patch), p.flags)?;
+    let total = check_lengths(&p)?;
+    Ok((p, endian, total))
+}
+
+/// Reads the sections and the footer after the image region of the container whose
+/// prefix is `p`, from `r` positioned where that region ends: the container as
+/// [`super::read_info`] gives it (without its leading sections). Needs no seek; every
+/// length is checked before anything is allocated. For a sealed container's verifier,
+/// which reads the frames itself.
+pub fn read_tail_after_image<R: Read>(
+    r: &mut R,
+    p: &Prefix,
+    endian: Endian,
+    total: u64,
+) -> Result<ContainerInfo, ContainerError> {
+    let mut info = empty_info(p, endian, total);
+    read_sections(r, p.image_offset + p.image_len, p, endian, &mut info)?;
+    Ok(info)
 }
 
 impl<R: Read> Read for StreamedImage<R> {
@@ -157,6 +177,7 @@ impl<R: Read> StreamTail<R> {
             s.tail = Some(read_tail(s).map_err(|e| match e {
                 ContainerError::Bad { offset, what } => (offset, what),
                 ContainerError::Io(e) => (0, format!("cannot read the container: {e}")),
+                e @ ContainerError::Sealed => (0, e.to_string()),
             }));
         }
         match s.tail.as_ref() {

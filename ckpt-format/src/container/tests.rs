@@ -174,3 +174,86 @@ fn unknown_entries_and_the_envelope_are_written_back_as_read() {
     let e = write_in(Vec::new(), &env, &mut &b""[..], 0, &a).unwrap_err();
     assert!(e.to_string().contains("a key this ckpt knows"), "{e}");
 }
+
+/// A sealed container as format 1.1 frames it: a seal section (8 bytes of body here)
+/// before the image region, and no sections after it.
+fn sealed_frame(endian: Endian, region: &[u8]) -> Vec<u8> {
+    let image_offset = PREFIX_LEN + 16 + 8;
+    let prefix = Prefix {
+        magic: MAGIC,
+        order: 0x0102,
+        major: 1,
+        minor: 1,
+        patch: 0,
+        flags: FLAG_SEALED,
+        sections: 0,
+        image_offset,
+        image_len: region.len() as u64,
+        sections_len: 0,
+        reserved: [0; 16],
+    };
+    let mut c = encode_part(&prefix, endian);
+    c.extend(encode_part(
+        &SectionHeader {
+            kind: SECTION_SEAL,
+            flags: 0,
+            len: 8,
+        },
+        endian,
+    ));
+    c.extend([9u8; 8]);
+    c.extend(region);
+    let total = c.len() as u64 + FOOTER_LEN;
+    c.extend(encode_part(
+        &Footer {
+            magic: FOOTER_MAGIC,
+            total,
+        },
+        endian,
+    ));
+    c
+}
+
+#[test]
+fn a_sealed_container_is_recognised_and_never_read_as_a_plain_image() {
+    for endian in [Endian::Little, Endian::Big] {
+        let c = sealed_frame(endian, b"sealed frames");
+        let info = read_info(&mut Cursor::new(&c)).unwrap();
+        assert!(info.is_sealed());
+        assert_eq!(info.version, (1, 1, 0));
+        assert_eq!(
+            info.leading,
+            vec![LeadingSection {
+                kind: SECTION_SEAL,
+                body_offset: 80,
+                len: 8
+            }]
+        );
+        let e = strip(&mut Cursor::new(&c), Vec::new()).unwrap_err();
+        assert!(matches!(e, ContainerError::Sealed), "{e}");
+        assert!(e.to_string().contains("ckpt unseal"), "{e}");
+        assert!(matches!(
+            StreamedImage::open(&c[..]).err().unwrap(),
+            ContainerError::Sealed
+        ));
+        let (p, e2, total) = read_prefix(&mut &c[..]).unwrap();
+        assert_eq!((e2, total), (endian, c.len() as u64));
+        assert_eq!(p.image_len, 13);
+    }
+    // A seal section of another kind, or padding that is not zero, is refused.
+    let mut c = sealed_frame(Endian::Little, b"x");
+    c[64] = 7;
+    let e = read_info(&mut Cursor::new(&c)).unwrap_err().to_string();
+    assert!(e.contains("where the seal (kind 2) was expected"), "{e}");
+    // Encrypted images are for a later ckpt.
+    let mut c = sealed_frame(Endian::Little, b"x");
+    c[16] |= FLAG_ENCRYPTED as u8;
+    let e = read_info(&mut Cursor::new(&c)).unwrap_err().to_string();
+    assert!(e.contains("encrypted images need a later ckpt"), "{e}");
+}
+
+#[test]
+fn plain_containers_are_still_written_as_1_0() {
+    let c = container(Endian::Little, b"image");
+    assert_eq!(read_info(&mut Cursor::new(&c)).unwrap().version, (1, 0, 0));
+}
