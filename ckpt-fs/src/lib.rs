@@ -13,7 +13,8 @@
 //! * [`lookup`]: each path looked up under a root directory, never following a symbolic
 //!   link out of it.
 //! * [`verify`]: a tree compared with what the image records (existence, type, size).
-//! * [`manifest`]: what a snapshot captures, the manifest that says which image it is
+//! * [`capture`]: what a snapshot captures of an image's paths, and what it skips.
+//! * [`manifest`]: the manifest that says which image it is
 //!   for and what each file was (type, size, mode, owner, mtime, sha256, link target,
 //!   xattrs), and a tree compared with it.
 //! * [`snapshot`]: the files captured with their manifest ([`snapshot::tar`]: one
@@ -42,6 +43,7 @@
 #![deny(missing_docs)]
 
 pub mod btrfs;
+pub mod capture;
 pub mod external;
 pub mod lookup;
 pub mod manifest;

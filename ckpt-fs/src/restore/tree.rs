@@ -303,15 +303,13 @@ fn commit(top: &OwnedFd, j: &mut Journal, overwrite: bool) -> std::result::Resul
         if overwrite && rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok() {
             j.counter += 1;
             let b = format!(".ckpt-replaced-{}-{}", std::process::id(), j.counter);
-            if let Err(e) =
-                rustix::fs::renameat_with(&dir, name, &dir, b.as_str(), RenameFlags::NOREPLACE)
-            {
+            if let Err(e) = rename_noreplace(&dir, name, b.as_str()) {
                 j.pending.push(p);
                 return Err(format!("{path}: setting the old file aside: {e}"));
             }
             backup = Some(b);
         }
-        match rustix::fs::renameat_with(&dir, p.temp.as_str(), &dir, name, RenameFlags::NOREPLACE) {
+        match rename_noreplace(&dir, p.temp.as_str(), name) {
             Ok(()) => j.placed.push((p.comps.clone(), backup)),
             Err(e) => {
                 if let Some(b) = &backup {
@@ -333,6 +331,20 @@ fn commit(top: &OwnedFd, j: &mut Journal, overwrite: bool) -> std::result::Resul
             .map_err(|e| format!("{path}: mtime: {e}"))?;
     }
     Ok(())
+}
+
+/// Renames `from` to `to` in `dir`, never over something there (`RENAME_NOREPLACE`;
+/// where the filesystem has no such flag, a check that `to` is not there, then a rename).
+fn rename_noreplace(dir: &OwnedFd, from: &str, to: &str) -> rustix::io::Result<()> {
+    match rustix::fs::renameat_with(dir, from, dir, to, RenameFlags::NOREPLACE) {
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+            match rustix::fs::statat(dir, to, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(_) => Err(rustix::io::Errno::EXIST),
+                Err(_) => rustix::fs::renameat(dir, from, dir, to),
+            }
+        }
+        other => other,
+    }
 }
 
 /// Undoes `j`: placed members removed and what they replaced put back, temporary
