@@ -2,7 +2,7 @@
 //!
 //! A thin layer over the libraries: `ckpt-format` reads, models, summarises, dumps and
 //! builds images (its crate docs say where to start), `ckpt-convert` converts and checks
-//! them. What is the command line's alone lives here:
+//! them, `ckpt-view` draws them (`ckpt graph`). What is the command line's alone lives here:
 //!
 //! * `cmd/<name>.rs`: one file per subcommand, its options (`Opts`, clap) and its `run`,
 //!   which parses, calls the libraries and prints;
@@ -62,6 +62,7 @@ enum Command {
     Mem(cmd::mem::Opts),
     Dump(cmd::dump::Opts),
     Encode(cmd::encode::Opts),
+    Graph(cmd::graph::Opts),
     #[command(subcommand)]
     Fs(cmd::fs::Command),
     Sample(cmd::sample::Opts),
@@ -102,6 +103,7 @@ fn main() -> ExitCode {
         Command::Info(o) => o.run(),
         Command::Dump(o) => o.run(),
         Command::Encode(o) => o.run(),
+        Command::Graph(o) => o.run(),
         Command::Fs(c) => c.run(),
         Command::Sample(o) => o.run(),
         Command::Strip(o) => o.run(),

@@ -9,6 +9,7 @@ pub mod dump;
 pub mod edit;
 pub mod encode;
 pub mod fs;
+pub mod graph;
 pub mod info;
 pub mod keygen;
 pub mod man;
