@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{MANIFEST_SUFFIX, Request, Summary, hashed_manifest, write_beside};
+use super::{Request, Summary, hashed_manifest, manifest_beside, write_beside};
 use crate::btrfs::{self, Subvolume};
 use crate::lookup::Root;
 use crate::manifest::{BtrfsSnapshot, Manifest, Method};
@@ -36,17 +36,6 @@ pub struct BtrfsSnapshotDone {
     pub of: PathBuf,
     /// The stream written, and its size.
     pub sent: Option<(PathBuf, u64)>,
-}
-
-/// Where the manifest of a snapshot at `dest` goes: `DEST.manifest.json`.
-pub fn manifest_beside(dest: &Path) -> PathBuf {
-    let mut s = dest
-        .as_os_str()
-        .to_string_lossy()
-        .trim_end_matches('/')
-        .to_string();
-    s.push_str(MANIFEST_SUFFIX);
-    PathBuf::from(s)
 }
 
 /// Snapshots the subvolume holding `req.root` at `dest`, captures the image's files

@@ -28,6 +28,18 @@ pub const PAX_XATTR: &str = "SCHILY.xattr.";
 /// (`DEST.manifest.json`): the rsync and btrfs methods, whose DEST is a tree.
 pub const MANIFEST_SUFFIX: &str = ".manifest.json";
 
+/// Where the manifest of a snapshot at `dest` goes by default (rsync to a local
+/// directory, btrfs): beside it, named `DEST.manifest.json`.
+pub fn manifest_beside(dest: &Path) -> PathBuf {
+    let mut s = dest
+        .as_os_str()
+        .to_string_lossy()
+        .trim_end_matches('/')
+        .to_string();
+    s.push_str(MANIFEST_SUFFIX);
+    PathBuf::from(s)
+}
+
 /// What to snapshot.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {

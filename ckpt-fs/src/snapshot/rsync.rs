@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{MANIFEST_SUFFIX, Request, Summary, hashed_manifest, write_beside};
+use super::{MANIFEST_SUFFIX, Request, Summary, hashed_manifest, manifest_beside, write_beside};
 use crate::lookup::Root;
 use crate::manifest::{Entry, Method};
 use crate::rsync::{self, Destination, RsyncOptions, RsyncReport};
@@ -26,18 +26,6 @@ pub struct RsyncSnapshot {
     pub dest: Destination,
     /// Where a copy of the manifest went beside a remote destination.
     pub remote_manifest: Option<String>,
-}
-
-/// Where the manifest of a snapshot to `dest` goes by default: beside it, named
-/// `DEST.manifest.json` (a local destination only).
-pub fn manifest_beside(dest: &Path) -> PathBuf {
-    let mut s = dest
-        .as_os_str()
-        .to_string_lossy()
-        .trim_end_matches('/')
-        .to_string();
-    s.push_str(MANIFEST_SUFFIX);
-    PathBuf::from(s)
 }
 
 /// Snapshots `req` to `dest` with rsync: the files, then the manifest at `manifest`
