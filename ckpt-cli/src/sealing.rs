@@ -59,12 +59,45 @@ impl VerifyKey {
 
 /// The Ed25519 public key in `path` (exit 2 when it is not one).
 pub fn read_public(path: &Path, option: &str) -> Result<PublicKey> {
+    read_public_of(path, option, ckpt_seal::KeyKind::Ed25519)
+}
+
+/// The public key of `kind` in `path` (exit 2 when it is not one).
+pub fn read_public_of(path: &Path, option: &str, kind: ckpt_seal::KeyKind) -> Result<PublicKey> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{option} {}: cannot read", path.display()))?;
     let k = PublicKey::from_pem(&text)
-        .and_then(|k| k.expect(ckpt_seal::KeyKind::Ed25519).map(|()| k))
+        .and_then(|k| k.expect(kind).map(|()| k))
         .map_err(|e| usage(format!("{option} {}: {e}", path.display())))?;
     Ok(k)
+}
+
+/// `--identity KEY`: what decrypts an encrypted seal.
+#[derive(clap::Args, Debug, Clone)]
+pub struct IdentityArgs {
+    /// Decrypt an encrypted sealed image with this X25519 private key (`ckpt keygen
+    /// --kind x25519`'s KEY, the recipient it was sealed for).
+    #[arg(long, value_name = "KEY")]
+    pub identity: Option<PathBuf>,
+    /// The passphrase of an encrypted --identity key (the file's first line).
+    #[arg(long, value_name = "F", requires = "identity")]
+    pub identity_passphrase_file: Option<PathBuf>,
+}
+
+impl IdentityArgs {
+    /// The X25519 private key of `--identity`, when given (exit 2 when it is not one).
+    pub fn read(&self) -> Result<Option<std::sync::Arc<ckpt_seal::PrivateKey>>> {
+        let Some(p) = &self.identity else {
+            return Ok(None);
+        };
+        let k = crate::through_seal::read_private_of(
+            p,
+            self.identity_passphrase_file.as_deref(),
+            "--identity",
+            ckpt_seal::KeyKind::X25519,
+        )?;
+        Ok(Some(std::sync::Arc::new(k)))
+    }
 }
 
 /// The HMAC secret in `path`: its raw bytes, at least 32 (exit 2 when shorter).
@@ -79,7 +112,9 @@ pub fn read_secret(path: &Path) -> Result<Secret> {
 pub fn seal_error(e: SealError) -> anyhow::Error {
     match e {
         SealError::Io(io) => anyhow::Error::new(io),
-        e @ (SealError::Key(_) | SealError::ShortSecret { .. }) => usage(e.to_string()),
+        e @ (SealError::Key(_) | SealError::ShortSecret { .. } | SealError::NeedsIdentity(_)) => {
+            usage(e.to_string())
+        }
         e => anyhow::Error::new(e),
     }
 }
@@ -161,6 +196,8 @@ pub fn seal_json(s: &ckpt_seal::SealInfo) -> serde_json::Value {
         "arch_id": h.arch,
         "tpm": s.tpm(),
         "encrypted": s.encrypted(),
+        "aead": s.encryption.as_ref().map(|e| e.aead_name()),
+        "recipient_fingerprint": s.encryption.as_ref().map(|e| e.recipient()),
     })
 }
 

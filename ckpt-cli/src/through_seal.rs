@@ -28,6 +28,8 @@ pub struct ThroughSealArgs {
     /// The passphrase of an encrypted --sign key (the file's first line).
     #[arg(long, value_name = "F", requires = "sign")]
     pub sign_passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub identity: crate::sealing::IdentityArgs,
 }
 
 /// The Ed25519 private key in `path`, decrypted with the passphrase in `passphrase_file`
@@ -36,6 +38,16 @@ pub fn read_private(
     path: &Path,
     passphrase_file: Option<&Path>,
     option: &str,
+) -> Result<PrivateKey> {
+    read_private_of(path, passphrase_file, option, ckpt_seal::KeyKind::Ed25519)
+}
+
+/// [`read_private`] for a key of `kind`.
+pub fn read_private_of(
+    path: &Path,
+    passphrase_file: Option<&Path>,
+    option: &str,
+    kind: ckpt_seal::KeyKind,
 ) -> Result<PrivateKey> {
     let pass = match passphrase_file {
         Some(p) => Some(crate::cmd::keygen::read_passphrase(p)?),
@@ -46,7 +58,7 @@ pub fn read_private(
             .with_context(|| format!("{option} {}: cannot read", path.display()))?,
     );
     PrivateKey::from_pem(&text, pass.as_deref().map(|p| p.as_slice()))
-        .and_then(|p| p.public().expect(ckpt_seal::KeyKind::Ed25519).map(|()| p))
+        .and_then(|p| p.public().expect(kind).map(|()| p))
         .map_err(|e| usage(format!("{option} {}: {e}", path.display())))
 }
 
@@ -122,6 +134,7 @@ impl Through {
             })?;
             let opts = VerifyOptions {
                 now: now(),
+                identity: args.identity.read()?,
                 ..VerifyOptions::default()
             };
             let failed = |e| {
@@ -133,6 +146,12 @@ impl Through {
             );
             let mut u = Unsealer::new(open_sealed_input(image)?, &key.as_key(), opts.clone())
                 .map_err(failed)?;
+            if !u.gives_plain() {
+                return Err(usage(format!(
+                    "{image}: an encrypted sealed image; give --identity KEY (the X25519 key it \
+                     was encrypted for) and {command} reads it through its seal, decrypted"
+                )));
+            }
             while let Some(chunk) = u.next_chunk().map_err(failed)? {
                 std::io::Write::write_all(&mut out, chunk)
                     .context("cannot write the verified image")?;

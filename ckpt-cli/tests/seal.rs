@@ -240,7 +240,7 @@ fn each_failure_has_its_exit_code_and_its_own_message() {
     fails(
         &["verify", s(&bad), "--pubkey", s(&t.public)],
         1,
-        "seal of format 7.0.0",
+        "seal of format 7.1.0",
     );
 }
 
@@ -494,4 +494,136 @@ fn convert_edit_and_annotate_read_through_the_seal_and_sign_again() {
         2,
         "not a sealed image",
     );
+}
+
+/// An X25519 recipient key pair in `t.dir`: (KEY, KEY.pub).
+fn recipient(t: &Setup, name: &str) -> (PathBuf, PathBuf) {
+    let key = t.dir.join(name);
+    ok(&["keygen", "--kind", "x25519", "-o", s(&key)], None);
+    let public = t.dir.join(format!("{name}.pub"));
+    (key, public)
+}
+
+#[test]
+fn an_encrypted_seal_verifies_without_its_identity_and_unseals_with_it() {
+    let t = setup();
+    let plain = std::fs::read(&t.image).unwrap();
+    let (id, id_pub) = recipient(&t, "host.key");
+    let (other, _) = recipient(&t, "other.key");
+    let enc = ["--encrypt", "--recipient", s(&id_pub)];
+    let sealed = seal_to(&t, &t.image, "img.sealed", "--key", &t.key, &enc);
+    let pk = ["--pubkey", s(&t.public)];
+    // verify: the ciphertext, without the identity; says it is encrypted.
+    let out = String::from_utf8(ok(&[&["verify", s(&sealed)][..], &pk].concat(), None)).unwrap();
+    assert!(
+        out.contains("valid seal") && out.contains("encrypted"),
+        "{out}"
+    );
+    let v = json(&[&["verify", s(&sealed), "--json"][..], &pk].concat());
+    validate("verify.schema.json", &v);
+    assert_eq!(v["seal"]["encrypted"], true);
+    assert!(v["image_sha256"].is_null());
+    assert_eq!(v["seal"]["revision"], 0);
+    let idarg = ["--identity", s(&id)];
+    let v = json(&[&["verify", s(&sealed), "--json"][..], &pk, &idarg].concat());
+    validate("verify.schema.json", &v);
+    assert!(v["image_sha256"].is_string());
+    // unseal: with the identity, the plain image, from a file and a pipe.
+    let back = ok(
+        &[&["unseal", s(&sealed), "-o", "-"][..], &pk, &idarg].concat(),
+        None,
+    );
+    assert_eq!(back, plain);
+    let piped = ok(
+        &[&["seal", "-", "-o", "-", "--key", s(&t.key)][..], &enc].concat(),
+        Some(&plain),
+    );
+    let back = ok(
+        &[&["unseal", "-", "-o", "-"][..], &pk, &idarg].concat(),
+        Some(&piped),
+    );
+    assert_eq!(back, plain);
+    // Without it, or with another: refused with its own message, nothing written.
+    let out = t.dir.join("out.ckpt");
+    fails(
+        &[&["unseal", s(&sealed), "-o", s(&out)][..], &pk].concat(),
+        2,
+        "--identity KEY",
+    );
+    fails(
+        &[
+            &["unseal", s(&sealed), "-o", s(&out), "--identity", s(&other)][..],
+            &pk,
+        ]
+        .concat(),
+        1,
+        "wrong identity",
+    );
+    fails(
+        &[
+            &["unseal", s(&sealed), "-o", s(&out), "--identity", s(&t.key)][..],
+            &pk,
+        ]
+        .concat(),
+        2,
+        "--identity",
+    );
+    assert!(!out.exists());
+    // Tampered in its second half: a decrypted prefix, then exit 1.
+    let bad = t.dir.join("bad.sealed");
+    let len = std::fs::metadata(&sealed).unwrap().len() as usize;
+    tamper(&sealed, &bad, len * 3 / 4);
+    let o = run(
+        &[&["unseal", s(&bad), "-o", "-"][..], &pk, &idarg].concat(),
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!o.stdout.is_empty() && o.stdout.len() < plain.len());
+    assert!(plain.starts_with(&o.stdout));
+    // info: the seal and its encryption, not the image.
+    let text = String::from_utf8(ok(&["info", s(&sealed)], None)).unwrap();
+    assert!(
+        text.contains("encrypted: yes") && text.contains("ChaCha20-Poly1305"),
+        "{text}"
+    );
+    let v = json(&["info", s(&sealed), "--json"]);
+    validate("container.schema.json", &v["container"]);
+    assert_eq!(v["container"]["seal"]["aead"], "ChaCha20-Poly1305 STREAM");
+    // convert reads through it with --identity only.
+    fails(
+        &[
+            &["convert", s(&sealed), "--to-rev", "v21-rc", "-o", s(&out)][..],
+            &pk,
+        ]
+        .concat(),
+        2,
+        "--identity KEY",
+    );
+    ok(
+        &[
+            &["convert", s(&sealed), "--to-rev", "v21-rc", "-o", s(&out)][..],
+            &pk,
+            &idarg,
+        ]
+        .concat(),
+        None,
+    );
+    let direct = t.dir.join("direct.ckpt");
+    ok(
+        &[
+            "convert",
+            s(&t.image),
+            "--to-rev",
+            "v21-rc",
+            "-o",
+            s(&direct),
+        ],
+        None,
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&direct).unwrap()
+    );
+    // check names unseal.
+    fails(&["check", s(&sealed)], 2, "ckpt unseal --identity");
 }

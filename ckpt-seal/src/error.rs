@@ -135,6 +135,33 @@ pub enum SealError {
     /// The input changed while it was sealed (its second pass read other bytes).
     #[error("the image changed while it was sealed (chunk {0} read differently the second time)")]
     InputChanged(u64),
+    /// An encrypted seal's key is wrapped for another recipient than the identity given
+    /// (or its wrapped key does not open with it).
+    #[error(
+        "wrong identity: the image is encrypted for the key {sealed_for}, not for the key \
+         {given} (or its wrapped key does not open with it); no byte of the image was read"
+    )]
+    WrongIdentity {
+        /// The recipient's fingerprint.
+        sealed_for: String,
+        /// The given identity's fingerprint.
+        given: String,
+    },
+    /// The seal is encrypted and no identity was given to decrypt it.
+    #[error(
+        "the image is encrypted (for the key {0}): give the recipient's private key \
+         (--identity KEY) to read it"
+    )]
+    NeedsIdentity(String),
+    /// A chunk that holds its link of the chain but does not decrypt: the sealer encrypted
+    /// it under another key (only a faulty or hostile holder of the signing key makes it).
+    #[error("chunk {chunk} of {chunks} holds its seal but does not decrypt with the data key")]
+    Undecryptable {
+        /// The chunk, 1-based.
+        chunk: u64,
+        /// How many there are.
+        chunks: u64,
+    },
     /// A secret shorter than [`crate::signing::MIN_SECRET`].
     #[error("an HMAC secret of {len} bytes: at least 32 random bytes are needed")]
     ShortSecret {
@@ -155,7 +182,10 @@ impl SealError {
     pub fn is_invalid_seal(&self) -> bool {
         !matches!(
             self,
-            SealError::Io(_) | SealError::ShortSecret { .. } | SealError::Key(_)
+            SealError::Io(_)
+                | SealError::ShortSecret { .. }
+                | SealError::Key(_)
+                | SealError::NeedsIdentity(_)
         )
     }
 }

@@ -13,7 +13,7 @@ use ckpt_format::Endian;
 use crate::error::SealError;
 
 /// The seal format this code reads and writes: (major, minor, patch).
-pub const SEAL_VERSION: (u16, u16, u16) = (1, 0, 0);
+pub const SEAL_VERSION: (u16, u16, u16) = (1, 1, 0);
 /// The chunk size ckpt seals with, and the largest a verifier accepts (1 MiB): a
 /// verifier's memory is one frame of at most this much and its 32-byte hash.
 pub const CHUNK_SIZE: u64 = 1 << 20;
@@ -26,7 +26,8 @@ pub const MAX_SIGNATURE: u16 = 64;
 pub const SIGNED_LEN: usize = 192;
 /// The longest seal body a reader accepts.
 pub const MAX_SEAL_BODY: u64 = SIGNED_LEN as u64 + MAX_SIGNATURE as u64;
-/// Seal flag, reserved for a later ckpt: the payload is encrypted (section 3 follows).
+/// Seal flag (1.1): the payload is encrypted (the encryption section, kind 3, follows
+/// the seal section).
 pub const SEAL_FLAG_ENCRYPTED: u32 = 1;
 /// Seal flag, reserved for a later ckpt: the key is held in a TPM.
 pub const SEAL_FLAG_TPM: u32 = 2;
@@ -133,7 +134,8 @@ pub struct SealHeader {
     pub signature: Vec<u8>,
 }
 
-fn binrw_endian(e: Endian) -> binrw::Endian {
+/// binrw's name of a byte order.
+pub(crate) fn binrw_endian(e: Endian) -> binrw::Endian {
     match e {
         Endian::Little => binrw::Endian::Little,
         Endian::Big => binrw::Endian::Big,
@@ -208,17 +210,19 @@ pub fn chunk_len(i: u64, n: u64, image_len: u64, chunk_size: u64) -> u64 {
     }
 }
 
-/// Bytes of the frames of an image of `image_len` bytes: the chunks and a hash after
-/// each. None when it overflows.
-pub fn framed_len(image_len: u64, chunk_size: u64) -> Option<u64> {
+/// Bytes of the frames of an image of `image_len` bytes: the chunks, each grown by
+/// `tag` bytes (an AEAD's tag when encrypted, else 0), and a hash after each. None when
+/// it overflows.
+pub fn framed_len(image_len: u64, chunk_size: u64, tag: u64) -> Option<u64> {
     chunk_count(image_len, chunk_size)
-        .checked_mul(HASH_LEN)?
+        .checked_mul(HASH_LEN + tag)?
         .checked_add(image_len)
 }
 
-/// Where frame `i` (1-based) starts, counted from the start of the frames.
-pub fn frame_offset(i: u64, chunk_size: u64) -> u64 {
-    (i - 1) * (chunk_size + HASH_LEN)
+/// Where frame `i` (1-based) starts, counted from the start of the frames, when each
+/// chunk is grown by `tag` bytes.
+pub fn frame_offset(i: u64, chunk_size: u64, tag: u64) -> u64 {
+    (i - 1) * (chunk_size + tag + HASH_LEN)
 }
 
 #[cfg(test)]
@@ -228,7 +232,7 @@ mod tests {
     fn header() -> SealHeader {
         SealHeader {
             major: 1,
-            minor: 0,
+            minor: 1,
             patch: 0,
             algorithm: 1,
             flags: 0,
@@ -279,10 +283,15 @@ mod tests {
         assert_eq!(chunk_len(2, 2, CHUNK_SIZE + 1, CHUNK_SIZE), 1);
         assert_eq!(chunk_len(1, 1, 0, CHUNK_SIZE), 0);
         assert_eq!(
-            framed_len(CHUNK_SIZE + 1, CHUNK_SIZE),
+            framed_len(CHUNK_SIZE + 1, CHUNK_SIZE, 0),
             Some(CHUNK_SIZE + 1 + 64)
         );
-        assert_eq!(frame_offset(3, 100), 264);
-        assert_eq!(framed_len(u64::MAX, 1), None);
+        assert_eq!(
+            framed_len(CHUNK_SIZE + 1, CHUNK_SIZE, 16),
+            Some(CHUNK_SIZE + 1 + 96)
+        );
+        assert_eq!(frame_offset(3, 100, 0), 264);
+        assert_eq!(frame_offset(3, 100, 16), 296);
+        assert_eq!(framed_len(u64::MAX, 1, 0), None);
     }
 }

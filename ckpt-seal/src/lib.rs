@@ -10,7 +10,10 @@
 //! * [`record_at`]: the record of the plain image holding a byte, read from a verified
 //!   prefix (to name where a tampered chunk starts).
 //!
-//! Encryption (section 3) and TPM keys are reserved in the format for a later increment.
+//! * [`encrypt`]: the payload encrypted for an X25519 recipient (`SealOptions::recipient`),
+//!   decrypted as it is verified (`VerifyOptions::identity`).
+//!
+//! TPM keys are reserved in the format for a later increment.
 //!
 //! ```
 //! use ckpt_seal::{SealOptions, SealOutput, SealingKey, VerifyOptions, VerifyingKey};
@@ -36,6 +39,7 @@
 //! The crate knows no terminal: errors are typed, and no secret is ever in one.
 
 pub mod chain;
+pub mod encrypt;
 pub mod error;
 pub mod format;
 pub mod keys;

@@ -9,17 +9,19 @@
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use ckpt_format::container::{
-    self, Annotations, FLAG_ANNOTATED, FLAG_SEALED, Footer, PREFIX_LEN, Prefix, SECTION_SEAL,
-    SectionHeader, encode_part,
+    self, Annotations, FLAG_ANNOTATED, FLAG_SEALED, Footer, PREFIX_LEN, Prefix, SECTION_ENCRYPTION,
+    SECTION_SEAL, SectionHeader, encode_part,
 };
 use ckpt_format::read::HeaderPeek;
 
 use crate::chain::{self, END, Link};
+use crate::encrypt::{self, Cipher, MAX_CHUNKS, TAG_LEN};
 use crate::error::SealError;
 use crate::format::{
-    CHUNK_SIZE, SEAL_VERSION, SIGNED_LEN, SealHeader, chunk_count, chunk_len, frame_offset,
-    framed_len,
+    CHUNK_SIZE, SEAL_FLAG_ENCRYPTED, SEAL_VERSION, SIGNED_LEN, SealHeader, chunk_count, chunk_len,
+    frame_offset, framed_len,
 };
+use crate::keys::PublicKey;
 use crate::signing::SealingKey;
 
 /// A seekable output.
@@ -48,6 +50,9 @@ pub struct SealOptions {
     /// The chunk size, 1 to [`CHUNK_SIZE`] (the default): smaller chunks make more
     /// frames of a small image (tests).
     pub chunk_size: Option<u64>,
+    /// Encrypt the image for this X25519 public key (encrypt, then sign: the chain and
+    /// the signature cover the ciphertext).
+    pub recipient: Option<PublicKey>,
 }
 
 /// What was sealed.
@@ -75,6 +80,30 @@ fn read_at<R: Read + Seek>(
     })
 }
 
+/// Where the chunks come from: the plain image, and how to make each payload chunk.
+struct Chunks<'a, R> {
+    input: &'a mut R,
+    start: u64,
+    len: u64,
+    c: u64,
+    n: u64,
+    cipher: Option<Cipher>,
+    buf: Vec<u8>,
+}
+
+impl<R: Read + Seek> Chunks<'_, R> {
+    /// Payload chunk `i` (1-based): the plain chunk, encrypted when there is a cipher.
+    fn get(&mut self, i: u64) -> Result<&[u8], SealError> {
+        let k = chunk_len(i, self.n, self.len, self.c) as usize;
+        self.buf.resize(k, 0);
+        read_at(self.input, self.start + (i - 1) * self.c, &mut self.buf, i)?;
+        if let Some(cipher) = &self.cipher {
+            cipher.encrypt(i, self.n, &mut self.buf)?;
+        }
+        Ok(&self.buf)
+    }
+}
+
 /// Seals the plain image `input` (see [`SealOptions::range`]) with `key` to `output`.
 pub fn seal<R: Read + Seek>(
     input: &mut R,
@@ -98,13 +127,29 @@ pub fn seal<R: Read + Seek>(
         });
     }
     let n = chunk_count(len, c);
-    let framed = framed_len(len, c).ok_or_else(|| SealError::NotAnImage("too long".into()))?;
+    let encryption = match &opts.recipient {
+        Some(r) => {
+            if n > MAX_CHUNKS {
+                return Err(SealError::NotAnImage(format!(
+                    "{n} chunks, more than the {MAX_CHUNKS} that can be encrypted"
+                )));
+            }
+            let (h, key) = encrypt::wrap_for(r)?;
+            let body = h.to_bytes(endian);
+            let cipher = Cipher::new(&key, &h, &body);
+            Some((body, cipher))
+        }
+        None => None,
+    };
+    let tag = if encryption.is_some() { TAG_LEN } else { 0 };
+    let framed = framed_len(len, c, tag).ok_or_else(|| SealError::NotAnImage("too long".into()))?;
     let tail_sections = match &opts.annotations {
         Some(a) => container::annotation_section(a, endian)?,
         None => Vec::new(),
     };
     let body_len = SIGNED_LEN as u64 + key.algorithm().signature_len() as u64;
-    let image_offset = (PREFIX_LEN + 16 + body_len).next_multiple_of(8);
+    let enc_len = encryption.as_ref().map_or(0, |(b, _)| 16 + b.len() as u64);
+    let image_offset = (PREFIX_LEN + 16 + body_len + enc_len).next_multiple_of(8);
     let total = image_offset + framed + tail_sections.len() as u64 + 16;
     let mut tail = tail_sections;
     tail.extend(encode_part(
@@ -138,19 +183,30 @@ pub fn seal<R: Read + Seek>(
         len: body_len,
     };
 
+    let (enc_body, cipher) = match encryption {
+        Some((b, c)) => (Some(b), Some(c)),
+        None => (None, None),
+    };
+    let mut chunks = Chunks {
+        input,
+        start,
+        len,
+        c,
+        n,
+        cipher,
+        buf: Vec::with_capacity((c + tag) as usize),
+    };
     // The backward pass: h_n first, h_1 last.
-    let mut buf = vec![0u8; c as usize];
     let mut next: Link = END;
     let mut links: Vec<Link> = Vec::new();
     let mut out = output;
     for i in (1..=n).rev() {
-        let k = chunk_len(i, n, len, c) as usize;
-        read_at(input, start + (i - 1) * c, &mut buf[..k], i)?;
-        let h = chain::chunk_hash(i, &buf[..k], &next);
+        let chunk = chunks.get(i)?;
+        let h = chain::chunk_hash(i, chunk, &next);
         match &mut out {
             SealOutput::Seekable(w) => {
-                w.seek(SeekFrom::Start(image_offset + frame_offset(i, c)))?;
-                w.write_all(&buf[..k])?;
+                w.seek(SeekFrom::Start(image_offset + frame_offset(i, c, tag)))?;
+                w.write_all(chunk)?;
                 w.write_all(&next)?;
             }
             SealOutput::Stream(_) => links.push(next),
@@ -162,16 +218,30 @@ pub fn seal<R: Read + Seek>(
         minor: SEAL_VERSION.1,
         patch: SEAL_VERSION.2,
         algorithm: key.algorithm().id(),
-        flags: 0,
+        flags: if enc_body.is_some() {
+            SEAL_FLAG_ENCRYPTED
+        } else {
+            0
+        },
         reserved: 0,
         key_fingerprint: key.fingerprint()?,
         created_at: opts.created_at,
         image_len: len,
         chunk_size: c,
         chunk_count: n,
-        revision: peek.rev as u32,
-        arch: peek.arch_id as u32,
-        encryption_sha256: [0; 32],
+        // Nothing about an encrypted image is confirmable without its key: its revision
+        // and arch are inside the ciphertext only.
+        revision: if enc_body.is_some() {
+            0
+        } else {
+            peek.rev as u32
+        },
+        arch: if enc_body.is_some() {
+            0
+        } else {
+            peek.arch_id as u32
+        },
+        encryption_sha256: enc_body.as_deref().map_or([0; 32], sha256),
         tail_sha256: sha256(&tail),
         first_hash: next,
         reserved2: 0,
@@ -187,6 +257,17 @@ pub fn seal<R: Read + Seek>(
     let mut leading = section_bytes;
     leading.extend(header.to_bytes(endian));
     let section = leading.clone();
+    if let Some(b) = &enc_body {
+        leading.extend(encode_part(
+            &SectionHeader {
+                kind: SECTION_ENCRYPTION,
+                flags: 0,
+                len: b.len() as u64,
+            },
+            endian,
+        ));
+        leading.extend(b);
+    }
     leading.resize((image_offset - PREFIX_LEN) as usize, 0);
 
     match out {
@@ -204,13 +285,12 @@ pub fn seal<R: Read + Seek>(
             // links[k] is h_{n-k+1}: the link frame n-k carries.
             let mut expected = header.first_hash;
             for i in 1..=n {
-                let k = chunk_len(i, n, len, c) as usize;
-                read_at(input, start + (i - 1) * c, &mut buf[..k], i)?;
+                let chunk = chunks.get(i)?;
                 let carried = links[(n - i) as usize];
-                if chain::chunk_hash(i, &buf[..k], &carried) != expected {
+                if chain::chunk_hash(i, chunk, &carried) != expected {
                     return Err(SealError::InputChanged(i));
                 }
-                w.write_all(&buf[..k])?;
+                w.write_all(chunk)?;
                 w.write_all(&carried)?;
                 expected = carried;
             }

@@ -25,6 +25,9 @@ impl<R: Read> Unframed<R> {
     pub fn open(mut r: R) -> Result<(Unframed<R>, SealInfo), SealError> {
         let seal = read_seal(&mut r, None)?;
         let h = &seal.header;
+        if let Some(e) = &seal.encryption {
+            return Err(SealError::NeedsIdentity(e.recipient()));
+        }
         if h.chunk_size == 0 || h.chunk_size > CHUNK_SIZE {
             return Err(SealError::Damaged {
                 offset: 80,

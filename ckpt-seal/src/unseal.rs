@@ -5,21 +5,25 @@
 //! bytes given out. Memory is one frame (at most 1 MiB and 32 bytes).
 
 use std::io::{self, Read};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ckpt_format::Endian;
 use ckpt_format::container::{
-    self, ContainerInfo, FLAG_SEALED, PREFIX_LEN, Prefix, SECTION_SEAL, SectionHeader, encode_part,
+    self, ContainerInfo, FLAG_SEALED, PREFIX_LEN, Prefix, SECTION_ENCRYPTION, SECTION_SEAL,
+    SectionHeader, encode_part,
 };
 use ckpt_format::read::HeaderPeek;
 use sha2::{Digest, Sha256};
 
 use crate::chain::{self, END, Link};
+use crate::encrypt::{self, Cipher, EncryptionHeader, MAX_CHUNKS, TAG_LEN};
 use crate::error::SealError;
 use crate::format::{
     Algorithm, CHUNK_SIZE, HASH_LEN, MAX_SEAL_BODY, SEAL_FLAG_ENCRYPTED, SEAL_FLAG_TPM,
     SEAL_VERSION, SIGNED_LEN, SealHeader, chunk_count, chunk_len, frame_offset, framed_len,
 };
+use crate::keys::PrivateKey;
 use crate::signing::VerifyingKey;
 
 /// What a verifier asks beyond the signature.
@@ -33,6 +37,9 @@ pub struct VerifyOptions {
     pub now: u64,
     /// A detached seal section (`seal --detached`), read instead of the container's own.
     pub detached: Option<Vec<u8>>,
+    /// The X25519 private key an encrypted seal is decrypted with. Without it an
+    /// encrypted seal is verified (its ciphertext) and no byte of it is given out.
+    pub identity: Option<Arc<PrivateKey>>,
 }
 
 /// A seal as its container gives it (its signature not checked yet by [`read_seal`]).
@@ -46,8 +53,11 @@ pub struct SealInfo {
     pub endian: Endian,
     /// Bytes of the whole container.
     pub total_len: u64,
+    /// The encryption section, when the payload is encrypted.
+    pub encryption: Option<EncryptionHeader>,
     section_header: Vec<u8>,
     body: Vec<u8>,
+    encryption_body: Vec<u8>,
 }
 
 impl SealInfo {
@@ -67,6 +77,11 @@ impl SealInfo {
     /// Whether the payload is encrypted.
     pub fn encrypted(&self) -> bool {
         self.header.flags & SEAL_FLAG_ENCRYPTED != 0
+    }
+
+    /// Bytes each chunk of the payload has beyond its plain bytes (an AEAD's tag).
+    pub fn tag_len(&self) -> u64 {
+        if self.encrypted() { TAG_LEN } else { 0 }
     }
 
     /// Whether the key is held in a TPM.
@@ -121,6 +136,23 @@ pub fn read_seal<R: Read>(r: &mut R, detached: Option<&[u8]>) -> Result<SealInfo
     let sections = container::read_leading(&mut &leading[..], &prefix, endian)?;
     let own = sections[0];
     let own_at = (own.body_offset - PREFIX_LEN) as usize;
+    let mut encryption = None;
+    for s in &sections[1..] {
+        if s.kind != SECTION_ENCRYPTION || encryption.is_some() {
+            return Err(SealError::Damaged {
+                offset: s.body_offset - 16,
+                what: format!(
+                    "a section of kind {} before the image, where only one encryption section \
+                     (kind 3) may follow the seal",
+                    s.kind
+                ),
+            });
+        }
+        let at = (s.body_offset - PREFIX_LEN) as usize;
+        let body = leading[at..at + s.len as usize].to_vec();
+        let h = EncryptionHeader::parse(&body, endian, s.body_offset)?;
+        encryption = Some((h, body, s.body_offset));
+    }
     let (section_header, body, body_at) = match detached {
         None => (
             leading[own_at - 16..own_at].to_vec(),
@@ -153,13 +185,33 @@ pub fn read_seal<R: Read>(r: &mut R, detached: Option<&[u8]>) -> Result<SealInfo
     if header.algorithm().is_none() {
         return Err(SealError::UnknownAlgorithm(header.algorithm));
     }
+    let flagged = header.flags & SEAL_FLAG_ENCRYPTED != 0;
+    if flagged != encryption.is_some() {
+        return Err(SealError::Damaged {
+            offset: PREFIX_LEN,
+            what: if flagged {
+                "an encrypted seal without its encryption section".into()
+            } else {
+                "an encryption section in a seal that is not encrypted".into()
+            },
+        });
+    }
+    let (encryption, encryption_body) = match encryption {
+        Some((h, b, at)) => {
+            h.check_known(at)?;
+            (Some(h), b)
+        }
+        None => (None, Vec::new()),
+    };
     Ok(SealInfo {
         header,
         prefix,
         endian,
         total_len: total,
+        encryption,
         section_header,
         body,
+        encryption_body,
     })
 }
 
@@ -195,13 +247,10 @@ fn parse_section_header(d: &[u8], endian: Endian) -> Result<SectionHeader, SealE
 fn check_seal(s: &SealInfo, key: &VerifyingKey<'_>, opts: &VerifyOptions) -> Result<(), SealError> {
     let h = &s.header;
     let alg = s.algorithm();
-    if s.encrypted() {
-        return Err(SealError::Unsupported("is encrypted"));
-    }
     if s.tpm() || alg == Algorithm::EcdsaP256Sha256 {
         return Err(SealError::Unsupported("was signed in a TPM"));
     }
-    if h.flags != 0 {
+    if h.flags & !SEAL_FLAG_ENCRYPTED != 0 {
         return Err(SealError::Unsupported("has flags of a later ckpt"));
     }
     if alg != key.algorithm() {
@@ -227,8 +276,24 @@ fn check_seal(s: &SealInfo, key: &VerifyingKey<'_>, opts: &VerifyOptions) -> Res
             _ => "the seal header or the container's prefix changed since the image was sealed",
         }));
     }
+    if s.encrypted() && Sha256::digest(&s.encryption_body)[..] != h.encryption_sha256 {
+        return Err(SealError::BadSignature(
+            "the encryption section changed since the image was sealed",
+        ));
+    }
     // Signed, so only a faulty sealer makes these; checked before the frame is allocated.
     let damaged = |what: String| SealError::Damaged { offset: 80, what };
+    if s.encrypted() && (h.revision, h.arch) != (0, 0) {
+        return Err(damaged(
+            "an encrypted seal that names the image's revision and arch in clear".into(),
+        ));
+    }
+    if s.encrypted() && h.chunk_count > MAX_CHUNKS {
+        return Err(damaged(format!(
+            "{} encrypted chunks (at most {MAX_CHUNKS})",
+            h.chunk_count
+        )));
+    }
     if h.chunk_size == 0 || h.chunk_size > CHUNK_SIZE {
         return Err(damaged(format!(
             "a chunk size of {} (1 to {CHUNK_SIZE})",
@@ -241,7 +306,7 @@ fn check_seal(s: &SealInfo, key: &VerifyingKey<'_>, opts: &VerifyOptions) -> Res
             h.chunk_count, h.image_len
         )));
     }
-    if framed_len(h.image_len, h.chunk_size) != Some(s.prefix.image_len) {
+    if framed_len(h.image_len, h.chunk_size, s.tag_len()) != Some(s.prefix.image_len) {
         return Err(SealError::OtherImage(format!(
             "the seal is of an image of {} bytes, which the container's {} bytes of frames do \
              not hold",
@@ -267,8 +332,9 @@ fn check_seal(s: &SealInfo, key: &VerifyingKey<'_>, opts: &VerifyOptions) -> Res
 pub struct SealReport {
     /// The seal.
     pub seal: SealInfo,
-    /// The SHA-256 of the plain image.
-    pub plain_sha256: [u8; 32],
+    /// The SHA-256 of the plain image; None for an encrypted seal verified without its
+    /// identity (its ciphertext was verified).
+    pub plain_sha256: Option<[u8; 32]>,
     /// The container, with its annotations (read after the frames, checked against the
     /// seal's tail hash).
     pub container: ContainerInfo,
@@ -286,6 +352,13 @@ pub struct Unsealer<R> {
     /// The trusted link of that chunk.
     expected: Link,
     frame: Vec<u8>,
+    /// The decrypted chunk, when encrypted and decrypting.
+    out: Vec<u8>,
+    /// Plain bytes of the chunk verified last.
+    k: usize,
+    /// The plain image's first bytes, up to its HEADER record's end.
+    head: Vec<u8>,
+    cipher: Option<Cipher>,
     plain: Sha256,
     failed: bool,
     /// The chunk given out through `Read`: its length, and how much of it was read.
@@ -302,10 +375,25 @@ impl<R: Read> Unsealer<R> {
     ) -> Result<Unsealer<R>, SealError> {
         let seal = read_seal(&mut r, opts.detached.as_deref())?;
         check_seal(&seal, key, &opts)?;
-        let frame = vec![0u8; (seal.header.chunk_size + HASH_LEN) as usize];
+        let cipher = match (&seal.encryption, &opts.identity) {
+            (Some(e), Some(id)) => {
+                let key = encrypt::unwrap_with(e, id)?;
+                Some(Cipher::new(&key, e, &seal.encryption_body))
+            }
+            (Some(e), None) if opts.expect_sha256.is_some() => {
+                return Err(SealError::NeedsIdentity(e.recipient()));
+            }
+            _ => None,
+        };
+        let payload = (seal.header.chunk_size + seal.tag_len()) as usize;
+        let frame = vec![0u8; payload + HASH_LEN as usize];
         Ok(Unsealer {
             r,
             expected: seal.header.first_hash,
+            out: Vec::with_capacity(if cipher.is_some() { payload } else { 0 }),
+            k: 0,
+            head: Vec::with_capacity(HEADER_LEN),
+            cipher,
             seal,
             opts,
             next: 1,
@@ -326,8 +414,38 @@ impl<R: Read> Unsealer<R> {
         (self.next - 1) * self.seal.header.chunk_size
     }
 
-    /// The next chunk of the plain image, once it holds; None after the last.
+    /// Whether the plain image is given out: the seal is not encrypted, or an identity
+    /// decrypts it.
+    pub fn gives_plain(&self) -> bool {
+        self.seal.encryption.is_none() || self.cipher.is_some()
+    }
+
+    /// The plain bytes of the chunk verified last.
+    fn released(&self) -> &[u8] {
+        if self.cipher.is_some() {
+            &self.out
+        } else {
+            &self.frame[..self.k]
+        }
+    }
+
+    /// The next chunk of the plain image, once it holds (and is decrypted); None after
+    /// the last. An encrypted seal without an identity gives no chunk:
+    /// [`SealError::NeedsIdentity`] ([`Unsealer::finish`] verifies it all the same).
     pub fn next_chunk(&mut self) -> Result<Option<&[u8]>, SealError> {
+        if !self.gives_plain() {
+            let e = self.seal.encryption.as_ref().expect("encrypted");
+            return Err(SealError::NeedsIdentity(e.recipient()));
+        }
+        Ok(if self.advance()? {
+            Some(self.released())
+        } else {
+            None
+        })
+    }
+
+    /// Verifies (and decrypts) the next chunk; false after the last.
+    fn advance(&mut self) -> Result<bool, SealError> {
         if self.failed {
             return Err(SealError::NotSealed(
                 "verification already failed; nothing more is read".into(),
@@ -336,11 +454,13 @@ impl<R: Read> Unsealer<R> {
         let h = &self.seal.header;
         let (n, c) = (h.chunk_count, h.chunk_size);
         if self.next > n {
-            return Ok(None);
+            return Ok(false);
         }
         let i = self.next;
-        let k = chunk_len(i, n, h.image_len, c) as usize;
-        let file_offset = self.seal.prefix.image_offset + frame_offset(i, c);
+        let tag = self.seal.tag_len();
+        let k_plain = chunk_len(i, n, h.image_len, c) as usize;
+        let k = k_plain + tag as usize;
+        let file_offset = self.seal.prefix.image_offset + frame_offset(i, c, tag);
         self.failed = true;
         let got = read_full(&mut self.r, &mut self.frame[..k + HASH_LEN as usize])?;
         if got < k + HASH_LEN as usize {
@@ -356,7 +476,7 @@ impl<R: Read> Unsealer<R> {
                 chunk: i,
                 chunks: n,
                 plain_offset: (i - 1) * c,
-                plain_end: (i - 1) * c + k as u64,
+                plain_end: (i - 1) * c + k_plain as u64,
                 file_offset,
                 record: None,
             });
@@ -367,21 +487,44 @@ impl<R: Read> Unsealer<R> {
                 what: "a last chunk whose next link is not zero".into(),
             });
         }
-        if i == 1 {
-            check_first_chunk(&self.seal.header, chunk)?;
+        if let Some(cipher) = &self.cipher {
+            self.out.clear();
+            self.out.extend_from_slice(chunk);
+            if !cipher.decrypt(i, n, &mut self.out) {
+                return Err(SealError::Undecryptable {
+                    chunk: i,
+                    chunks: n,
+                });
+            }
         }
-        self.plain.update(chunk);
         self.expected = carried;
+        self.k = k_plain;
+        if self.gives_plain() {
+            let plain = if self.cipher.is_some() {
+                &self.out[..]
+            } else {
+                &self.frame[..k_plain]
+            };
+            self.plain.update(plain);
+            // The HEADER record may span chunks (of less than 72 bytes).
+            if self.head.len() < HEADER_LEN {
+                let want = (HEADER_LEN - self.head.len()).min(plain.len());
+                self.head.extend_from_slice(&plain[..want]);
+                if self.head.len() == HEADER_LEN || i == n {
+                    check_first_chunk(&self.seal, &self.head)?;
+                }
+            }
+        }
         self.next += 1;
         self.failed = false;
-        Ok(Some(&self.frame[..k]))
+        Ok(true)
     }
 
     /// Reads (and verifies) the chunks not read yet, then what follows the frames: the
     /// sections and the footer, which must hash to the seal's tail hash, and nothing
     /// after them; then the plain image's SHA-256 against `expect_sha256`.
     pub fn finish(mut self) -> Result<SealReport, SealError> {
-        while self.next_chunk()?.is_some() {}
+        while self.advance()? {}
         let mut hashing = HashingReader {
             inner: &mut self.r,
             hash: Sha256::new(),
@@ -410,6 +553,7 @@ impl<R: Read> Unsealer<R> {
                 offset: s.total_len,
             });
         }
+        let given = self.gives_plain();
         let plain: [u8; 32] = self.plain.finalize().into();
         if let Some(want) = self.opts.expect_sha256
             && want != plain
@@ -422,18 +566,23 @@ impl<R: Read> Unsealer<R> {
         }
         Ok(SealReport {
             seal: self.seal,
-            plain_sha256: plain,
+            plain_sha256: given.then_some(plain),
             container: info,
         })
     }
 }
 
-/// The image's HEADER must give the revision and arch the seal binds.
-fn check_first_chunk(h: &SealHeader, chunk: &[u8]) -> Result<(), SealError> {
+/// Bytes of an image's HEADER record, which gives its revision and arch.
+const HEADER_LEN: usize = 72;
+
+/// The image's HEADER must give the revision and arch the seal binds (an encrypted seal
+/// binds them through the ciphertext only).
+fn check_first_chunk(s: &SealInfo, chunk: &[u8]) -> Result<(), SealError> {
+    let h = &s.header;
     let peek = HeaderPeek::parse(chunk).map_err(|e| {
         SealError::OtherImage(format!("the sealed bytes are not a Linux-CR image: {e}"))
     })?;
-    if (peek.rev as u32, peek.arch_id as u32) != (h.revision, h.arch) {
+    if !s.encrypted() && (peek.rev as u32, peek.arch_id as u32) != (h.revision, h.arch) {
         return Err(SealError::OtherImage(format!(
             "the seal binds rev {} and arch id {}, the image's HEADER says rev {} and arch id {}",
             h.revision, h.arch, peek.rev, peek.arch_id
@@ -472,7 +621,7 @@ impl<R: Read> Read for Unsealer<R> {
         }
         let (len, at) = self.held;
         let n = buf.len().min(len - at);
-        buf[..n].copy_from_slice(&self.frame[at..at + n]);
+        buf[..n].copy_from_slice(&self.released()[at..at + n]);
         self.held.1 += n;
         Ok(n)
     }

@@ -30,6 +30,18 @@ fn ed_key() -> PrivateKey {
     PrivateKey::from_secret(KeyKind::Ed25519, [7; 32])
 }
 
+fn x_key() -> PrivateKey {
+    PrivateKey::from_secret(KeyKind::X25519, [9; 32])
+}
+
+/// Options that decrypt with `id`.
+fn identity(id: &std::sync::Arc<PrivateKey>) -> VerifyOptions {
+    VerifyOptions {
+        identity: Some(id.clone()),
+        ..VerifyOptions::default()
+    }
+}
+
 fn secret() -> Secret {
     Secret::new(vec![0x5a; 32]).unwrap()
 }
@@ -60,8 +72,17 @@ fn small_chunks() -> SealOptions {
 
 /// Unseals `sealed`, collecting what is given out before any error.
 fn unseal_all(sealed: &[u8], key: &VerifyingKey<'_>) -> (Vec<u8>, Result<(), SealError>) {
+    unseal_with(sealed, key, VerifyOptions::default())
+}
+
+/// [`unseal_all`] with `opts` (an identity, for an encrypted seal).
+fn unseal_with(
+    sealed: &[u8],
+    key: &VerifyingKey<'_>,
+    opts: VerifyOptions,
+) -> (Vec<u8>, Result<(), SealError>) {
     let mut out = Vec::new();
-    let mut u = match Unsealer::new(sealed, key, VerifyOptions::default()) {
+    let mut u = match Unsealer::new(sealed, key, opts) {
         Ok(u) => u,
         Err(e) => return (out, Err(e)),
     };
@@ -95,13 +116,25 @@ fn both_forms<'a>(
 }
 
 #[test]
-fn every_bit_flip_and_every_truncation_is_detected_signed_and_macd() {
+fn every_bit_flip_and_every_truncation_is_detected_signed_macd_and_encrypted() {
     let plain = image(1, 16 << 10, 3);
     let (ed, s) = (ed_key(), secret());
     let public = ed.public();
-    for (sk, vk) in both_forms(&ed, &public, &s) {
-        let sealed = sealed_with(&plain, &sk, &small_chunks());
-        let (out, r) = unseal_all(&sealed, &vk);
+    let id = std::sync::Arc::new(x_key());
+    let forms = both_forms(&ed, &public, &s)
+        .into_iter()
+        .map(|f| (f, None))
+        .chain([(
+            (SealingKey::Ed25519(&ed), VerifyingKey::Ed25519(&public)),
+            Some(id.public()),
+        )]);
+    for ((sk, vk), recipient) in forms {
+        let opts = SealOptions {
+            recipient,
+            ..small_chunks()
+        };
+        let sealed = sealed_with(&plain, &sk, &opts);
+        let (out, r) = unseal_with(&sealed, &vk, identity(&id));
         r.unwrap();
         assert_eq!(out, plain);
         for (k, pos) in positions(14, 2000, sealed.len() * 8)
@@ -110,7 +143,7 @@ fn every_bit_flip_and_every_truncation_is_detected_signed_and_macd() {
         {
             let mut t = sealed.clone();
             t[pos / 8] ^= 1 << (pos % 8);
-            let (out, r) = unseal_all(&t, &vk);
+            let (out, r) = unseal_with(&t, &vk, identity(&id));
             assert!(r.is_err(), "flip {k} of bit {pos} not detected");
             assert!(
                 plain.starts_with(&out),
@@ -118,7 +151,7 @@ fn every_bit_flip_and_every_truncation_is_detected_signed_and_macd() {
             );
         }
         for cut in 0..sealed.len() {
-            let r = verify(&sealed[..cut], &vk, VerifyOptions::default());
+            let r = verify(&sealed[..cut], &vk, identity(&id));
             assert!(
                 r.is_err(),
                 "a cut at {cut} of {} not detected",
@@ -212,7 +245,7 @@ fn each_tamper_fails_with_its_own_error() {
     );
     assert!(matches!(e, SealError::OtherImage(_)), "{e}");
     let ok = VerifyOptions {
-        expect_sha256: Some(report.plain_sha256),
+        expect_sha256: report.plain_sha256,
         max_age: Some(std::time::Duration::from_secs(3600)),
         now: 1_800_000_000 + 60,
         ..VerifyOptions::default()
@@ -231,7 +264,7 @@ fn each_tamper_fails_with_its_own_error() {
     let mut t = sealed.clone();
     t[80] = 9;
     let e = err(&t, &vk, VerifyOptions::default());
-    assert!(matches!(e, SealError::UnknownVersion(9, 0, 0)), "{e}");
+    assert!(matches!(e, SealError::UnknownVersion(9, 1, 0)), "{e}");
     // A plain image.
     let e = err(&plain, &vk, VerifyOptions::default());
     assert!(matches!(e, SealError::NotSealed(_)), "{e}");
@@ -336,7 +369,8 @@ mod identity {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
         fn seal_then_unseal_is_the_identity_on_every_revision_and_arch(
-            pick in any::<u64>(), seed in any::<u64>(), chunk in 1u64..20_000, hmac in any::<bool>()
+            pick in any::<u64>(), seed in any::<u64>(), chunk in 1u64..20_000, hmac in any::<bool>(),
+            encrypt in any::<bool>()
         ) {
             let all: Vec<(&'static ckpt_format::Schema, ckpt_format::Arch)> = Registry::get()
                 .all()
@@ -351,9 +385,14 @@ mod identity {
             let public = ed.public();
             let [a, b] = both_forms(&ed, &public, &s);
             let (sk, vk) = if hmac { b } else { a };
-            let opts = SealOptions { chunk_size: Some(chunk), ..SealOptions::default() };
+            let id = std::sync::Arc::new(x_key());
+            let opts = SealOptions {
+                chunk_size: Some(chunk),
+                recipient: encrypt.then(|| id.public()),
+                ..SealOptions::default()
+            };
             let sealed = sealed_with(&plain, &sk, &opts);
-            let (out, r) = unseal_all(&sealed, &vk);
+            let (out, r) = unseal_with(&sealed, &vk, identity(&id));
             prop_assert!(r.is_ok(), "{}", r.unwrap_err());
             prop_assert_eq!(out, plain);
         }
@@ -384,4 +423,73 @@ mod identity {
             }
         }
     }
+}
+
+#[test]
+fn an_encrypted_seal_hides_the_image_and_opens_for_its_identity_only() {
+    let plain = image(2, 64 << 10, 8);
+    let ed = ed_key();
+    let public = ed.public();
+    let vk = VerifyingKey::Ed25519(&public);
+    let id = std::sync::Arc::new(x_key());
+    let opts = SealOptions {
+        recipient: Some(id.public()),
+        ..small_chunks()
+    };
+    let sealed = sealed_with(&plain, &SealingKey::Ed25519(&ed), &opts);
+    // Nothing of the plain image is in clear: no 16-byte window of its first chunk, and
+    // the clear seal header names no revision or arch.
+    let head = &plain[..4096];
+    let varied = |w: &&[u8]| w.iter().collect::<std::collections::BTreeSet<_>>().len() >= 8;
+    for w in head.windows(16).step_by(16).filter(varied) {
+        assert!(
+            !sealed.windows(16).any(|s| s == w),
+            "plain bytes in clear: {w:02x?}"
+        );
+    }
+    let info = ckpt_seal::read_seal(&mut &sealed[..], None).unwrap();
+    assert!(info.encrypted());
+    assert_eq!((info.header.revision, info.header.arch), (0, 0));
+    // Without the identity: the ciphertext verifies, no plain byte is given out.
+    let report = verify(&sealed[..], &vk, VerifyOptions::default()).unwrap();
+    assert_eq!(report.plain_sha256, None);
+    let mut u = Unsealer::new(&sealed[..], &vk, VerifyOptions::default()).unwrap();
+    assert!(matches!(u.next_chunk(), Err(SealError::NeedsIdentity(_))));
+    let e = Unsealer::new(
+        &sealed[..],
+        &vk,
+        VerifyOptions {
+            expect_sha256: Some([0; 32]),
+            ..VerifyOptions::default()
+        },
+    )
+    .err()
+    .unwrap();
+    assert!(matches!(e, SealError::NeedsIdentity(_)), "{e}");
+    assert!(ckpt_seal::Unframed::open(&sealed[..]).is_err());
+    // With it: the plain image, and its SHA-256 checked.
+    let report = verify(&sealed[..], &vk, identity(&id)).unwrap();
+    let sha: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&plain).into();
+    assert_eq!(report.plain_sha256, Some(sha));
+    // Another identity (an X25519 key that is not the recipient): its own error.
+    let other = std::sync::Arc::new(PrivateKey::from_secret(KeyKind::X25519, [10; 32]));
+    let e = Unsealer::new(&sealed[..], &vk, identity(&other))
+        .err()
+        .unwrap();
+    assert!(matches!(e, SealError::WrongIdentity { .. }), "{e}");
+    assert!(e.to_string().starts_with("wrong identity"), "{e}");
+    // Tampered in its second half: a verified, decrypted prefix, then an error.
+    let mut t = sealed.clone();
+    let at = sealed.len() * 3 / 4;
+    t[at] ^= 0x40;
+    let (out, r) = unseal_with(&t, &vk, identity(&id));
+    assert!(r.is_err());
+    assert!(!out.is_empty() && out.len() < plain.len() && plain.starts_with(&out));
+    // The encryption section changed (its wrapped key): refused before any chunk.
+    let enc_at = 64 + 16 + 256 + 16 + 88;
+    let mut t = sealed.clone();
+    t[enc_at] ^= 1;
+    let (out, r) = unseal_with(&t, &vk, identity(&id));
+    assert!(out.is_empty());
+    assert!(matches!(r, Err(SealError::BadSignature(_))), "{r:?}");
 }

@@ -88,6 +88,17 @@ impl Opts {
             ));
         }
         let vk = key.as_ref().map(ckpt_seal::VerifyingKey::Ed25519);
+        if sealed
+            && let Ok(s) = ckpt_seal::read_seal(&mut std::fs::File::open(&self.image)?, None)
+            && let Some(e) = &s.encryption
+        {
+            return Err(super::usage(format!(
+                "{}: an encrypted sealed image (for the key {}): `ckpt unseal --identity KEY` \
+                 it, then check the plain image",
+                self.image,
+                e.recipient()
+            )));
+        }
         if let Some(k) = &vk {
             let input = crate::sealing::open_sealed_input(&self.image)?;
             let opts = ckpt_seal::VerifyOptions::default();

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use ckpt_convert::config::provenance::{Contradiction, contradictions};
 use ckpt_format::container::ContainerInfo;
 use ckpt_format::detect::Detection;
@@ -70,6 +70,17 @@ impl Opts {
             "-" => None,
             p => crate::io::container_of(p)?.filter(ContainerInfo::is_sealed),
         };
+        if let Some(c) = &sealed {
+            let f = std::fs::File::open(&self.image)
+                .context("cannot open")
+                .context(crate::io::InFile::new(&self.image))?;
+            let s = ckpt_seal::read_seal(&mut std::io::BufReader::new(f), None)
+                .map_err(crate::sealing::seal_error)
+                .context(crate::io::InFile::new(&self.image))?;
+            if s.encrypted() {
+                return self.encrypted(c, &s);
+            }
+        }
         let (mut r, det, seal) = match &sealed {
             Some(_) => {
                 let (r, d, s) =
@@ -218,6 +229,35 @@ fn container_json(c: &ContainerInfo, against: Option<&[Contradiction]>) -> serde
     v
 }
 
+impl Opts {
+    /// Describes an encrypted sealed image: its container and seal only (the image is
+    /// ciphertext; `ckpt unseal --identity` gives it).
+    fn encrypted(&self, c: &ContainerInfo, s: &ckpt_seal::SealInfo) -> Result<u8> {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        if self.json {
+            let mut cj = container_json(c, None);
+            if let Some(co) = cj.as_object_mut() {
+                let mut sj = crate::sealing::seal_json(s);
+                if let Some(so) = sj.as_object_mut() {
+                    so.insert("verified".into(), false.into());
+                }
+                co.insert("seal".into(), sj);
+            }
+            serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "container": cj }))?;
+            writeln!(out)?;
+        } else {
+            writeln!(
+                out,
+                "image:      encrypted: nothing of it is readable without the recipient's key \
+                 (`ckpt unseal --identity KEY` verifies, decrypts and gives it)"
+            )?;
+            print_seal(out.by_ref(), c, s)?;
+        }
+        out.flush()?;
+        Ok(0)
+    }
+}
+
 /// Prints the seal of a sealed container (schemas/seal.md), not verified, and its
 /// annotations.
 fn print_seal(out: &mut impl Write, c: &ContainerInfo, s: &ckpt_seal::SealInfo) -> Result<()> {
@@ -240,6 +280,14 @@ fn print_seal(out: &mut impl Write, c: &ContainerInfo, s: &ckpt_seal::SealInfo) 
         if s.tpm() { "yes" } else { "no" },
         if s.encrypted() { "yes" } else { "no" },
     )?;
+    if let Some(e) = &s.encryption {
+        writeln!(
+            out,
+            "encryption: {}, the data key wrapped for X25519 key {}",
+            e.aead_name(),
+            e.recipient()
+        )?;
+    }
     writeln!(
         out,
         "            not verified here: the image above was read without checking the seal (`ckpt verify` checks it)"

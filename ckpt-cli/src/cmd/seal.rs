@@ -24,10 +24,18 @@ encrypted); --secret MACs with HMAC-SHA256 under a secret shared with the verifi
 of at least 32 random bytes, e.g. `head -c 32 /dev/urandom > seal.secret`). --detached
 SIG also writes the seal section alone (`ckpt verify --sig SIG`).
 
+--encrypt --recipient PUB also encrypts the image for an X25519 public key (`ckpt keygen
+--kind x25519`'s KEY.pub): a fresh data key, wrapped for PUB, encrypts the image chunk by
+chunk (ChaCha20-Poly1305 in the STREAM construction), and the seal signs the ciphertext,
+so nothing of the plain image (not even its revision or arch) can be confirmed without
+the recipient's private key. `ckpt verify` checks it without that key; `ckpt unseal
+--identity KEY` verifies and decrypts it.
+
 Examples:
   ckpt seal app.ckpt -o app.sealed --key seal.key
   ckpt seal app.ckpt -o app.sealed --secret seal.secret
   ckpt sample | ckpt seal - -o - --key seal.key > app.sealed
+  ckpt seal app.ckpt -o app.sealed --key seal.key --encrypt --recipient host.key.pub
 
 Exit status: 0 sealed, 1 not an image (or an image that is already sealed), 2 usage
 error (a key of the wrong kind, a short secret, a wrong passphrase), 3 I/O error";
@@ -51,6 +59,12 @@ pub struct Opts {
     /// The passphrase of an encrypted --key (the file's first line).
     #[arg(long, value_name = "F", requires = "key")]
     passphrase_file: Option<PathBuf>,
+    /// Encrypt the image (for --recipient), then sign the ciphertext.
+    #[arg(long, requires = "recipient")]
+    encrypt: bool,
+    /// The X25519 public key (SPKI PEM) of the one who may decrypt it.
+    #[arg(long, value_name = "PUB", requires = "encrypt")]
+    recipient: Option<PathBuf>,
     /// Also write the seal section alone to this file.
     #[arg(long, value_name = "SIG")]
     detached: Option<PathBuf>,
@@ -85,6 +99,14 @@ impl Opts {
         let (mut input, spooled) = open_seekable(&self.image)?;
         let mut opts = SealOptions {
             created_at: now(),
+            recipient: match &self.recipient {
+                Some(p) => Some(crate::sealing::read_public_of(
+                    p,
+                    "--recipient",
+                    ckpt_seal::KeyKind::X25519,
+                )?),
+                None => None,
+            },
             ..SealOptions::default()
         };
         let container = match &spooled {
@@ -113,7 +135,7 @@ impl Opts {
         // A closed standard error changes nothing.
         let _ = writeln!(
             std::io::stderr().lock(),
-            "sealed {}: {} bytes in {} chunks, {}, at {}",
+            "sealed {}: {} bytes in {} chunks, {}, at {}{}",
             named(),
             h.image_len,
             h.chunk_count,
@@ -121,7 +143,14 @@ impl Opts {
                 SealingKey::Ed25519(k) => format!("Ed25519 key {}", k.public().fingerprint()),
                 SealingKey::Hmac(_) => "HMAC secret".into(),
             },
-            crate::sealing::utc(h.created_at)
+            crate::sealing::utc(h.created_at),
+            match &opts.recipient {
+                Some(r) => format!(
+                    "; encrypted (ChaCha20-Poly1305 STREAM) for X25519 key {}",
+                    r.fingerprint()
+                ),
+                None => String::new(),
+            }
         );
         Ok(0)
     }

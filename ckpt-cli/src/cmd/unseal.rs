@@ -20,6 +20,10 @@ verified prefix has been written, and nothing after it, so that a restart fed by
 either gets the authentic plain image or sees its input end early, with exit status 1
 from unseal.
 
+An encrypted seal (`ckpt seal --encrypt`) needs --identity KEY, the X25519 private key it
+was encrypted for: each chunk is verified, then decrypted, and only then written. Another
+key fails with `wrong identity` before any byte is read.
+
 Exit status: 0 unsealed, 1 invalid seal, 2 usage error, 3 I/O error";
 
 /// Verify a sealed image and give its plain image.
@@ -28,6 +32,8 @@ Exit status: 0 unsealed, 1 invalid seal, 2 usage error, 3 I/O error";
 pub struct Opts {
     #[command(flatten)]
     input: crate::sealing::SealedArgs,
+    #[command(flatten)]
+    identity: crate::sealing::IdentityArgs,
     /// The plain image to write, or - for standard output.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
@@ -45,12 +51,23 @@ impl Opts {
         let input = crate::sealing::open_sealed_input(&self.input.sealed)?;
         let opts = ckpt_seal::VerifyOptions {
             now: crate::sealing::now(),
+            identity: self.identity.read()?,
             ..ckpt_seal::VerifyOptions::default()
         };
         let failed = |e: SealError| {
             seal_error(name_record(e, &self.input.sealed, &key.as_key(), &opts)).context(named())
         };
         let mut u = Unsealer::new(input, &key.as_key(), opts.clone()).map_err(failed)?;
+        if !u.gives_plain() {
+            return Err(seal_error(SealError::NeedsIdentity(
+                u.seal()
+                    .encryption
+                    .as_ref()
+                    .map(|e| e.recipient())
+                    .unwrap_or_default(),
+            ))
+            .context(named()));
+        }
         let mut out = Output::create_image(&self.output, self.force)?;
         loop {
             match u.next_chunk() {

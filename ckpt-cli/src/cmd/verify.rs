@@ -10,7 +10,7 @@ use crate::io::InFile;
 use crate::sealing::{VerifyKey, name_record, now, seal_error, seal_json, sealed_by, utc};
 
 /// The version of `verify --json` (schemas/json/verify.schema.json).
-pub const FORMAT_VERSION: &str = "1.0.0";
+pub const FORMAT_VERSION: &str = "1.1.0";
 
 const AFTER: &str =
     "Reads SEALED once, front to back (a pipe too), in constant memory: the signature
@@ -20,6 +20,10 @@ it must be: a seal of another image fails) and --max-age (an old authentic image
 rollback, fails). Each way an image can fail says so: wrong key, bad signature,
 truncated, extended, a chunk replaced or swapped (with its plain offset and the record
 holding it), a seal of another image, too old, an unknown seal version.
+
+An encrypted seal is verified without its recipient's key (the signature and the chain
+cover the ciphertext), and says so; --identity KEY also decrypts it as it is verified
+(needed for --expect-sha256, and to report the plain image's SHA-256).
 
 Examples:
   ckpt verify app.sealed --pubkey seal.key.pub
@@ -34,6 +38,8 @@ Exit status: 0 valid, 1 invalid seal, 2 usage error, 3 I/O error";
 pub struct Opts {
     #[command(flatten)]
     input: crate::sealing::SealedArgs,
+    #[command(flatten)]
+    identity: crate::sealing::IdentityArgs,
     /// A detached seal (`ckpt seal --detached`) to verify against instead of the one inside.
     #[arg(long, value_name = "SIG")]
     sig: Option<PathBuf>,
@@ -83,6 +89,7 @@ pub fn verify_options(
         max_age,
         now: now(),
         detached,
+        identity: None,
     })
 }
 
@@ -95,6 +102,8 @@ fn kind(e: &SealError) -> &'static str {
         SealError::UnknownVersion(..) => "unknown_version",
         SealError::UnknownAlgorithm(_) | SealError::Unsupported(_) => "unsupported",
         SealError::KeyMismatch { .. } | SealError::WrongKey { .. } => "wrong_key",
+        SealError::WrongIdentity { .. } => "wrong_identity",
+        SealError::Undecryptable { .. } => "undecryptable",
         SealError::BadSignature(_) => "bad_signature",
         SealError::Truncated { .. } => "truncated",
         SealError::Extended { .. } => "extended",
@@ -109,11 +118,12 @@ impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
         let key = VerifyKey::read(&self.input.key)?;
-        let opts = verify_options(
+        let mut opts = verify_options(
             self.expect_sha256.as_deref(),
             self.max_age.as_deref(),
             self.sig.as_deref(),
         )?;
+        opts.identity = self.identity.read()?;
         let named = || InFile::new(&self.input.sealed);
         let input = crate::sealing::open_sealed_input(&self.input.sealed)?;
         let result = ckpt_seal::verify(input, &key.as_key(), opts.clone())
@@ -127,7 +137,7 @@ impl Opts {
                         "file": named().0,
                         "valid": true,
                         "seal": seal_json(&r.seal),
-                        "image_sha256": hex::encode(r.plain_sha256),
+                        "image_sha256": r.plain_sha256.map(hex::encode),
                         "annotated": r.container.flags & ckpt_format::container::FLAG_ANNOTATED != 0,
                     });
                     if let Some(o) = v.as_object_mut() {
@@ -137,6 +147,30 @@ impl Opts {
                     writeln!(out)?;
                 } else {
                     let h = &r.seal.header;
+                    if let Some(e) = &r.seal.encryption {
+                        writeln!(
+                            out,
+                            "{}: valid seal by {}, sealed at {}: encrypted ({}) for X25519 key {}; {}",
+                            named(),
+                            sealed_by(&r.seal),
+                            utc(h.created_at),
+                            e.aead_name(),
+                            e.recipient(),
+                            match r.plain_sha256 {
+                                Some(s) => format!(
+                                    "decrypted, a plain image of {} bytes (sha256 {})",
+                                    h.image_len,
+                                    hex::encode(s)
+                                ),
+                                None => format!(
+                                    "its ciphertext verified; the plain image of {} bytes not \
+                                     read (--identity decrypts it)",
+                                    h.image_len
+                                ),
+                            }
+                        )?;
+                        return Ok(0);
+                    }
                     writeln!(
                         out,
                         "{}: valid seal by {}, sealed at {}: a plain image of {} bytes (sha256 {}), rev {} arch id {}",
@@ -144,7 +178,7 @@ impl Opts {
                         sealed_by(&r.seal),
                         utc(h.created_at),
                         h.image_len,
-                        hex::encode(r.plain_sha256),
+                        r.plain_sha256.map(hex::encode).unwrap_or_default(),
                         h.revision,
                         h.arch
                     )?;
