@@ -25,6 +25,9 @@ shift $((OPTIND - 1))
 mkdir -p "$DIR"
 trap 'rm -rf "$DIR"' EXIT
 "$CKPT" keygen -o "$DIR/k" >/dev/null
+"$CKPT" keygen --kind x25519 -o "$DIR/x" >/dev/null
+AESKEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+AESIV=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 head -c 32 /dev/urandom > "$DIR/secret"
 
 # measure LABEL COMMAND...: one warm-up, then RUNS runs; prints "| size | LABEL | median s | max RSS MiB |".
@@ -52,7 +55,8 @@ for size in "$@"; do
     img="$DIR/img-$size.ckpt"
     "$CKPT" sample --rev v23-rc2 --arch x86_64 --tasks 4 --memory "$size" -o "$img"
     "$CKPT" seal "$img" -o "$DIR/sealed" --key "$DIR/k" 2>/dev/null
-    cat "$img" "$DIR/sealed" >/dev/null
+    "$CKPT" seal "$img" -o "$DIR/enc" --key "$DIR/k" --encrypt --recipient "$DIR/x.pub" 2>/dev/null
+    cat "$img" "$DIR/sealed" "$DIR/enc" >/dev/null
     measure 'sha256sum IMG' sha256sum "$img"
     measure 'openssl dgst -sha256 IMG' openssl dgst -sha256 "$img"
     measure 'cp IMG OUT' cp "$img" "$DIR/out"
@@ -61,5 +65,12 @@ for size in "$@"; do
     measure 'ckpt verify SEALED --pubkey K.pub' "$CKPT" verify "$DIR/sealed" --pubkey "$DIR/k.pub"
     measure 'ckpt unseal SEALED --pubkey K.pub -o /dev/null' "$CKPT" unseal "$DIR/sealed" --pubkey "$DIR/k.pub" -o /dev/null
     measure 'ckpt unseal SEALED --pubkey K.pub -o OUT' "$CKPT" unseal "$DIR/sealed" --pubkey "$DIR/k.pub" -o "$DIR/out"
-    rm -f "$img" "$DIR/sealed" "$DIR/out"
+    # Encryption: against openssl's AES-256-CTR (its enc has no AEAD mode) and a SHA-256.
+    measure 'openssl enc -aes-256-ctr -in IMG | sha256sum' sh -c "openssl enc -aes-256-ctr -K $AESKEY -iv $AESIV -in '$img' | sha256sum"
+    measure 'openssl enc -aes-256-ctr -in IMG | openssl dgst -sha256' sh -c "openssl enc -aes-256-ctr -K $AESKEY -iv $AESIV -in '$img' | openssl dgst -sha256"
+    measure 'ckpt seal IMG -o OUT --key K --encrypt --recipient X.pub' "$CKPT" seal "$img" -o "$DIR/out" --key "$DIR/k" --encrypt --recipient "$DIR/x.pub"
+    measure 'ckpt verify ENC --pubkey K.pub' "$CKPT" verify "$DIR/enc" --pubkey "$DIR/k.pub"
+    measure 'ckpt unseal ENC --pubkey K.pub --identity X -o /dev/null' "$CKPT" unseal "$DIR/enc" --pubkey "$DIR/k.pub" --identity "$DIR/x" -o /dev/null
+    measure 'ckpt unseal ENC --pubkey K.pub --identity X -o OUT' "$CKPT" unseal "$DIR/enc" --pubkey "$DIR/k.pub" --identity "$DIR/x" -o "$DIR/out"
+    rm -f "$img" "$DIR/sealed" "$DIR/enc" "$DIR/out"
 done

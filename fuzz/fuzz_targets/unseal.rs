@@ -1,8 +1,10 @@
 //! `ckpt_seal::verify` and `ckpt_seal::Unsealer` on sealed bytes an attacker changed:
 //! never a panic, and never a byte given out that was not verified.
 //!
-//! A known image is sealed once with a fixed key (HMAC or Ed25519, by the input's first
-//! byte, in 4 KiB chunks so that a small image has several). The rest of the input edits
+//! A known image is sealed once with a fixed key (HMAC or Ed25519, or Ed25519 and
+//! encrypted for a fixed X25519 identity, by the input's first byte modulo 3, in 4 KiB
+//! chunks so that a small image has several); the encrypted form is unsealed with its
+//! identity (decrypted bytes must be a prefix of the plain image too). The rest of the input edits
 //! that sealed container: 6-byte records of (position u32le, xor byte, action), where
 //! action bit 0 truncates at the position instead, bit 1 inserts the byte there. With a
 //! first byte of 0xff the rest is read as sealed bytes of its own. Whatever the bytes,
@@ -28,6 +30,8 @@ struct Fixture {
     secret: Secret,
     signed: Vec<u8>,
     macd: Vec<u8>,
+    identity: std::sync::Arc<PrivateKey>,
+    encrypted: Vec<u8>,
 }
 
 fn fixture() -> &'static Fixture {
@@ -47,15 +51,18 @@ fn fixture() -> &'static Fixture {
             chunk_size: Some(4096),
             ..SealOptions::default()
         };
-        let sealed = |k: &SealingKey<'_>| {
+        let identity = std::sync::Arc::new(PrivateKey::from_secret(KeyKind::X25519, [9; 32]));
+        let sealed = |k: &SealingKey<'_>, o: &SealOptions| {
             let mut out = Cursor::new(Vec::new());
-            ckpt_seal::seal(&mut Cursor::new(&plain), SealOutput::Seekable(&mut out), k, &seal_opts)
+            ckpt_seal::seal(&mut Cursor::new(&plain), SealOutput::Seekable(&mut out), k, o)
                 .expect("sealing a built image");
             out.into_inner()
         };
-        let signed = sealed(&SealingKey::Ed25519(&key));
-        let macd = sealed(&SealingKey::Hmac(&secret));
-        Fixture { plain, key, secret, signed, macd }
+        let signed = sealed(&SealingKey::Ed25519(&key), &seal_opts);
+        let macd = sealed(&SealingKey::Hmac(&secret), &seal_opts);
+        let enc_opts = SealOptions { recipient: Some(identity.public()), ..seal_opts.clone() };
+        let encrypted = sealed(&SealingKey::Ed25519(&key), &enc_opts);
+        Fixture { plain, key, secret, signed, macd, identity, encrypted }
     })
 }
 
@@ -65,10 +72,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let public = f.key.public();
-    let (base, key) = if selector & 1 == 0 {
-        (&f.signed, VerifyingKey::Ed25519(&public))
-    } else {
-        (&f.macd, VerifyingKey::Hmac(&f.secret))
+    let (base, key, opts) = match selector % 3 {
+        0 => (&f.signed, VerifyingKey::Ed25519(&public), VerifyOptions::default()),
+        1 => (&f.macd, VerifyingKey::Hmac(&f.secret), VerifyOptions::default()),
+        _ => (
+            &f.encrypted,
+            VerifyingKey::Ed25519(&public),
+            VerifyOptions { identity: Some(f.identity.clone()), ..VerifyOptions::default() },
+        ),
     };
     let mut bytes = base.clone();
     if selector == 0xff {
@@ -86,7 +97,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let unchanged = bytes == *base;
     let mut given = Vec::new();
-    let verified = match Unsealer::new(&bytes[..], &key, VerifyOptions::default()) {
+    let verified = match Unsealer::new(&bytes[..], &key, opts.clone()) {
         Err(_) => false,
         Ok(mut u) => loop {
             match u.next_chunk() {
@@ -104,7 +115,14 @@ fuzz_target!(|data: &[u8]| {
         assert!(verified, "the sealed image as written verifies");
     }
     assert_eq!(
-        ckpt_seal::verify(&bytes[..], &key, VerifyOptions::default()).is_ok(),
+        ckpt_seal::verify(&bytes[..], &key, opts).is_ok(),
         verified
     );
+    // Without the identity an encrypted seal verifies (its ciphertext) as well or not.
+    if selector % 3 == 2 {
+        assert_eq!(
+            ckpt_seal::verify(&bytes[..], &key, VerifyOptions::default()).is_ok(),
+            verified
+        );
+    }
 });
