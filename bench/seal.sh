@@ -66,8 +66,8 @@ for size in "$@"; do
     measure 'ckpt unseal SEALED --pubkey K.pub -o /dev/null' "$CKPT" unseal "$DIR/sealed" --pubkey "$DIR/k.pub" -o /dev/null
     measure 'ckpt unseal SEALED --pubkey K.pub -o OUT' "$CKPT" unseal "$DIR/sealed" --pubkey "$DIR/k.pub" -o "$DIR/out"
     # Encryption: against openssl's AES-256-CTR (its enc has no AEAD mode) and a SHA-256.
-    measure 'openssl enc -aes-256-ctr -in IMG | sha256sum' sh -c "openssl enc -aes-256-ctr -K $AESKEY -iv $AESIV -in '$img' | sha256sum"
-    measure 'openssl enc -aes-256-ctr -in IMG | openssl dgst -sha256' sh -c "openssl enc -aes-256-ctr -K $AESKEY -iv $AESIV -in '$img' | openssl dgst -sha256"
+    measure 'openssl enc -aes-256-ctr -in IMG \| sha256sum' sh -c "openssl enc -aes-256-ctr -K $AESKEY -iv $AESIV -in '$img' | sha256sum"
+    measure 'openssl enc -aes-256-ctr -in IMG \| openssl dgst -sha256' sh -c "openssl enc -aes-256-ctr -K $AESKEY -iv $AESIV -in '$img' | openssl dgst -sha256"
     measure 'ckpt seal IMG -o OUT --key K --encrypt --recipient X.pub' "$CKPT" seal "$img" -o "$DIR/out" --key "$DIR/k" --encrypt --recipient "$DIR/x.pub"
     measure 'ckpt verify ENC --pubkey K.pub' "$CKPT" verify "$DIR/enc" --pubkey "$DIR/k.pub"
     measure 'ckpt unseal ENC --pubkey K.pub --identity X -o /dev/null' "$CKPT" unseal "$DIR/enc" --pubkey "$DIR/k.pub" --identity "$DIR/x" -o /dev/null

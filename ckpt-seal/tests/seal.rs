@@ -399,7 +399,7 @@ mod identity {
     }
 
     #[test]
-    fn every_revision_and_arch_seals_and_unseals() {
+    fn every_revision_and_arch_seals_and_unseals_signed_and_encrypted() {
         let (ed, public) = (ed_key(), ed_key().public());
         for schema in Registry::get().all() {
             for (arch, _) in &schema.arches {
@@ -415,11 +415,18 @@ mod identity {
                     &mut plain,
                 )
                 .unwrap();
-                let sealed =
-                    sealed_with(&plain, &SealingKey::Ed25519(&ed), &SealOptions::default());
-                let (out, r) = unseal_all(&sealed, &VerifyingKey::Ed25519(&public));
-                r.unwrap_or_else(|e| panic!("{} {arch}: {e}", schema.id));
-                assert_eq!(out, plain, "{} {arch}", schema.id);
+                let id = std::sync::Arc::new(x_key());
+                for recipient in [None, Some(id.public())] {
+                    let opts = SealOptions {
+                        recipient,
+                        ..SealOptions::default()
+                    };
+                    let sealed = sealed_with(&plain, &SealingKey::Ed25519(&ed), &opts);
+                    let (out, r) =
+                        unseal_with(&sealed, &VerifyingKey::Ed25519(&public), identity(&id));
+                    r.unwrap_or_else(|e| panic!("{} {arch}: {e}", schema.id));
+                    assert_eq!(out, plain, "{} {arch}", schema.id);
+                }
             }
         }
     }
