@@ -626,4 +626,52 @@ fn an_encrypted_seal_verifies_without_its_identity_and_unseals_with_it() {
     );
     // check names unseal.
     fails(&["check", s(&sealed)], 2, "ckpt unseal --identity");
+    // --expect-sha256 reads the plain image: it needs the identity.
+    let sha = v_sha(&[&["verify", s(&sealed), "--json"][..], &pk, &idarg].concat());
+    fails(
+        &[&["verify", s(&sealed), "--expect-sha256", &sha][..], &pk].concat(),
+        2,
+        "--identity KEY",
+    );
+    ok(
+        &[
+            &["verify", s(&sealed), "--expect-sha256", &sha][..],
+            &pk,
+            &idarg,
+        ]
+        .concat(),
+        None,
+    );
+    // An HMAC seal encrypts the same way; a recipient that is a signing key is refused.
+    let macd = seal_to(&t, &t.image, "mac.sealed", "--secret", &t.secret, &enc);
+    let sk = ["--secret", s(&t.secret)];
+    assert_eq!(
+        ok(
+            &[&["unseal", s(&macd), "-o", "-"][..], &sk, &idarg].concat(),
+            None
+        ),
+        plain
+    );
+    let refused = t.dir.join("refused.sealed");
+    fails(
+        &[
+            "seal",
+            s(&t.image),
+            "-o",
+            s(&refused),
+            "--key",
+            s(&t.key),
+            "--encrypt",
+            "--recipient",
+            s(&t.public),
+        ],
+        2,
+        "--recipient",
+    );
+    assert!(!refused.exists());
+}
+
+/// The plain image's SHA-256 that `verify --json` reports.
+fn v_sha(args: &[&str]) -> String {
+    json(args)["image_sha256"].as_str().unwrap().to_string()
 }
