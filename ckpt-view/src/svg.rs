@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use dagre::graph::{Graph as Layout, GraphOptions};
-use dagre::{EdgeLabel, GraphLabel, LayoutOptions, NodeLabel, RankDir, layout};
+use dagre::{EdgeLabel, GraphLabel, LayoutOptions, NodeLabel, RankDir, Ranker, layout};
 
 use crate::graph::{EdgeKind, Graph, NodeKind};
 use crate::text::xml_escape;
@@ -61,6 +61,10 @@ fn placed(l: &NodeLabel) -> Placed {
         height: l.height,
     }
 }
+
+/// Graphs of up to this many nodes are ranked by network simplex, larger ones by a
+/// tight tree (see [`lay_out`]).
+pub const SIMPLEX_UP_TO: usize = 600;
 
 /// Room around a thread group's members inside its box (and for its label above).
 const CLUSTER_PAD: f64 = 6.0;
@@ -136,6 +140,13 @@ fn lay_out(g: &Graph) -> Layout<NodeLabel, EdgeLabel> {
         nodesep: 14.0,
         edgesep: 8.0,
         ranksep: 60.0,
+        // Network simplex (the best ranks) took 57 % of a 1,000-task graph's layout;
+        // beyond a few hundred nodes the tight tree it starts from is kept.
+        ranker: if g.nodes.len() > SIMPLEX_UP_TO {
+            Ranker::TightTree
+        } else {
+            Ranker::NetworkSimplex
+        },
         ..LayoutOptions::default()
     };
     layout(&mut l, Some(options));
