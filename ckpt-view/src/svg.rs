@@ -45,6 +45,12 @@ fn fill(kind: NodeKind) -> &'static str {
     }
 }
 
+/// How edges are drawn, by kind (the classes of their `<g class="edge KIND">`).
+const EDGE_STYLE: &str = ".edge path{fill:none;stroke:#666;stroke-width:1;marker-end:url(#arrow)}\
+.edge.parent path{stroke:#1f4e8c;stroke-width:1.6}.edge.pipe path{stroke:#c06000}\
+.edge.peer path{stroke:#2e7d32;stroke-dasharray:5 3;marker-start:url(#arrow)}\
+.edge.contains path{stroke:#888;stroke-dasharray:2 2}";
+
 /// Positions from the layout: a box's centre and size.
 struct Placed {
     x: f64,
@@ -175,6 +181,7 @@ pub fn write(g: &Graph, out: &mut impl Write) -> std::io::Result<()> {
         s,
         r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>"##
     );
+    let _ = writeln!(s, "<style>{EDGE_STYLE}</style>");
     let _ = writeln!(
         s,
         r#"<rect x="0" y="0" width="100%" height="100%" fill="white"/>"#
@@ -266,21 +273,18 @@ fn edge(s: &mut String, e: &crate::graph::Edge, el: &EdgeLabel) {
     if d.is_empty() {
         return;
     }
-    let (stroke, dash, start) = match e.kind {
-        EdgeKind::Parent => ("#1f4e8c", "", ""),
-        EdgeKind::PipeRead | EdgeKind::PipeWrite => ("#c06000", "", ""),
-        EdgeKind::Peer => (
-            "#2e7d32",
-            r#" stroke-dasharray="5 3""#,
-            r#" marker-start="url(#arrow)""#,
-        ),
-        EdgeKind::Contains => ("#888", r#" stroke-dasharray="2 2""#, ""),
-        EdgeKind::Holds => ("#666", "", ""),
+    // Stroke, dashes and arrow heads come from the document's style, by kind: a
+    // thousand-task graph has thousands of edges.
+    let kind = match e.kind {
+        EdgeKind::Parent => "parent",
+        EdgeKind::PipeRead | EdgeKind::PipeWrite => "pipe",
+        EdgeKind::Peer => "peer",
+        EdgeKind::Contains => "contains",
+        EdgeKind::Holds => "holds",
     };
-    let width = if e.kind == EdgeKind::Parent { 1.6 } else { 1.0 };
     let _ = write!(
         s,
-        r#"<g class="edge" data-from="{}" data-to="{}"><path d="{d}" fill="none" stroke="{stroke}" stroke-width="{width}"{dash}{start} marker-end="url(#arrow)"/>"#,
+        r#"<g class="edge {kind}" data-from="{}" data-to="{}"><path d="{d}"/>"#,
         xml_escape(&e.from),
         xml_escape(&e.to),
     );

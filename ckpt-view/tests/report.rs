@@ -50,7 +50,7 @@ fn report_of(img: &[u8], name: &str, to: Option<&'static Schema>) -> Report {
 
 fn page(report: &Report) -> String {
     let mut svg = Vec::new();
-    ckpt_view::svg::write(&report.graph, &mut svg).unwrap();
+    ckpt_view::svg::write(&report.drawn, &mut svg).unwrap();
     let mut out = Vec::new();
     html::write(report, &String::from_utf8(svg).unwrap(), &mut out).unwrap();
     String::from_utf8(out).unwrap()
@@ -111,11 +111,11 @@ fn what_comes_from_the_image_is_escaped() {
     let img = image(s, Arch::X86_64, 2);
     let mut report = report_of(&img, "a<b>&\"c\".ckpt", None);
     let hostile = "</script><img src=x onerror=alert(1)><!--";
-    report.tasks[0].summary.comm = hostile.to_string();
-    if let Some(f) = report.tasks[0].summary.files.first_mut() {
+    report.tasks[0].comm = hostile.to_string();
+    if let Some(f) = report.tasks[0].files.first_mut() {
         f.path = Some(hostile.to_string());
     }
-    report.graph.nodes[0].label = hostile.to_string();
+    report.drawn.nodes[0].label = hostile.to_string();
     report.title = format!("{hostile} title");
     let text = page(&report);
     assert!(!text.contains("<img"), "markup from the image in the page");

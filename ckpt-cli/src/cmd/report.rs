@@ -123,7 +123,7 @@ impl Opts {
             }
         }
         let mut svg = Vec::new();
-        ckpt_view::svg::write(&report.graph, &mut svg)?;
+        ckpt_view::svg::write(&report.drawn, &mut svg)?;
         let svg = String::from_utf8_lossy(&svg);
         let mut json_out = match &self.json_data {
             Some(p) => {

@@ -18,9 +18,9 @@ const CSS: &str = include_str!("page.css");
 const JS: &str = include_str!("page.js");
 
 /// The report's JSON document as embedded in the page (and written by `--json-data`):
-/// pretty-printed, every `<` escaped.
+/// compact (a 1,000-task page stays under 5 MB), every `<` escaped.
 pub fn json(report: &Report) -> String {
-    let text = serde_json::to_string_pretty(report).unwrap_or_else(|_| "{}".to_string());
+    let text = serde_json::to_string(report).unwrap_or_else(|_| "{}".to_string());
     text.replace('<', "\\u003c")
 }
 

@@ -17,6 +17,8 @@ use ckpt_format::detect::Detection;
 use ckpt_format::input::Input;
 use ckpt_format::model::{ImageModel, TaskModel};
 use ckpt_format::summary::names::signal_or_number;
+use ckpt_format::summary::tasks::{Creds, Memory, PidLevel, Signals};
+use ckpt_format::summary::tree::TaskIds;
 use ckpt_format::summary::{ImageInfo, InfoOptions, Stats, TaskSummary, summarise_with_model};
 use ckpt_format::value::Value;
 use ckpt_format::{Format, Reader, Schema};
@@ -51,8 +53,12 @@ pub struct Report {
     pub tasks: Vec<TaskReport>,
     /// Statistics, as `ckpt info --stats` gives them.
     pub stats: Stats,
-    /// The graph of tasks and what they share (`ckpt graph --format json`).
-    pub graph: Graph,
+    /// The graph of tasks and what they share, in brief (the page draws it from
+    /// [`Report::drawn`]).
+    pub graph: GraphBrief,
+    /// The graph drawn inline.
+    #[serde(skip)]
+    pub drawn: Graph,
     /// What `ckpt check` says for the target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check: Option<CheckSection>,
@@ -61,16 +67,110 @@ pub struct Report {
     pub convert: Option<ConvertSection>,
 }
 
-/// A task: what `ckpt info --tasks` says, its signal handlers and its registers.
+/// A task: what `ckpt info --tasks` says of it (the fields the page shows), its signal
+/// handlers and its registers.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskReport {
-    /// Its summary.
+    /// Its position and pids in the image's root pid namespace.
     #[serde(flatten)]
-    pub summary: TaskSummary,
+    pub ids: TaskIds,
+    /// The pid at every namespace level: level 0 is the image's root pid namespace.
+    pub pid_levels: Vec<PidLevel>,
+    /// `comm`.
+    pub comm: String,
+    /// `state` by name.
+    pub state_name: String,
+    /// `exit_state` by name, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_state_name: Option<String>,
+    /// The signal its parent gets when it exits, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_signal: Option<String>,
+    /// Tasks of its thread group, itself included.
+    pub threads: usize,
+    /// Tags of the tables it uses, by kind.
+    pub tables: BTreeMap<String, i64>,
+    /// Credentials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creds: Option<Creds>,
+    /// Blocked and pending signals, by name.
+    pub signals: Signals,
+    /// Open files, by descriptor.
+    pub files: Vec<FileReport>,
+    /// Its address space.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Memory>,
     /// Its signal handlers that are not the default (SIG_DFL).
     pub handlers: Vec<Handler>,
     /// Its registers (the CPU record's members; empty when the record is opaque).
     pub registers: Vec<(String, Value)>,
+}
+
+/// An open file descriptor ([`ckpt_format::summary::tasks::OpenFile`] in brief).
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    /// The descriptor.
+    pub fd: i64,
+    /// The file type (`GENERIC`, `PIPE`, `SOCKET`, ...).
+    pub r#type: String,
+    /// Its path, for files that have one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// What the file is, in words (as `ckpt info -t` shows it).
+    pub what: String,
+    /// Close-on-exec flag, when set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub close_on_exec: bool,
+    /// Tag of the file object.
+    pub objref: i64,
+}
+
+/// The graph in brief: the page draws it inline (SVG); `ckpt graph --format json`
+/// gives it whole.
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphBrief {
+    /// Its title.
+    pub title: String,
+    /// Nodes drawn.
+    pub nodes: usize,
+    /// Task nodes drawn (one per task).
+    pub tasks: usize,
+    /// Edges drawn.
+    pub edges: usize,
+    /// Thread groups drawn.
+    pub thread_groups: usize,
+}
+
+impl TaskReport {
+    fn of(s: TaskSummary, handlers: Vec<Handler>, registers: Vec<(String, Value)>) -> Self {
+        TaskReport {
+            ids: s.ids,
+            pid_levels: s.pid_levels,
+            comm: s.comm,
+            state_name: s.state_name,
+            exit_state_name: s.exit_state_name,
+            exit_signal: s.exit_signal,
+            threads: s.threads,
+            tables: s.tables,
+            creds: s.creds,
+            signals: s.signals,
+            files: s
+                .files
+                .into_iter()
+                .map(|f| FileReport {
+                    fd: f.fd,
+                    r#type: f.r#type,
+                    path: f.path,
+                    what: f.what,
+                    close_on_exec: f.close_on_exec,
+                    objref: f.objref,
+                })
+                .collect(),
+            memory: s.memory,
+            handlers,
+            registers,
+        }
+    }
 }
 
 /// A signal's handler.
@@ -147,13 +247,25 @@ pub fn read_report<R: Input>(
         .into_iter()
         .map(|s| {
             let t = model.tasks.get(s.ids.index);
-            TaskReport {
-                handlers: t.map(|t| handlers(&model, format, t)).unwrap_or_default(),
-                registers: t.map(|t| t.cpu.clone()).unwrap_or_default(),
-                summary: s,
-            }
+            TaskReport::of(
+                s,
+                t.map(|t| handlers(&model, format, t)).unwrap_or_default(),
+                t.map(|t| t.cpu.clone()).unwrap_or_default(),
+            )
         })
         .collect();
+    let mut graph = graph;
+    if let Some(e) = &failure {
+        graph.complete = false;
+        graph.read_error = Some(e.to_string());
+    }
+    let brief = GraphBrief {
+        title: graph.title(),
+        nodes: graph.nodes.len(),
+        tasks: graph.count(crate::graph::NodeKind::Task),
+        edges: graph.edges.len(),
+        thread_groups: graph.thread_groups.len(),
+    };
     let mut report = Report {
         format_version: REPORT_FORMAT_VERSION,
         title: String::new(),
@@ -162,14 +274,11 @@ pub fn read_report<R: Input>(
         summary: info,
         tasks,
         stats,
-        graph,
+        graph: brief,
+        drawn: graph,
         check: None,
         convert: None,
     };
-    if let Some(e) = &report.read_error {
-        report.graph.complete = false;
-        report.graph.read_error = Some(e.clone());
-    }
     report.title = report.make_title();
     Ok((report, failure))
 }
