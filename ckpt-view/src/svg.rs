@@ -69,7 +69,7 @@ fn placed(l: &NodeLabel) -> Placed {
 }
 
 /// Graphs of up to this many nodes are ranked by network simplex, larger ones by a
-/// tight tree (see [`lay_out`]).
+/// tight tree (`schemas/graph.md`, "What made 1,000 tasks slow").
 pub const SIMPLEX_UP_TO: usize = 600;
 
 /// Room around a thread group's members inside its box (and for its label above).

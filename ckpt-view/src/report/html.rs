@@ -2,7 +2,7 @@
 //! inline, the [`Report`] embedded as one JSON document (`<script
 //! type="application/json" id="report-data">`) that the script renders from. Nothing is
 //! fetched: no network, no fonts. Everything from the image is escaped: in the HTML
-//! by [`crate::text::xml_escape`], in the JSON every `<` as `\u003c` (so no `</script>`
+//! by XML escaping, in the JSON every `<` as `\u003c` (so no `</script>`
 //! or `<!--` can end the block), and the script sets text only (`textContent`), never
 //! markup.
 //!
