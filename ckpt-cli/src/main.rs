@@ -63,6 +63,7 @@ enum Command {
     Dump(cmd::dump::Opts),
     Encode(cmd::encode::Opts),
     Graph(cmd::graph::Opts),
+    Report(cmd::report::Opts),
     #[command(subcommand)]
     Fs(cmd::fs::Command),
     Sample(cmd::sample::Opts),
@@ -104,6 +105,7 @@ fn main() -> ExitCode {
         Command::Dump(o) => o.run(),
         Command::Encode(o) => o.run(),
         Command::Graph(o) => o.run(),
+        Command::Report(o) => o.run(),
         Command::Fs(c) => c.run(),
         Command::Sample(o) => o.run(),
         Command::Strip(o) => o.run(),

@@ -6,7 +6,10 @@
 //!   ([`graph::Graph::of_model`]), with filters ([`graph::GraphOptions`]);
 //! * [`dot`], [`json`] and [`svg`]: its renderings, as DOT (Graphviz), as JSON
 //!   (`schemas/json/graph.schema.json`) and as SVG laid out here (no external program:
-//!   the layered layout of the `dagre` crate, see `schemas/graph.md`).
+//!   the layered layout of the `dagre` crate, see `schemas/graph.md`);
+//! * [`report`]: the report of an image as one self-contained HTML page (summary,
+//!   graph, tasks, statistics, check and convert for a target), built from one JSON
+//!   document (`schemas/json/report.schema.json`).
 //!
 //! ```
 //! use ckpt_format::build::{BuildOptions, build};
@@ -27,6 +30,7 @@
 pub mod dot;
 pub mod graph;
 pub mod json;
+pub mod report;
 pub mod svg;
 
 mod text;

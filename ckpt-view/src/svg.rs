@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use dagre::graph::{Graph as Layout, GraphOptions};
-use dagre::{EdgeLabel, GraphLabel, LayoutOptions, NodeLabel, RankDir, layout};
+use dagre::{EdgeLabel, GraphLabel, LayoutOptions, NodeLabel, RankDir, Ranker, layout};
 
 use crate::graph::{EdgeKind, Graph, NodeKind};
 use crate::text::xml_escape;
@@ -45,6 +45,12 @@ fn fill(kind: NodeKind) -> &'static str {
     }
 }
 
+/// How edges are drawn, by kind (the classes of their `<g class="edge KIND">`).
+const EDGE_STYLE: &str = ".edge path{fill:none;stroke:#666;stroke-width:1;marker-end:url(#arrow)}\
+.edge.parent path{stroke:#1f4e8c;stroke-width:1.6}.edge.pipe path{stroke:#c06000}\
+.edge.peer path{stroke:#2e7d32;stroke-dasharray:5 3;marker-start:url(#arrow)}\
+.edge.contains path{stroke:#888;stroke-dasharray:2 2}";
+
 /// Positions from the layout: a box's centre and size.
 struct Placed {
     x: f64,
@@ -62,12 +68,42 @@ fn placed(l: &NodeLabel) -> Placed {
     }
 }
 
+/// Graphs of up to this many nodes are ranked by network simplex, larger ones by a
+/// tight tree (`schemas/graph.md`, "What made 1,000 tasks slow").
+pub const SIMPLEX_UP_TO: usize = 600;
+
+/// Room around a thread group's members inside its box (and for its label above).
+const CLUSTER_PAD: f64 = 6.0;
+
+/// The box around the laid-out `members`, with room for a label line on top.
+fn cluster_box(l: &Layout<NodeLabel, EdgeLabel>, members: &[String]) -> Option<Placed> {
+    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for m in members {
+        let p = placed(l.node(m)?);
+        x0 = x0.min(p.x - p.width / 2.0);
+        y0 = y0.min(p.y - p.height / 2.0);
+        x1 = x1.max(p.x + p.width / 2.0);
+        y1 = y1.max(p.y + p.height / 2.0);
+    }
+    if x0 > x1 {
+        return None;
+    }
+    let (x0, y0) = (x0 - CLUSTER_PAD, y0 - CLUSTER_PAD - LINE_HEIGHT);
+    let (x1, y1) = (x1 + CLUSTER_PAD, y1 + CLUSTER_PAD);
+    Some(Placed {
+        x: (x0 + x1) / 2.0,
+        y: (y0 + y1) / 2.0,
+        width: x1 - x0,
+        height: y1 - y0,
+    })
+}
+
 /// Lays `g` out: the layout graph, with node and edge sizes set.
 fn lay_out(g: &Graph) -> Layout<NodeLabel, EdgeLabel> {
     let mut l: Layout<NodeLabel, EdgeLabel> = Layout::with_options(GraphOptions {
         directed: true,
         multigraph: true,
-        compound: true,
+        compound: false,
     });
     for n in &g.nodes {
         let (width, height) = size_of(&n.label);
@@ -78,15 +114,22 @@ fn lay_out(g: &Graph) -> Layout<NodeLabel, EdgeLabel> {
         };
         l.set_node(n.id.clone(), Some(label));
     }
+    // Thread groups are not dagre clusters: its compound layout (a nesting graph and
+    // border nodes per cluster, on every rank the cluster spans) made a 1,000-task
+    // graph take 36 s. A layout-only edge from the leader to each of its threads
+    // keeps a group together (threads draw no parent edge), and the group's box is
+    // drawn around its members' boxes (see `cluster_box`).
     for tg in &g.thread_groups {
-        let label = NodeLabel {
-            label: Some(tg.label.clone()),
-            padding: 12.0,
-            ..NodeLabel::default()
+        let Some((leader, threads)) = tg.members.split_first() else {
+            continue;
         };
-        l.set_node(tg.id.clone(), Some(label));
-        for m in &tg.members {
-            l.set_parent(m, Some(&tg.id));
+        for t in threads {
+            l.set_edge(
+                leader,
+                t,
+                Some(EdgeLabel::default()),
+                Some(&format!("tg {t}")),
+            );
         }
     }
     for (k, e) in g.edges.iter().enumerate() {
@@ -103,6 +146,13 @@ fn lay_out(g: &Graph) -> Layout<NodeLabel, EdgeLabel> {
         nodesep: 14.0,
         edgesep: 8.0,
         ranksep: 60.0,
+        // Network simplex (the best ranks) took 57 % of a 1,000-task graph's layout;
+        // beyond a few hundred nodes the tight tree it starts from is kept.
+        ranker: if g.nodes.len() > SIMPLEX_UP_TO {
+            Ranker::TightTree
+        } else {
+            Ranker::NetworkSimplex
+        },
         ..LayoutOptions::default()
     };
     layout(&mut l, Some(options));
@@ -131,6 +181,7 @@ pub fn write(g: &Graph, out: &mut impl Write) -> std::io::Result<()> {
         s,
         r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>"##
     );
+    let _ = writeln!(s, "<style>{EDGE_STYLE}</style>");
     let _ = writeln!(
         s,
         r#"<rect x="0" y="0" width="100%" height="100%" fill="white"/>"#
@@ -148,7 +199,7 @@ pub fn write(g: &Graph, out: &mut impl Write) -> std::io::Result<()> {
         MARGIN + TITLE_HEIGHT
     );
     for tg in &g.thread_groups {
-        let Some(p) = l.node(&tg.id).map(placed) else {
+        let Some(p) = cluster_box(&l, &tg.members) else {
             continue;
         };
         let (x, y) = (p.x - p.width / 2.0, p.y - p.height / 2.0);
@@ -222,21 +273,18 @@ fn edge(s: &mut String, e: &crate::graph::Edge, el: &EdgeLabel) {
     if d.is_empty() {
         return;
     }
-    let (stroke, dash, start) = match e.kind {
-        EdgeKind::Parent => ("#1f4e8c", "", ""),
-        EdgeKind::PipeRead | EdgeKind::PipeWrite => ("#c06000", "", ""),
-        EdgeKind::Peer => (
-            "#2e7d32",
-            r#" stroke-dasharray="5 3""#,
-            r#" marker-start="url(#arrow)""#,
-        ),
-        EdgeKind::Contains => ("#888", r#" stroke-dasharray="2 2""#, ""),
-        EdgeKind::Holds => ("#666", "", ""),
+    // Stroke, dashes and arrow heads come from the document's style, by kind: a
+    // thousand-task graph has thousands of edges.
+    let kind = match e.kind {
+        EdgeKind::Parent => "parent",
+        EdgeKind::PipeRead | EdgeKind::PipeWrite => "pipe",
+        EdgeKind::Peer => "peer",
+        EdgeKind::Contains => "contains",
+        EdgeKind::Holds => "holds",
     };
-    let width = if e.kind == EdgeKind::Parent { 1.6 } else { 1.0 };
     let _ = write!(
         s,
-        r#"<g class="edge" data-from="{}" data-to="{}"><path d="{d}" fill="none" stroke="{stroke}" stroke-width="{width}"{dash}{start} marker-end="url(#arrow)"/>"#,
+        r#"<g class="edge {kind}" data-from="{}" data-to="{}"><path d="{d}"/>"#,
         xml_escape(&e.from),
         xml_escape(&e.to),
     );

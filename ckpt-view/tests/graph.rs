@@ -3,6 +3,8 @@
 //! as XML with one node element per node); node counts, filters, grouping, an image cut
 //! short; snapshots of DOT and SVG (`BLESS=1` to update).
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -37,10 +39,6 @@ fn graph_of(img: &[u8], s: &'static Schema, arch: Arch, o: &GraphOptions) -> Gra
 
 fn model_of(img: &[u8], s: &'static Schema, arch: Arch) -> ImageModel {
     read_model(Reader::new(img, Format::new(s, arch)), false).unwrap()
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn dot(g: &Graph) -> String {
@@ -84,16 +82,6 @@ fn read_dot(g: &Graph) -> (Vec<String>, usize) {
         .filter(|s| matches!(s, Stmt::Edge(_)))
         .count();
     (nodes, edges)
-}
-
-fn validate(value: &serde_json::Value) {
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("schemas/json/graph.schema.json")).unwrap(),
-    )
-    .unwrap();
-    let v = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = v.iter_errors(value).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "graph.schema.json: {errors:?}");
 }
 
 /// The SVG output, parsed as XML: the ids of its node elements, and its title.
@@ -148,7 +136,7 @@ fn check_round_trips(g: &Graph, what: &str) {
     });
     assert_eq!(dot_edges, g.edges.len(), "{what}: DOT edges");
     let json = ckpt_view::json::to_value(g);
-    validate(&json);
+    common::validate("graph.schema.json", &json);
     let mut text = Vec::new();
     ckpt_view::json::write(g, &mut text).unwrap();
     let back: serde_json::Value = serde_json::from_slice(&text).unwrap();

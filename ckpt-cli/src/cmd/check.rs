@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use ckpt_convert::KernelVersion;
 use ckpt_convert::check::{KernelConfig, check};
-use ckpt_format::Registry;
 
 use crate::io::{open_image_as, with_detection};
 
@@ -63,15 +62,7 @@ impl Opts {
     /// Runs the subcommand.
     pub fn run(self) -> Result<u8> {
         let kernel = super::target_kernel(self.target_kernel.as_deref())?;
-        let named = match (&self.to_rev, &kernel) {
-            (Some(r), _) => Some(
-                Registry::get()
-                    .find(r)
-                    .map_err(|e| super::usage(format!("--to-rev: {e}")))?,
-            ),
-            (None, Some(k)) => Some(ckpt_convert::kernel::revision_for(k).map_err(super::usage)?),
-            (None, None) => None,
-        };
+        let named = super::target_revision(self.to_rev.as_deref(), kernel.as_ref())?;
         let container = match self.image.as_str() {
             "-" => None,
             p => crate::io::container_of(p)?,

@@ -14,6 +14,7 @@ pub mod info;
 pub mod keygen;
 pub mod man;
 pub mod mem;
+pub mod report;
 pub mod sample;
 pub mod schema;
 pub mod seal;
@@ -64,6 +65,23 @@ pub fn target_kernel(arg: Option<&str>) -> Result<Option<ckpt_convert::KernelVer
         )));
     }
     Ok(Some(k))
+}
+
+/// The target revision of `--to-rev`, else the one `--target-kernel` names (check,
+/// report); `None` when neither is given.
+pub fn target_revision(
+    to_rev: Option<&str>,
+    kernel: Option<&ckpt_convert::KernelVersion>,
+) -> Result<Option<&'static ckpt_format::Schema>> {
+    Ok(match (to_rev, kernel) {
+        (Some(r), _) => Some(
+            ckpt_format::Registry::get()
+                .find(r)
+                .map_err(|e| usage(format!("--to-rev: {e}")))?,
+        ),
+        (None, Some(k)) => Some(ckpt_convert::kernel::revision_for(k).map_err(usage)?),
+        (None, None) => None,
+    })
 }
 
 /// Parses `--target-cpu`: `fxsr=0|1,xsave=0|1,xstate-size=N`, or `host`.

@@ -12,7 +12,7 @@ use super::tasks::{TaskSummary, summarise};
 use super::tree::{TaskLine, TreeTracker};
 use crate::detect::Detection;
 use crate::input::Input;
-use crate::model::ModelBuilder;
+use crate::model::{ImageModel, ModelBuilder};
 use crate::read::Decoded;
 use crate::value::Value;
 use crate::{Format, Reader, RecordInfo, Result};
@@ -189,6 +189,18 @@ pub fn summarise_until_error<R: Input>(
     image: &str,
     o: &InfoOptions,
 ) -> (Option<ImageInfo>, Option<crate::Error>) {
+    let (info, _, e) = summarise_with_model(r, det, image, o);
+    (info, e)
+}
+
+/// [`summarise_until_error`], also giving the model of what was read when `o.tasks`
+/// asks for one (the report of `ckpt report` draws its graph from it: one walk).
+pub fn summarise_with_model<R: Input>(
+    r: &mut Reader<R>,
+    det: &Detection,
+    image: &str,
+    o: &InfoOptions,
+) -> (Option<ImageInfo>, Option<ImageModel>, Option<crate::Error>) {
     let schema = det.schema;
     let format = Format::shared(det.schema, det.arch);
     let mut records = Vec::new();
@@ -260,6 +272,7 @@ pub fn summarise_until_error<R: Input>(
     let Some(h) = header else {
         return (
             None,
+            None,
             Some(failure.unwrap_or_else(|| {
                 crate::Error::new(
                     crate::ErrorKind::Grammar("the image has no HEADER record".to_string()),
@@ -272,6 +285,7 @@ pub fn summarise_until_error<R: Input>(
             })),
         );
     };
+    let model = model.map(ModelBuilder::finish);
     let get = |n: &str| h.int(n).unwrap_or(0) as u64;
     let constants: Vec<(String, u64)> = h
         .fields
@@ -356,15 +370,15 @@ pub fn summarise_until_error<R: Input>(
             stats.finish(&tasks.iter().map(|t| t.ids.pid).collect::<Vec<_>>());
             stats
         }),
-        task_details: model.map(|m| {
-            summarise(&m.finish(), format)
+        task_details: model.as_ref().map(|m| {
+            summarise(m, format)
                 .into_iter()
                 .filter(|t| wanted.as_ref().is_none_or(|w| w.contains(&t.ids.pid)))
                 .collect()
         }),
         tree: o.tree.then_some(tasks),
     };
-    (Some(info), failure)
+    (Some(info), model, failure)
 }
 
 /// The kernel version `X.Y.Z` at the start of a uts release string (`2.6.37-ckpt`).

@@ -12,6 +12,7 @@ pub mod tree;
 
 pub use info::{
     INFO_FORMAT_VERSION, ImageInfo, InfoOptions, summarise_image, summarise_until_error,
+    summarise_with_model,
 };
 pub use stats::Stats;
 pub use tasks::TaskSummary;
