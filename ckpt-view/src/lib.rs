@@ -6,7 +6,9 @@
 //!   ([`graph::Graph::of_model`]), with filters ([`graph::GraphOptions`]);
 //! * [`dot`], [`json`] and [`svg`]: its renderings, as DOT (Graphviz), as JSON
 //!   (`schemas/json/graph.schema.json`) and as SVG laid out here (no external program:
-//!   the layered layout of the `dagre` crate, see `schemas/graph.md`).
+//!   the layered layout of the `dagre` crate, see `schemas/graph.md`);
+//! * [`fuse`] (feature `fuse`, on by default): the image as a read-only FUSE file system
+//!   (`ckpt mount`).
 //!
 //! ```
 //! use ckpt_format::build::{BuildOptions, build};
@@ -25,6 +27,8 @@
 //! ```
 
 pub mod dot;
+#[cfg(feature = "fuse")]
+pub mod fuse;
 pub mod graph;
 pub mod json;
 pub mod svg;
