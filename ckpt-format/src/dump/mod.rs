@@ -682,7 +682,9 @@ fn page_addresses(format: &Format, rec: &RecordInfo, first: &[u8]) -> Vec<String
 /// The line [`DumpWriter::record`] writes (without payloads) for a streamed record
 /// (`rec.inline` false: page contents, large payloads), from positioned reads of the
 /// image `src` instead of a pass: for views that render one record when asked
-/// (`ckpt mount`'s `records/`). Its `page_addresses` are the chunk's whole array.
+/// (`ckpt mount`'s `records/`). Its `page_addresses` are those of the payload's first
+/// [`CHUNK`] bytes, where the dump lists those of its first read, which its buffering
+/// may make shorter.
 pub fn streamed_record_line<S: crate::pages::ReadAt + ?Sized>(
     format: &Format,
     rec: &RecordInfo,
@@ -698,10 +700,8 @@ pub fn streamed_record_line<S: crate::pages::ReadAt + ?Sized>(
         let k = (len - done).min(CHUNK as u64) as usize;
         src.read_exact_at(&mut buf[..k], start + done)?;
         if done == 0 && rec.payload_of.is_some_and(|(o, _)| o == "PGARR") {
-            m.insert(
-                "page_addresses".into(),
-                json!(page_addresses(format, rec, &buf[..k])),
-            );
+            let a = page_addresses(format, rec, &buf[..k]);
+            m.insert("page_addresses".into(), json!(a));
         }
         h.update(&buf[..k]);
         done += k as u64;
