@@ -27,7 +27,9 @@ use common::{CKPT, ok, run};
 /// its directory removed when dropped.
 struct Mounted {
     dir: PathBuf,
-    server: Child,
+    /// The server in the foreground (none for a mount that `ckpt mount` left in the
+    /// background).
+    server: Option<Child>,
 }
 
 impl Drop for Mounted {
@@ -41,8 +43,10 @@ impl Drop for Mounted {
         if !unmounted {
             let _ = Command::new("umount").arg("-l").arg(d).status();
         }
-        let _ = self.server.kill();
-        let _ = self.server.wait();
+        if let Some(s) = self.server.as_mut() {
+            let _ = s.kill();
+            let _ = s.wait();
+        }
         let _ = std::fs::remove_dir(&self.dir);
     }
 }
@@ -79,7 +83,10 @@ fn mount(test: &str, image: &Path, under: &Path) -> Option<Mounted> {
         .read_line(&mut line)
         .unwrap();
     if line.trim() == "ckpt-mount-ready" {
-        return Some(Mounted { dir, server });
+        return Some(Mounted {
+            dir,
+            server: Some(server),
+        });
     }
     let mut err = String::new();
     server
@@ -368,6 +375,44 @@ fn writes_are_refused_and_bad_images_are_refused_or_mounted_as_far_as_they_read(
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(common::names(&d).is_empty());
+}
+
+/// True when `dir` is a mount point (/proc/self/mountinfo names it).
+fn is_mounted(dir: &Path) -> bool {
+    let dir = std::fs::canonicalize(dir).unwrap();
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines()
+        .any(|l| l.split(' ').nth(4) == Some(dir.to_str().unwrap()))
+}
+
+#[test]
+#[ignore = "needs fuse"]
+fn sigterm_unmounts_and_the_background_server_ends_with_umount() {
+    let test = "sigterm_unmounts_and_the_background_server_ends_with_umount";
+    let dir = tempfile::tempdir().unwrap();
+    let (s, arch) = v23_x86_64();
+    let path = write_image(dir.path(), s, arch, &BuildOptions::default());
+    let Some(mut m) = mount(test, &path, dir.path()) else {
+        return;
+    };
+    assert!(is_mounted(&m.dir));
+    let server = m.server.take().unwrap();
+    // SAFETY: a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(server.id() as i32, libc::SIGTERM) }, 0);
+    let mut server = server;
+    let status = server.wait().unwrap();
+    assert!(!is_mounted(&m.dir), "{status}");
+    assert!(common::names(&m.dir).is_empty());
+    // In the background: `ckpt mount` returns once mounted, `ckpt umount` ends it.
+    let d = m.dir.to_str().unwrap().to_string();
+    let d = d.as_str();
+    ok(&["mount", path.to_str().unwrap(), d], None);
+    assert!(is_mounted(&m.dir));
+    assert!(m.path("info.txt").is_file());
+    ok(&["umount", d], None);
+    assert!(!is_mounted(&m.dir));
+    let o = run(&["umount", d], None);
+    assert_eq!(o.status.code(), Some(3));
 }
 
 #[test]

@@ -127,18 +127,44 @@ impl ImageFs {
     /// returns. Memory past a VMA's end stops the read there; a read that starts outside
     /// every VMA is EIO, as /proc/PID/mem.
     pub fn read_content(&self, c: &Content, offset: u64, size: u32) -> Result<Vec<u8>, Errno> {
-        let total = self.size(c);
-        let n = total.saturating_sub(offset).min(size as u64) as usize;
-        let mut buf = vec![0u8; n];
+        let mut buf = Vec::new();
+        let n = self.read_into(c, offset, size, &mut buf)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    /// [`ImageFs::read_content`] into `buf` (grown when too small, never shrunk: the
+    /// server keeps one per thread, so that requests neither allocate nor zero it);
+    /// returns the bytes read into its start.
+    fn read_into(
+        &self,
+        c: &Content,
+        offset: u64,
+        size: u32,
+        buf: &mut Vec<u8>,
+    ) -> Result<usize, Errno> {
+        let mut n = self.size(c).saturating_sub(offset).min(size as u64) as usize;
+        if let Content::Mem { mm, .. } = c {
+            let space = self.index.address_space(*mm).ok_or(Errno::EIO)?;
+            n = match space.first_unmapped(offset, size as u64) {
+                Some(a) if a == offset => return Err(Errno::EIO),
+                Some(a) => (a - offset) as usize,
+                None => size as usize,
+            };
+        }
+        if buf.len() < n {
+            buf.resize(n, 0);
+        }
+        let out = &mut buf[..n];
         let io = |_: io::Error| Errno::EIO;
         match c {
-            Content::Bytes(b) => buf.copy_from_slice(&b[offset as usize..offset as usize + n]),
+            Content::Bytes(b) => out.copy_from_slice(&b[offset as usize..offset as usize + n]),
             Content::Streamed { .. } => {
                 let b = self.streamed(c).unwrap_or_default();
-                buf.copy_from_slice(&b[offset as usize..offset as usize + n]);
+                out.copy_from_slice(&b[offset as usize..offset as usize + n]);
             }
             Content::Image { offset: at, .. } => {
-                self.file.read_exact_at(&mut buf, at + offset).map_err(io)?;
+                self.file.read_exact_at(out, at + offset).map_err(io)?;
             }
             Content::Ranges(ranges) => {
                 let (mut done, mut base) = (0usize, 0u64);
@@ -150,7 +176,7 @@ impl ImageFs {
                     if pos < base + len {
                         let k = ((base + len - pos) as usize).min(n - done);
                         self.file
-                            .read_exact_at(&mut buf[done..done + k], at + pos - base)
+                            .read_exact_at(&mut out[done..done + k], at + pos - base)
                             .map_err(io)?;
                         done += k;
                     }
@@ -159,29 +185,26 @@ impl ImageFs {
             }
             Content::Mem { mm, .. } => {
                 let space = self.index.address_space(*mm).ok_or(Errno::EIO)?;
-                let want = size as usize;
-                let end = match space.first_unmapped(offset, want as u64) {
-                    Some(a) if a == offset => return Err(Errno::EIO),
-                    Some(a) => a,
-                    None => offset.saturating_add(want as u64),
-                };
-                buf = vec![0u8; (end - offset) as usize];
-                space.read_at(&self.file, offset, &mut buf).map_err(page)?;
+                space.read_at(&self.file, offset, out).map_err(page)?;
             }
             Content::Shm { index, .. } => {
                 let seg = &self.index.shm_segments()[*index];
-                seg.read_at(&self.file, offset, &mut buf).map_err(page)?;
+                seg.read_at(&self.file, offset, out).map_err(page)?;
             }
         }
-        Ok(buf)
+        Ok(n)
     }
 }
 
-fn page(e: PageError) -> Errno {
-    match e {
-        PageError::Unmapped { .. } | PageError::PastSegment { .. } => Errno::EIO,
-        _ => Errno::EIO,
-    }
+thread_local! {
+    /// Each serving thread's read buffer.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Every failure of a page read (outside the VMAs or the segment, the image unreadable)
+/// is EIO, as /proc/PID/mem gives.
+fn page(_: PageError) -> Errno {
+    Errno::EIO
 }
 
 impl Filesystem for ImageFs {
@@ -241,10 +264,12 @@ impl Filesystem for ImageFs {
         reply: ReplyData,
     ) {
         match self.tree.node(ino.0).map(|n| &n.kind) {
-            Some(NodeKind::File(c)) => match self.read_content(c, offset, size) {
-                Ok(b) => reply.data(&b),
-                Err(e) => reply.error(e),
-            },
+            Some(NodeKind::File(c)) => SCRATCH.with_borrow_mut(|buf| {
+                match self.read_into(c, offset, size, buf) {
+                    Ok(n) => reply.data(&buf[..n]),
+                    Err(e) => reply.error(e),
+                }
+            }),
             Some(_) => reply.error(Errno::EISDIR),
             None => reply.error(Errno::ENOENT),
         }
