@@ -133,14 +133,27 @@ impl Opts {
         let mut mounted = mount(fs, &self.dir, 2).map_err(|e| {
             anyhow::Error::new(e).context(format!("cannot mount on {}", self.dir.display()))
         })?;
+        // On SIGINT or SIGTERM: unmounted before the exit, not after it (fusermount3's
+        // auto_unmount would do it once it sees this process gone, a moment later).
         let mut unmounter = mounted.unmounter();
+        let dir = self.dir.clone();
         crate::interrupt::at_signal(move || {
-            let _ = unmounter.unmount();
+            let done = Command::new("fusermount3")
+                .arg("-u")
+                .arg(&dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            if !done {
+                let _ = unmounter.unmount();
+            }
         });
         if self.notify_ready {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{READY}")?;
             out.flush()?;
+            // The command that started it has returned: its standard error (a pipe
+            // someone may read to its end) is let go, as standard output is.
+            detach_stderr();
         }
         mounted
             .run()
@@ -228,4 +241,13 @@ fn check_dir(dir: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Points standard error at /dev/null.
+fn detach_stderr() {
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        use std::os::fd::AsRawFd;
+        // SAFETY: dup2 of two open descriptors; no memory is touched.
+        unsafe { libc::dup2(null.as_raw_fd(), 2) };
+    }
 }

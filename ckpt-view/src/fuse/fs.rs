@@ -264,12 +264,12 @@ impl Filesystem for ImageFs {
         reply: ReplyData,
     ) {
         match self.tree.node(ino.0).map(|n| &n.kind) {
-            Some(NodeKind::File(c)) => SCRATCH.with_borrow_mut(|buf| {
-                match self.read_into(c, offset, size, buf) {
+            Some(NodeKind::File(c)) => {
+                SCRATCH.with_borrow_mut(|buf| match self.read_into(c, offset, size, buf) {
                     Ok(n) => reply.data(&buf[..n]),
                     Err(e) => reply.error(e),
-                }
-            }),
+                })
+            }
             Some(_) => reply.error(Errno::EISDIR),
             None => reply.error(Errno::ENOENT),
         }
