@@ -52,6 +52,9 @@ pub fn install() -> std::io::Result<()> {
 /// Removes every live temporary and exits with 128 + `signal`, keeping the registry
 /// locked so that no output is created or renamed into place meanwhile.
 fn end(signal: i32) -> ! {
+    if let Some(f) = AT_SIGNAL.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        f();
+    }
     let live = live();
     for path in live.files.values() {
         let _ = std::fs::remove_file(path);
@@ -65,6 +68,18 @@ fn end(signal: i32) -> ! {
         "ckpt: interrupted by {name}; no output was left half-written"
     );
     std::process::exit(128 + signal);
+}
+
+/// What to do on a signal before exiting (`ckpt mount`: unmount).
+type AtSignal = Box<dyn FnMut() + Send>;
+
+static AT_SIGNAL: Mutex<Option<AtSignal>> = Mutex::new(None);
+
+/// Runs `f` on SIGINT, SIGTERM or SIGHUP, before the temporaries are removed and the run
+/// exits (one such action: a later call replaces it).
+#[cfg_attr(not(feature = "fuse"), allow(dead_code))]
+pub fn at_signal(f: impl FnMut() + Send + 'static) {
+    *AT_SIGNAL.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(f));
 }
 
 /// A registered temporary file: unregistered when dropped (declare it after the file, so

@@ -60,6 +60,10 @@ enum Command {
     Keygen(cmd::keygen::Opts),
     Man(cmd::man::Opts),
     Mem(cmd::mem::Opts),
+    #[cfg(feature = "fuse")]
+    Mount(cmd::mount::Opts),
+    #[cfg(feature = "fuse")]
+    Umount(cmd::umount::Opts),
     Dump(cmd::dump::Opts),
     Encode(cmd::encode::Opts),
     Graph(cmd::graph::Opts),
@@ -101,6 +105,10 @@ fn main() -> ExitCode {
         Command::Edit(o) => o.run(),
         Command::Man(o) => o.run(),
         Command::Mem(o) => o.run(),
+        #[cfg(feature = "fuse")]
+        Command::Mount(o) => o.run(),
+        #[cfg(feature = "fuse")]
+        Command::Umount(o) => o.run(),
         Command::Info(o) => o.run(),
         Command::Dump(o) => o.run(),
         Command::Encode(o) => o.run(),

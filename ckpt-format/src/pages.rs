@@ -687,6 +687,15 @@ impl PageIndex {
     /// objects, and where each page chunk lies. Page contents are skipped (seeked over
     /// on a file); only address arrays are read.
     pub fn build<R: Input>(r: &mut Reader<R>) -> Result<PageIndex> {
+        match PageIndex::build_until_error(r) {
+            (index, None) => Ok(index),
+            (_, Some(e)) => Err(e),
+        }
+    }
+
+    /// [`PageIndex::build`] that keeps what was read before an error: the index of the
+    /// records up to it (of a cut-short or corrupt image), and the error.
+    pub fn build_until_error<R: Input>(r: &mut Reader<R>) -> (PageIndex, Option<Error>) {
         let mut walker = PageWalker::new(r.format());
         let codec = |indices| AddrCodec {
             word: r.format().arch.word_size() as u8,
@@ -695,9 +704,23 @@ impl PageIndex {
         };
         let (vma_codec, shm_codec) = (codec(false), codec(true));
         let mut by_owner: BTreeMap<PageOwner, Vec<PageChunk>> = BTreeMap::new();
-        while let Some(rec) = r.next_record()? {
-            if let Some(info) = walker.add(r, &rec)? {
-                by_owner.entry(info.owner).or_default().push(info.chunk);
+        let mut failure = None;
+        loop {
+            let rec = match r.next_record() {
+                Ok(Some(rec)) => rec,
+                Ok(None) => break,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
+            match walker.add(r, &rec) {
+                Ok(Some(info)) => by_owner.entry(info.owner).or_default().push(info.chunk),
+                Ok(None) => {}
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
             }
         }
         let model = walker.finish();
@@ -745,12 +768,14 @@ impl PageIndex {
                 });
             }
         }
-        if let Some((owner, chunks)) = by_owner.into_iter().next() {
+        if let Some((owner, chunks)) = by_owner.into_iter().next()
+            && failure.is_none()
+        {
             let what = match owner {
                 PageOwner::Vma { .. } => "a VMA of no address space",
                 PageOwner::Shm { .. } => "an IPC object that is not a shm segment",
             };
-            return Err(Error::new(
+            failure = Some(Error::new(
                 ErrorKind::Grammar(format!("page chunk of {what}")),
                 Position {
                     offset: chunks[0].addrs_offset - HDR_SIZE as u64,
@@ -759,7 +784,7 @@ impl PageIndex {
                 },
             ));
         }
-        Ok(PageIndex { model, spaces, shm })
+        (PageIndex { model, spaces, shm }, failure)
     }
 
     /// The model of the image's tasks and objects.

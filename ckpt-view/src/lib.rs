@@ -10,6 +10,8 @@
 //! * [`report`]: the report of an image as one self-contained HTML page (summary,
 //!   graph, tasks, statistics, check and convert for a target), built from one JSON
 //!   document (`schemas/json/report.schema.json`).
+//! * [`fuse`] (feature `fuse`, on by default): the image as a read-only FUSE file system
+//!   (`ckpt mount`).
 //!
 //! ```
 //! use ckpt_format::build::{BuildOptions, build};
@@ -28,6 +30,8 @@
 //! ```
 
 pub mod dot;
+#[cfg(feature = "fuse")]
+pub mod fuse;
 pub mod graph;
 pub mod json;
 pub mod report;

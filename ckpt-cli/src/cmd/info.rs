@@ -360,7 +360,7 @@ fn print_container(
 }
 
 /// Prints the summary; `unread` says why the image was not read to its end.
-fn print_text(
+pub(crate) fn print_text(
     out: &mut impl Write,
     i: &ImageInfo,
     det: &Detection,

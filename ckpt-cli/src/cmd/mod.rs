@@ -14,6 +14,8 @@ pub mod info;
 pub mod keygen;
 pub mod man;
 pub mod mem;
+#[cfg(feature = "fuse")]
+pub mod mount;
 pub mod report;
 pub mod sample;
 pub mod schema;
@@ -21,6 +23,8 @@ pub mod seal;
 pub mod stats;
 pub mod strip;
 pub mod tasks;
+#[cfg(feature = "fuse")]
+pub mod umount;
 pub mod unseal;
 pub mod verify;
 

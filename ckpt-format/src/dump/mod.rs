@@ -678,3 +678,35 @@ fn page_addresses(format: &Format, rec: &RecordInfo, first: &[u8]) -> Vec<String
         .map(|c| format!("{:#x}", crate::value::get_uint(c, format.endian())))
         .collect()
 }
+
+/// The line [`DumpWriter::record`] writes (without payloads) for a streamed record
+/// (`rec.inline` false: page contents, large payloads), from positioned reads of the
+/// image `src` instead of a pass: for views that render one record when asked
+/// (`ckpt mount`'s `records/`). Its `page_addresses` are those of the payload's first
+/// [`CHUNK`] bytes, where the dump lists those of its first read, which its buffering
+/// may make shorter.
+pub fn streamed_record_line<S: crate::pages::ReadAt + ?Sized>(
+    format: &Format,
+    rec: &RecordInfo,
+    src: &S,
+) -> std::io::Result<String> {
+    let mut m = record_line(rec);
+    let start = rec.offset + if rec.headerless { 0 } else { HDR_SIZE as u64 };
+    let len = rec.body_len() as u64;
+    let mut buf = vec![0u8; CHUNK];
+    let mut h = Sha256::new();
+    let mut done = 0u64;
+    while done < len {
+        let k = (len - done).min(CHUNK as u64) as usize;
+        src.read_exact_at(&mut buf[..k], start + done)?;
+        if done == 0 && rec.payload_of.is_some_and(|(o, _)| o == "PGARR") {
+            let a = page_addresses(format, rec, &buf[..k]);
+            m.insert("page_addresses".into(), json!(a));
+        }
+        h.update(&buf[..k]);
+        done += k as u64;
+    }
+    m.insert("body_len".into(), json!(rec.body_len()));
+    m.insert("body_sha256".into(), json!(hex::encode(h.finalize())));
+    Ok(format!("{}\n", Json::Object(m)))
+}
