@@ -84,7 +84,9 @@ pub fn read_records<R: Input>(r: &mut Reader<R>) -> (RecordPass, Option<ckpt_for
     sink.0.borrow_mut().clear();
     let mut model = ModelBuilder::new(format, false);
     let mut msg_queue: Option<i64> = None;
-    // The socket buffer being read, and the fragment's offset and size in its page.
+    // The socket whose buffer is being read (the tag of its last SOCKET_BUFFER), and the
+    // fragment's offset and size in its page.
+    let mut socket: Option<i64> = None;
     let mut frag: Option<(u64, u64)> = None;
     let mut step = |r: &mut Reader<R>, rec: &RecordInfo| -> ckpt_format::Result<()> {
         model.add(r, rec)?;
@@ -109,10 +111,11 @@ pub fn read_records<R: Input>(r: &mut Reader<R>) -> (RecordPass, Option<ckpt_for
                 let sk = r.decode().map(|d| int(&d, "sk_objref")).unwrap_or(0) as i64;
                 let sk = if sk != 0 { sk } else { current.unwrap_or(0) };
                 pass.sockets.entry(sk).or_default().push(Queued::default());
+                socket = Some(sk);
                 frag = None;
             }
             ("BUFFER", Some(("SOCKET_BUFFER", _))) => {
-                if let Some(q) = pass.sockets.values_mut().last().and_then(|v| v.last_mut()) {
+                if let Some(q) = queued_on(&mut pass.sockets, socket) {
                     q.ranges.push(body(rec));
                 }
             }
@@ -125,7 +128,7 @@ pub fn read_records<R: Input>(r: &mut Reader<R>) -> (RecordPass, Option<ckpt_for
             (_, Some(("SOCKET_FRAG", _))) => {
                 let (at, len) = body(rec);
                 let (off, size) = frag.take().unwrap_or((0, len));
-                if let Some(q) = pass.sockets.values_mut().last().and_then(|v| v.last_mut()) {
+                if let Some(q) = queued_on(&mut pass.sockets, socket) {
                     let off = off.min(len);
                     q.ranges.push((at + off, size.min(len - off)));
                 }
@@ -222,10 +225,17 @@ pub fn build_tree(index: &PageIndex, pass: RecordPass, format: &Format, texts: T
         t.file(pipes, &tag.to_string(), queued(q));
     }
     let sockets = t.dir(ROOT, "sockets");
+    // Keyed by the socket object's tag, as the buffers are (a file object names its
+    // socket in `sock_objref`).
     let mut described: BTreeMap<i64, &OpenFile> = BTreeMap::new();
     for f in summaries.iter().flat_map(|s| &s.files) {
         if f.socket.is_some() {
-            described.entry(f.objref).or_insert(f);
+            let sock = index
+                .model()
+                .object(f.objref)
+                .and_then(|o| o.int("sock_objref").or_else(|| o.int("common.sock_objref")))
+                .map_or(f.objref, |t| t as i64);
+            described.entry(sock).or_insert(f);
         }
     }
     let mut socket_tags: Vec<i64> = described.keys().copied().collect();
@@ -242,6 +252,11 @@ pub fn build_tree(index: &PageIndex, pass: RecordPass, format: &Format, texts: T
         }
     }
     t
+}
+
+/// The buffer being read of `socket`: the last one its SOCKET_BUFFER opened.
+fn queued_on(sockets: &mut BTreeMap<i64, Vec<Queued>>, socket: Option<i64>) -> Option<&mut Queued> {
+    sockets.get_mut(&socket?)?.last_mut()
 }
 
 fn queued(q: &Queued) -> Content {
@@ -463,5 +478,37 @@ mod tests {
         let l = maps_line(0x400000, 0x401000, "r--p", 0x2000, Some("/bin/sh"));
         assert_eq!(l.find("/bin/sh"), Some(74));
         assert!(l.starts_with("00400000-00401000 r--p 00002000 00:00 0 "));
+    }
+    /// A socket's `info` and its queued buffers are in one directory, named by the
+    /// socket object's tag (the shipped sample queues bytes on a unix socket pair).
+    #[test]
+    fn socket_info_and_buffers_share_a_directory() {
+        let image = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../samples/v23-rc2.x86_64.ckpt"
+        ))
+        .unwrap();
+        let schema = ckpt_format::Registry::get().find("v23-rc2").unwrap();
+        let format = Format::new(schema, ckpt_format::Arch::X86_64);
+        let reader = || {
+            ckpt_format::Reader::new(
+                std::io::Cursor::new(image.clone()),
+                Format::new(schema, ckpt_format::Arch::X86_64),
+            )
+        };
+        let index = PageIndex::build(&mut reader()).unwrap();
+        let (pass, err) = read_records(&mut reader());
+        assert!(err.is_none());
+        let queued: Vec<i64> = pass.sockets.keys().copied().collect();
+        assert!(!queued.is_empty(), "the sample queues socket buffers");
+        let tree = build_tree(&index, pass, &format, Texts::default());
+        for tag in queued {
+            let dir = format!("sockets/{tag}");
+            assert!(
+                tree.resolve(&format!("{dir}/buffer-0")).is_some(),
+                "{dir}/buffer-0"
+            );
+            assert!(tree.resolve(&format!("{dir}/info")).is_some(), "{dir}/info");
+        }
     }
 }
