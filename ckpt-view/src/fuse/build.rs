@@ -233,7 +233,7 @@ pub fn build_tree(index: &PageIndex, pass: RecordPass, format: &Format, texts: T
             let sock = index
                 .model()
                 .object(f.objref)
-                .and_then(|o| o.int("sock_objref").or_else(|| o.int("common.sock_objref")))
+                .and_then(|o| file_member(o, "sock_objref"))
                 .map_or(f.objref, |t| t as i64);
             described.entry(sock).or_insert(f);
         }
@@ -307,11 +307,7 @@ fn task_dir(
             }
         }
         let file = index.model().object(f.objref);
-        // The member's name is `common.f_pos` in later revisions.
-        let int = |n: &str| {
-            file.and_then(|o| o.int(n).or_else(|| o.int(&format!("common.{n}"))))
-                .unwrap_or(0)
-        };
+        let int = |n: &str| file.and_then(|o| file_member(o, n)).unwrap_or(0);
         t.text(
             fdinfo,
             &n,
@@ -326,6 +322,12 @@ fn task_dir(
     }
     t.text(d, "regs", regs_text(regs));
     t.text(d, "signals", signals_text(s));
+}
+
+/// The integer member `name` of a file object: `common.NAME` in later revisions.
+fn file_member(file: &ckpt_format::model::ObjectModel, name: &str) -> Option<i128> {
+    file.int(name)
+        .or_else(|| file.int(&format!("common.{name}")))
 }
 
 /// A line of `/proc/PID/maps`: the path starts at column 74 as the kernel pads it.
